@@ -1,0 +1,204 @@
+//! Per-provider forwarder actors. Each worker thread has one forwarder per provider (created on first use and
+//! replaced when the provider's configuration changes), so forwarding never crosses threads: `awc` clients and
+//! their response streams are not `Send`. The forwarder owns the upstream policy (which key, which headers,
+//! which timeout) and hands back the response head plus a channel of body chunks fed by a pump task that stops,
+//! dropping the upstream connection, as soon as the client goes away.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use actix_web::http::header::HeaderMap;
+use actix_web::http::StatusCode;
+use awc::error::{ConnectError, SendRequestError};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::config::{Auth, Limits, Provider};
+use crate::error::GatewayError;
+use crate::proxy::client_auth::{ClientKey, KeyStyle};
+use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
+
+/// Body chunks from the upstream, in order; an `Err` is the last item.
+pub type UpstreamBody = mpsc::Receiver<Result<Bytes, GatewayError>>;
+
+/// Chunks buffered between the upstream pump and the client before the pump waits (backpressure).
+const BODY_CHANNEL_CAPACITY: usize = 32;
+
+/// Forwards requests for one provider from one worker thread.
+pub struct Forwarder {
+    provider: Arc<Provider>,
+    client: awc::Client,
+    idle_timeout: Duration,
+}
+
+impl Actor for Forwarder {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+/// Send one request body upstream.
+#[derive(Message)]
+#[rtype(result = "Result<UpstreamReply, GatewayError>")]
+pub struct Forward {
+    /// The exact bytes to POST.
+    pub body: Bytes,
+    /// The client's request headers (filtered by the forwarder's policy).
+    pub client_headers: HeaderMap,
+    /// The client's own provider key, for passthrough providers.
+    pub client_key: Option<ClientKey>,
+}
+
+/// The upstream's answer: head now, body as it arrives.
+pub struct UpstreamReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: UpstreamBody,
+    /// Time from sending to the response head.
+    pub upstream_time: Duration,
+}
+
+impl Handler<Forward> for Forwarder {
+    type Result = ResponseFuture<Result<UpstreamReply, GatewayError>>;
+
+    fn handle(&mut self, msg: Forward, _: &mut Context<Self>) -> Self::Result {
+        let prepared = self.prepare(&msg);
+        let provider = self.provider.clone();
+        let idle = self.idle_timeout;
+        Box::pin(async move {
+            let request = prepared?;
+            let sent_at = Instant::now();
+            let response = request.send_body(msg.body).await.map_err(|e| send_error(&provider, e))?;
+            let upstream_time = sent_at.elapsed();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
+            actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
+            Ok(UpstreamReply { status, headers, body: rx, upstream_time })
+        })
+    }
+}
+
+impl Forwarder {
+    fn prepare(&self, msg: &Forward) -> Result<awc::ClientRequest, GatewayError> {
+        let provider = &self.provider;
+        let key = match (&provider.auth, &msg.client_key) {
+            (Auth::Passthrough, Some(client)) => UpstreamKey { key: &client.key, style: client.style },
+            (Auth::Passthrough, None) => {
+                return Err(GatewayError::Authentication(format!(
+                    "provider '{}' uses API key passthrough: send your own provider key in x-api-key or Authorization: Bearer",
+                    provider.name
+                )))
+            }
+            (Auth::Static(_), _) => {
+                let key = provider.next_static_key().ok_or_else(|| GatewayError::Internal("provider has no keys".into()))?;
+                UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey }
+            }
+        };
+        let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
+        let mut request = self.client.post(&provider.endpoint).timeout(provider.request_timeout);
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+}
+
+fn send_error(provider: &Provider, error: SendRequestError) -> GatewayError {
+    let name = provider.name.clone();
+    match error {
+        SendRequestError::Timeout => {
+            GatewayError::UpstreamTimeout { provider: name, secs: provider.request_timeout.as_secs() }
+        }
+        SendRequestError::Connect(ConnectError::Timeout) => {
+            GatewayError::UpstreamUnreachable { provider: name, detail: "connect timed out".into() }
+        }
+        other => GatewayError::UpstreamUnreachable { provider: name, detail: other.to_string() },
+    }
+}
+
+/// Moves upstream body chunks into the channel until the upstream ends, fails or goes silent for `idle`, or the
+/// client side of the channel is dropped. Returning drops the upstream response, which closes its connection.
+async fn pump<S, E>(upstream: S, tx: mpsc::Sender<Result<Bytes, GatewayError>>, idle: Duration, provider: String)
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut upstream = pin!(upstream);
+    let deadline = tokio::time::sleep(idle);
+    let mut deadline = pin!(deadline);
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = tx.closed() => return,
+            item = upstream.next() => item,
+            _ = &mut deadline => {
+                let secs = idle.as_secs();
+                let _ = tx.send(Err(GatewayError::UpstreamTimeout { provider, secs })).await;
+                return;
+            }
+        };
+        match item {
+            None => return,
+            Some(Ok(chunk)) => {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+                deadline.as_mut().reset(tokio::time::Instant::now() + idle);
+            }
+            Some(Err(e)) => {
+                let detail = format!("connection lost while reading the response: {e}");
+                let _ = tx.send(Err(GatewayError::UpstreamUnreachable { provider, detail })).await;
+                return;
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
+    static FORWARDERS: RefCell<HashMap<String, (Arc<Provider>, Addr<Forwarder>)>> = RefCell::new(HashMap::new());
+}
+
+/// This worker's forwarder for `provider`, started on first use and restarted when the provider's configuration
+/// (its `Arc`) changed. Keyed by provider name, so the map never holds more than one entry per name.
+pub fn forwarder_for(provider: &Arc<Provider>, limits: &Limits) -> Addr<Forwarder> {
+    FORWARDERS.with(|cell| {
+        let mut map = cell.borrow_mut();
+        if let Some((known, addr)) = map.get(&provider.name) {
+            if Arc::ptr_eq(known, provider) && addr.connected() {
+                return addr.clone();
+            }
+        }
+        let forwarder = Forwarder {
+            provider: provider.clone(),
+            client: upstream_client(limits),
+            idle_timeout: limits.stream_idle_timeout,
+        };
+        let addr = forwarder.start();
+        map.insert(provider.name.clone(), (provider.clone(), addr.clone()));
+        addr
+    })
+}
+
+/// The worker's shared HTTP client (one connection pool per worker thread).
+fn upstream_client(limits: &Limits) -> awc::Client {
+    CLIENT.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let connector = awc::Connector::new().timeout(limits.connect_timeout).limit(0);
+                awc::Client::builder()
+                    .connector(connector)
+                    .disable_redirects()
+                    .no_default_headers()
+                    .timeout(limits.request_timeout)
+                    .finish()
+            })
+            .clone()
+    })
+}

@@ -1,0 +1,52 @@
+//! Shared application state handed to every handler, and the route table.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix::Addr;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::actors::metrics::MetricsActor;
+use crate::actors::registry::{Registry, SnapshotHandle};
+use crate::error::GatewayError;
+use crate::routes;
+
+/// What handlers need: the snapshot to route with and the actors to talk to.
+#[derive(Clone)]
+pub struct AppState {
+    pub snapshots: SnapshotHandle,
+    pub metrics: Addr<MetricsActor>,
+    pub registry: Addr<Registry>,
+    pub started: Instant,
+}
+
+/// The route table, shared by the binary and the tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(routes::root::root))
+        .route("/", web::head().to(routes::root::root))
+        .route("/health", web::get().to(routes::health::health))
+        .route("/v1/messages", web::post().to(routes::messages::messages))
+        .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    error_response(&GatewayError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+}
+
+/// A short unique id for each request, shown in logs and in the `x-gatehouse-request-id` response header.
+pub fn next_request_id() -> String {
+    static SEED: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = SEED.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        nanos ^ std::process::id().rotate_left(16)
+    });
+    format!("gh-{seed:08x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The `HttpResponse` for a handler error (kept here so every route renders errors the same way).
+pub fn error_response(error: &GatewayError) -> HttpResponse {
+    actix_web::ResponseError::error_response(error)
+}

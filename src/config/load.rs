@@ -1,0 +1,173 @@
+//! Finding and reading the configuration: the TOML file (through the `config` crate), then gateway-wide
+//! environment variables, then provider variables on top.
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, File, FileFormat};
+
+use super::env::{apply_provider_env, parse_number};
+use super::raw::RawConfig;
+use super::{validate, ConfigError, Settings};
+
+/// Where configuration comes from: an optional file and a set of environment variables.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ConfigSource {
+    /// The process's own sources: `--config PATH`, else `GATEHOUSE_CONFIG`, else `./gatehouse.toml` when present.
+    pub fn from_process(cli_path: Option<PathBuf>) -> Self {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let from_env = env.iter().find(|(k, _)| k == "GATEHOUSE_CONFIG").map(|(_, v)| PathBuf::from(v));
+        let local = Path::new("gatehouse.toml");
+        let path = cli_path.or(from_env).or_else(|| local.exists().then(|| local.to_path_buf()));
+        Self { path, env }
+    }
+}
+
+/// Loads and validates the process's configuration.
+pub fn load(cli_path: Option<PathBuf>) -> Result<Settings, ConfigError> {
+    load_from(&ConfigSource::from_process(cli_path))
+}
+
+/// Loads and validates configuration from explicit sources (used by reloads and tests).
+pub fn load_from(source: &ConfigSource) -> Result<Settings, ConfigError> {
+    let mut raw = read_file(source.path.as_deref())?;
+    apply_server_env(&mut raw, &source.env)?;
+    apply_provider_env(&mut raw, &source.env)?;
+    validate(&raw)
+}
+
+fn read_file(path: Option<&Path>) -> Result<RawConfig, ConfigError> {
+    let Some(path) = path else { return Ok(RawConfig::default()) };
+    let shown = path.display();
+    if !path.is_file() {
+        return Err(ConfigError::new(format!("config file {shown}: not found")));
+    }
+    Config::builder()
+        .add_source(File::from(path).format(FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<RawConfig>())
+        .map_err(|e| ConfigError::new(format!("config file {shown}: {e}")))
+}
+
+/// Gateway-wide variables (`HOST`, `PORT`, `DEFAULT_PROVIDER`, …) over the file's `[server]` table.
+fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<(), ConfigError> {
+    let get = |name: &str| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let server = &mut raw.server;
+    if let Some(v) = get("HOST") {
+        server.host = Some(v.to_string());
+    }
+    if let Some(v) = get("PORT") {
+        server.port = Some(parse_number("PORT", v)?);
+    }
+    if let Some(v) = get("WORKERS") {
+        server.workers = Some(parse_number("WORKERS", v)?);
+    }
+    if let Some(v) = get("DEFAULT_PROVIDER").or_else(|| get("VDM_DEFAULT_PROVIDER")) {
+        server.default_provider = Some(v.to_string());
+    }
+    if let Some(v) = get("PROXY_API_KEY") {
+        server.proxy_api_key = Some(v.to_string());
+    }
+    for (var, field) in [
+        ("REQUEST_TIMEOUT", &mut server.request_timeout),
+        ("CONNECT_TIMEOUT", &mut server.connect_timeout),
+        ("STREAM_IDLE_TIMEOUT", &mut server.stream_idle_timeout),
+    ] {
+        if let Some(v) = get(var) {
+            *field = Some(parse_number(var, v)?);
+        }
+    }
+    if let Some(v) = get("MAX_BODY_BYTES") {
+        server.max_body_bytes = Some(parse_number("MAX_BODY_BYTES", v)?);
+    }
+    if let Some(v) = get("LOG_LEVEL") {
+        server.log_level = Some(v.to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(toml: Option<&str>, env: &[(&str, &str)]) -> (ConfigSource, Option<tempfile_path::TempPath>) {
+        let file = toml.map(tempfile_path::write);
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        (ConfigSource { path: file.as_ref().map(|f| f.0.clone()), env }, file)
+    }
+
+    /// A tiny self-deleting temp file, to avoid a dev-dependency for four tests.
+    mod tempfile_path {
+        use std::path::PathBuf;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        pub struct TempPath(pub PathBuf);
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        pub fn write(content: &str) -> TempPath {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("gatehouse-test-{}-{n}.toml", std::process::id()));
+            std::fs::write(&path, content).unwrap();
+            TempPath(path)
+        }
+    }
+
+    #[test]
+    fn file_then_env_on_top() {
+        let toml = r#"
+            [server]
+            port = 9001
+            default_provider = "local"
+            [providers.local]
+            api_format = "openai"
+            base_url = "http://127.0.0.1:1234/v1"
+            api_keys = ["a", "b"]
+            [providers.local.custom_headers]
+            x-team = "t1"
+        "#;
+        let (src, _guard) = source(Some(toml), &[("PORT", "9002"), ("LOCAL_CUSTOM_HEADER_X_TEAM", "t2")]);
+        let s = load_from(&src).unwrap();
+        assert_eq!(s.listen.port, 9002);
+        assert_eq!(s.snapshot.default_provider, "local");
+        let p = &s.snapshot.providers["local"];
+        assert_eq!(p.key_count(), 2);
+        assert_eq!(p.custom_headers.len(), 1);
+        assert_eq!(p.custom_headers[0].1, "t2");
+    }
+
+    #[test]
+    fn unparsable_file_names_the_file() {
+        let (src, _guard) = source(Some("[server\nport = "), &[]);
+        let e = load_from(&src).unwrap_err().to_string();
+        assert!(e.starts_with("config file "), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error() {
+        let (src, _guard) = source(Some("[server]\nprot = 1\n"), &[]);
+        let e = load_from(&src).unwrap_err().to_string();
+        assert!(e.contains("prot"), "{e}");
+    }
+
+    #[test]
+    fn bad_port_names_the_variable() {
+        let (src, _guard) = source(None, &[("PORT", "eighty")]);
+        assert!(load_from(&src).unwrap_err().to_string().contains("PORT"));
+    }
+
+    #[test]
+    fn nothing_configured_serves_anthropic_passthrough() {
+        let (src, _guard) = source(None, &[]);
+        let s = load_from(&src).unwrap();
+        assert_eq!(s.snapshot.default_provider, "anthropic");
+        assert_eq!(s.snapshot.providers["anthropic"].auth.mode(), "passthrough");
+    }
+}

@@ -1,0 +1,96 @@
+//! Configuration: the TOML file and environment variables (raw), validated into an immutable [`Snapshot`] that
+//! every request reads and that a reload replaces whole.
+
+mod env;
+mod load;
+mod provider;
+pub mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use derive_more::Display;
+
+pub use load::{load, load_from, ConfigSource};
+pub use provider::{ApiFormat, Auth, Provider};
+pub use raw::Origin;
+pub use validate::validate;
+
+use crate::secret::Secret;
+
+/// The value of `<P>_API_KEY` that makes a provider use each client's own key.
+pub const PASSTHROUGH_MARKER: &str = "!PASSTHRU";
+
+/// A configuration problem: one line naming the provider or variable and the field.
+#[derive(Debug, Display, Clone, PartialEq, Eq)]
+#[display("{_0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the gateway listens. Fixed for the life of the process (a reload does not rebind).
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub log_level: Option<String>,
+}
+
+/// Limits and timeouts that apply to every provider unless a provider overrides them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub stream_idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
+            stream_idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// One immutable, validated configuration. Requests hold an `Arc` of the snapshot they started with.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Incremented by every accepted change; shown in `/health`.
+    pub version: u64,
+    pub default_provider: String,
+    pub providers: BTreeMap<String, Arc<Provider>>,
+    pub proxy_key: Option<Secret>,
+    pub limits: Limits,
+}
+
+impl Snapshot {
+    /// The provider a request names, case-insensitively.
+    pub fn provider(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.providers.get(name).or_else(|| self.providers.get(&name.to_ascii_lowercase()))
+    }
+
+    /// Provider names, comma-separated, for error messages that list what exists.
+    pub fn provider_names(&self) -> String {
+        self.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Everything loaded at startup: the listener and the first snapshot.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: Listen,
+    pub snapshot: Snapshot,
+}

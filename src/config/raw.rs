@@ -1,0 +1,69 @@
+//! The configuration as written: serde structs for the TOML file, before validation.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file. Unknown keys are errors, so a typo is reported instead of silently ignored.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+}
+
+/// `[server]`: listener, limits, timeouts and gateway-wide keys.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub workers: Option<usize>,
+    pub default_provider: Option<String>,
+    pub proxy_api_key: Option<String>,
+    /// Seconds until the upstream's response head must arrive.
+    pub request_timeout: Option<u64>,
+    /// Seconds to establish an upstream connection (TCP + TLS).
+    pub connect_timeout: Option<u64>,
+    /// Seconds a stream may stay silent between two chunks.
+    pub stream_idle_timeout: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub log_level: Option<String>,
+}
+
+/// `[providers.<name>]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub api_format: Option<String>,
+    pub base_url: Option<String>,
+    /// One key, several whitespace-separated keys, or `!PASSTHRU`.
+    pub api_key: Option<String>,
+    /// The same as a list.
+    pub api_keys: Option<Vec<String>>,
+    #[serde(default)]
+    pub custom_headers: BTreeMap<String, String>,
+    /// Per-provider override of `server.request_timeout`.
+    pub request_timeout: Option<u64>,
+    /// Conversion options for OpenAI-format providers.
+    pub max_tokens_field: Option<String>,
+    pub reasoning_effort: Option<bool>,
+    pub send_reasoning_back: Option<bool>,
+    pub rewrite_tool_names: Option<bool>,
+    /// Where the provider was defined; filled in by the loader, never read from the file.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where a provider's definition came from (shown by `/health` and the admin API).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    #[default]
+    File,
+    Env,
+    Default,
+    Admin,
+}

@@ -1,0 +1,341 @@
+//! Raw configuration → validated [`Settings`]. Every failure is one line naming the provider and the field.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Uri;
+
+use super::raw::{RawConfig, RawProvider, RawServer};
+use super::{ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
+use crate::convert::{ConvertOptions, MaxTokensField};
+use crate::secret::Secret;
+
+const DEFAULT_PORT: u16 = 8082;
+
+/// Validates a complete raw configuration (file and environment already merged).
+pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
+    let listen = listen(&raw.server)?;
+    let limits = limits(&raw.server)?;
+    let mut providers = BTreeMap::new();
+    for (name, raw_provider) in &raw.providers {
+        let provider = provider(name, raw_provider, &limits, &listen)?;
+        providers.insert(name.to_ascii_lowercase(), Arc::new(provider));
+    }
+    if providers.is_empty() {
+        return Err(ConfigError::new("no provider is configured (set <P>_API_KEY or add [providers.<name>])"));
+    }
+    let default_provider = default_provider(raw.server.default_provider.as_deref(), &providers)?;
+    let proxy_key = raw.server.proxy_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
+    Ok(Settings { listen, snapshot: Snapshot { version: 1, default_provider, providers, proxy_key, limits } })
+}
+
+fn listen(server: &RawServer) -> Result<Listen, ConfigError> {
+    let workers = server.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if workers == 0 {
+        return Err(ConfigError::new("server.workers: must be at least 1"));
+    }
+    Ok(Listen {
+        host: server.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+        port: server.port.unwrap_or(DEFAULT_PORT),
+        workers,
+        log_level: server.log_level.clone(),
+    })
+}
+
+fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
+    let defaults = Limits::default();
+    let seconds = |value: Option<u64>, field: &str, default: Duration| match value {
+        Some(0) => Err(ConfigError::new(format!("server.{field}: must be at least 1 second"))),
+        Some(secs) => Ok(Duration::from_secs(secs)),
+        None => Ok(default),
+    };
+    let max_body_bytes = match server.max_body_bytes {
+        Some(0) => return Err(ConfigError::new("server.max_body_bytes: must be greater than 0")),
+        Some(n) => n,
+        None => defaults.max_body_bytes,
+    };
+    Ok(Limits {
+        max_body_bytes,
+        request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
+        connect_timeout: seconds(server.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
+        stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
+    })
+}
+
+/// Validates one provider definition. Also used by the admin API for a single change.
+pub(crate) fn provider(
+    name: &str,
+    raw: &RawProvider,
+    limits: &Limits,
+    listen: &Listen,
+) -> Result<Provider, ConfigError> {
+    let name = name.to_ascii_lowercase();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(ConfigError::new(format!("provider '{name}': name may only use letters, digits, '_' and '-'")));
+    }
+    let format = api_format(&name, raw.api_format.as_deref())?;
+    let base_url = base_url(&name, raw.base_url.as_deref(), listen)?;
+    let auth = auth(&name, raw)?;
+    let custom_headers = custom_headers(&name, raw)?;
+    let options = options(&name, raw)?;
+    let request_timeout = match raw.request_timeout {
+        Some(0) => {
+            return Err(ConfigError::new(format!("provider '{name}': request_timeout must be at least 1 second")))
+        }
+        Some(secs) => Duration::from_secs(secs),
+        None => limits.request_timeout,
+    };
+    Ok(Provider::new(name, format, base_url, auth, custom_headers, options, request_timeout, raw.origin))
+}
+
+fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()) {
+        None if name == "anthropic" => Ok(ApiFormat::Anthropic),
+        None => Ok(ApiFormat::OpenAi),
+        Some(v) if v == "anthropic" => Ok(ApiFormat::Anthropic),
+        Some(v) if v == "openai" => Ok(ApiFormat::OpenAi),
+        Some(v) => Err(ConfigError::new(format!(
+            "provider '{name}': api_format '{v}' is not known (use 'anthropic' or 'openai')"
+        ))),
+    }
+}
+
+fn base_url(name: &str, value: Option<&str>, listen: &Listen) -> Result<String, ConfigError> {
+    let url = match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => v.trim_end_matches('/').to_string(),
+        None if name == "anthropic" => "https://api.anthropic.com".into(),
+        None if name == "openai" => "https://api.openai.com/v1".into(),
+        None => {
+            return Err(ConfigError::new(format!(
+                "provider '{name}': base_url is missing (set {}_BASE_URL or base_url in the file)",
+                name.to_ascii_uppercase()
+            )))
+        }
+    };
+    let uri: Uri =
+        url.parse().map_err(|_| ConfigError::new(format!("provider '{name}': base_url '{url}' is not a valid URL")))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http") | Some("https"));
+    let Some(host) = uri.host().filter(|h| !h.is_empty() && scheme_ok) else {
+        return Err(ConfigError::new(format!(
+            "provider '{name}': base_url '{url}' must be an http:// or https:// URL with a host"
+        )));
+    };
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    if port == listen.port && is_own_host(host, &listen.host) {
+        return Err(ConfigError::new(format!(
+            "provider '{name}': base_url '{url}' points at gatehouse itself (is {}_BASE_URL meant for a client?)",
+            name.to_ascii_uppercase()
+        )));
+    }
+    Ok(url)
+}
+
+fn is_own_host(host: &str, listen_host: &str) -> bool {
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1" | "0.0.0.0");
+    host == listen_host || (loopback && matches!(listen_host, "127.0.0.1" | "localhost" | "0.0.0.0" | "::" | "::1"))
+}
+
+fn auth(name: &str, raw: &RawProvider) -> Result<Auth, ConfigError> {
+    let keys: Vec<String> = match (&raw.api_key, &raw.api_keys) {
+        (Some(one), _) => one.split_whitespace().map(str::to_string).collect(),
+        (None, Some(list)) => list.iter().flat_map(|k| k.split_whitespace()).map(str::to_string).collect(),
+        (None, None) => vec![],
+    };
+    let passthrough = keys.iter().filter(|k| k.as_str() == PASSTHROUGH_MARKER).count();
+    match (passthrough, keys.len()) {
+        (0, 0) => Err(ConfigError::new(format!(
+            "provider '{name}': api key is missing (set {}_API_KEY to a key, several keys, or {PASSTHROUGH_MARKER})",
+            name.to_ascii_uppercase()
+        ))),
+        (0, _) => Ok(Auth::Static(keys.into_iter().map(Secret::new).collect())),
+        (1, 1) => Ok(Auth::Passthrough),
+        _ => Err(ConfigError::new(format!(
+            "provider '{name}': api key mixes {PASSTHROUGH_MARKER} with static keys; use one or the other"
+        ))),
+    }
+}
+
+fn custom_headers(name: &str, raw: &RawProvider) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
+    raw.custom_headers
+        .iter()
+        .map(|(header, value)| {
+            let header_name = HeaderName::from_bytes(header.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                ConfigError::new(format!("provider '{name}': custom header name '{header}' is not a valid header name"))
+            })?;
+            let header_value = HeaderValue::from_str(value).map_err(|_| {
+                ConfigError::new(format!("provider '{name}': custom header '{header}' has an invalid value"))
+            })?;
+            Ok((header_name, header_value))
+        })
+        .collect()
+}
+
+fn options(name: &str, raw: &RawProvider) -> Result<ConvertOptions, ConfigError> {
+    let defaults = ConvertOptions::default();
+    let max_tokens_field = match raw.max_tokens_field.as_deref().map(str::trim) {
+        None => defaults.max_tokens_field,
+        Some("max_tokens") => MaxTokensField::MaxTokens,
+        Some("max_completion_tokens") => MaxTokensField::MaxCompletionTokens,
+        Some(other) => return Err(ConfigError::new(format!(
+            "provider '{name}': max_tokens_field '{other}' is not known (use 'max_tokens' or 'max_completion_tokens')"
+        ))),
+    };
+    Ok(ConvertOptions {
+        max_tokens_field,
+        reasoning_effort: raw.reasoning_effort.unwrap_or(defaults.reasoning_effort),
+        send_reasoning_back: raw.send_reasoning_back.unwrap_or(defaults.send_reasoning_back),
+        rewrite_tool_names: raw.rewrite_tool_names.unwrap_or(defaults.rewrite_tool_names),
+    })
+}
+
+fn default_provider(
+    requested: Option<&str>,
+    providers: &BTreeMap<String, Arc<Provider>>,
+) -> Result<String, ConfigError> {
+    match requested.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()) {
+        Some(name) if providers.contains_key(&name) => Ok(name),
+        Some(name) => Err(ConfigError::new(format!(
+            "DEFAULT_PROVIDER: provider '{name}' does not exist; configured providers: {}",
+            providers.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+        None => Ok(["anthropic", "openai"]
+            .into_iter()
+            .find(|n| providers.contains_key(*n))
+            .map(str::to_string)
+            .or_else(|| providers.keys().next().cloned())
+            .unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_with(name: &str, p: RawProvider) -> RawConfig {
+        let mut raw = RawConfig::default();
+        raw.providers.insert(name.into(), p);
+        raw
+    }
+
+    fn err_of(raw: &RawConfig) -> String {
+        validate(raw).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn anthropic_defaults() {
+        let raw = raw_with("anthropic", RawProvider { api_key: Some("!PASSTHRU".into()), ..Default::default() });
+        let s = validate(&raw).unwrap();
+        let p = &s.snapshot.providers["anthropic"];
+        assert_eq!(p.format, ApiFormat::Anthropic);
+        assert_eq!(p.endpoint, "https://api.anthropic.com/v1/messages");
+        assert_eq!(p.auth, Auth::Passthrough);
+        assert_eq!(s.snapshot.default_provider, "anthropic");
+        assert_eq!(s.listen.port, 8082);
+        assert_eq!(s.listen.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn openai_default_base_and_endpoint() {
+        let raw = raw_with("openai", RawProvider { api_key: Some("k1 k2".into()), ..Default::default() });
+        let s = validate(&raw).unwrap();
+        let p = &s.snapshot.providers["openai"];
+        assert_eq!(p.endpoint, "https://api.openai.com/v1/chat/completions");
+        assert_eq!(p.key_count(), 2);
+    }
+
+    #[test]
+    fn mixed_passthrough_is_refused() {
+        let raw = raw_with(
+            "x",
+            RawProvider {
+                api_key: Some("k !PASSTHRU".into()),
+                base_url: Some("http://h".into()),
+                ..Default::default()
+            },
+        );
+        let e = err_of(&raw);
+        assert!(e.contains("provider 'x'") && e.contains("mixes"), "{e}");
+    }
+
+    #[test]
+    fn unknown_format_is_refused_not_defaulted() {
+        let raw = raw_with(
+            "x",
+            RawProvider {
+                api_key: Some("k".into()),
+                base_url: Some("http://h".into()),
+                api_format: Some("gemini".into()),
+                ..Default::default()
+            },
+        );
+        let e = err_of(&raw);
+        assert!(e.contains("api_format 'gemini'"), "{e}");
+    }
+
+    #[test]
+    fn missing_base_url_names_the_variable() {
+        let raw = raw_with("groq", RawProvider { api_key: Some("k".into()), ..Default::default() });
+        let e = err_of(&raw);
+        assert!(e.contains("provider 'groq'") && e.contains("GROQ_BASE_URL"), "{e}");
+    }
+
+    #[test]
+    fn invalid_url_is_refused() {
+        for bad in ["not a url", "ftp://host", "http://"] {
+            let raw = raw_with(
+                "x",
+                RawProvider { api_key: Some("k".into()), base_url: Some(bad.into()), ..Default::default() },
+            );
+            assert!(err_of(&raw).contains("base_url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_default_provider_is_refused() {
+        let mut raw = raw_with("anthropic", RawProvider { api_key: Some("k".into()), ..Default::default() });
+        raw.server.default_provider = Some("nope".into());
+        let e = err_of(&raw);
+        assert!(e.contains("DEFAULT_PROVIDER") && e.contains("'nope'") && e.contains("anthropic"), "{e}");
+    }
+
+    #[test]
+    fn missing_key_is_refused() {
+        let raw = raw_with("x", RawProvider { base_url: Some("http://h".into()), ..Default::default() });
+        assert!(err_of(&raw).contains("api key is missing"));
+    }
+
+    #[test]
+    fn pointing_at_itself_is_refused() {
+        let raw = raw_with(
+            "anthropic",
+            RawProvider {
+                api_key: Some("!PASSTHRU".into()),
+                base_url: Some("http://127.0.0.1:8082".into()),
+                ..Default::default()
+            },
+        );
+        assert!(err_of(&raw).contains("points at gatehouse itself"));
+        let ok = raw_with(
+            "anthropic",
+            RawProvider {
+                api_key: Some("!PASSTHRU".into()),
+                base_url: Some("http://127.0.0.1:9000".into()),
+                ..Default::default()
+            },
+        );
+        assert!(validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn trailing_slash_is_trimmed_and_headers_parsed() {
+        let mut p =
+            RawProvider { api_key: Some("k".into()), base_url: Some("http://h:1/v1/".into()), ..Default::default() };
+        p.custom_headers.insert("X-Team".into(), "a".into());
+        let s = validate(&raw_with("x", p)).unwrap();
+        let prov = &s.snapshot.providers["x"];
+        assert_eq!(prov.endpoint, "http://h:1/v1/chat/completions");
+        assert_eq!(prov.custom_headers[0].0.as_str(), "x-team");
+    }
+}

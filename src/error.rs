@@ -1,0 +1,161 @@
+//! The gateway's one error type and its rendering: the Anthropic error envelope on HTTP responses and as an SSE
+//! `event: error` frame once a stream has begun.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use bytes::{BufMut, Bytes, BytesMut};
+use derive_more::Display;
+
+/// Everything that can go wrong between a client request and its answer.
+///
+/// `status_code` and `error_type` match exhaustively, so a new variant forces a decision about how it looks on
+/// the wire.
+#[derive(Debug, Display)]
+pub enum GatewayError {
+    /// The client's request is malformed; the message says what to fix.
+    #[display("{_0}")]
+    InvalidRequest(String),
+    /// Missing or wrong credentials.
+    #[display("{_0}")]
+    Authentication(String),
+    /// No route here.
+    #[display("{_0}")]
+    NotFound(String),
+    /// The request body exceeds the configured limit.
+    #[display("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The model names a provider that is not configured.
+    #[display("unknown provider '{name}' in model '{model}'; configured providers: {configured}")]
+    UnknownProvider { name: String, model: String, configured: String },
+    /// The upstream could not be reached (DNS, connect, TLS, reset before the response head).
+    #[display("upstream of provider '{provider}' is unreachable: {detail}")]
+    UpstreamUnreachable { provider: String, detail: String },
+    /// The upstream did not answer within the timeout.
+    #[display("upstream of provider '{provider}' did not answer within {secs} s")]
+    UpstreamTimeout { provider: String, secs: u64 },
+    /// The upstream answered something we cannot relay (broken body, bad JSON where JSON was needed).
+    #[display("upstream of provider '{provider}' sent an invalid response: {detail}")]
+    UpstreamProtocol { provider: String, detail: String },
+    /// An upstream error already translated into Anthropic terms (OpenAI-format upstreams).
+    #[display("{message}")]
+    Upstream { status: StatusCode, error_type: &'static str, message: String, retry_after: Option<String> },
+    /// A bug or resource failure inside the gateway.
+    #[display("internal gateway error: {_0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The Anthropic `error.type` for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) | Self::UnknownProvider { .. } => "invalid_request_error",
+            Self::Authentication(_) => "authentication_error",
+            Self::NotFound(_) => "not_found_error",
+            Self::PayloadTooLarge { .. } => "request_too_large",
+            Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
+            Self::UpstreamTimeout { .. } => "timeout_error",
+            Self::Upstream { error_type, .. } => error_type,
+        }
+    }
+
+    /// A short, low-cardinality label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Authentication(_) => "authentication",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnknownProvider { .. } => "unknown_provider",
+            Self::UpstreamUnreachable { .. } => "upstream_unreachable",
+            Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::UpstreamProtocol { .. } => "upstream_protocol",
+            Self::Upstream { .. } => "upstream_status",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The envelope `{"type":"error","error":{"type":…,"message":…}}` as JSON bytes.
+    pub fn envelope(&self) -> Bytes {
+        envelope(self.error_type(), &self.to_string())
+    }
+
+    /// The envelope as one SSE `event: error` frame, for failures after a stream has begun.
+    pub fn sse_frame(&self) -> Bytes {
+        sse_error_frame(self.error_type(), &self.to_string())
+    }
+}
+
+/// The Anthropic error envelope for a type and message.
+pub fn envelope(error_type: &str, message: &str) -> Bytes {
+    let body = serde_json::json!({"type": "error", "error": {"type": error_type, "message": message}});
+    Bytes::from(body.to_string())
+}
+
+/// One SSE `event: error` frame carrying the envelope. Clients dispatch on the `event:` line, so it must be there.
+pub fn sse_error_frame(error_type: &str, message: &str) -> Bytes {
+    let json = envelope(error_type, message);
+    let mut out = BytesMut::with_capacity(json.len() + 24);
+    out.put_slice(b"event: error\ndata: ");
+    out.put_slice(&json);
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+impl ResponseError for GatewayError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) | Self::UnknownProvider { .. } => StatusCode::BAD_REQUEST,
+            Self::Authentication(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/json"));
+        if let Self::Upstream { retry_after: Some(value), .. } = self {
+            response.insert_header((header::RETRY_AFTER, value.as_str()));
+        }
+        response.body(self.envelope())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_anthropic_shape() {
+        let err = GatewayError::InvalidRequest("messages: must be a non-empty array".into());
+        let value: serde_json::Value = serde_json::from_slice(&err.envelope()).unwrap();
+        assert_eq!(value["type"], "error");
+        assert_eq!(value["error"]["type"], "invalid_request_error");
+        assert_eq!(value["error"]["message"], "messages: must be a non-empty array");
+        assert_eq!(err.status_code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn sse_frame_is_a_named_event() {
+        let err = GatewayError::UpstreamTimeout { provider: "p".into(), secs: 3 };
+        let frame = err.sse_frame();
+        let text = std::str::from_utf8(&frame).unwrap();
+        assert!(text.starts_with("event: error\ndata: {"));
+        assert!(text.ends_with("}\n\n"));
+        assert!(text.contains("\"timeout_error\""));
+    }
+
+    #[test]
+    fn statuses_follow_the_anthropic_table() {
+        let unreachable = GatewayError::UpstreamUnreachable { provider: "p".into(), detail: "refused".into() };
+        assert_eq!(unreachable.status_code(), StatusCode::BAD_GATEWAY);
+        assert_eq!(unreachable.error_type(), "api_error");
+        let too_large = GatewayError::PayloadTooLarge { limit: 10 };
+        assert_eq!(too_large.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_large.error_type(), "request_too_large");
+    }
+}

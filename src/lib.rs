@@ -1,0 +1,46 @@
+//! gatehouse: an LLM API gateway. Clients speak the Anthropic Messages API; requests are routed by
+//! `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams (converted).
+
+pub mod actors;
+pub mod app;
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod metrics;
+pub mod proxy;
+pub mod routes;
+pub mod secret;
+pub mod sse;
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use actix::Actor;
+use actix_web::{web, App, HttpServer};
+
+use actors::metrics::MetricsActor;
+use actors::registry::{Registry, SnapshotHandle};
+use app::AppState;
+use config::{ConfigSource, Settings};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// Starts the actors and the HTTP server on `listener`. Must be called inside an actix system; the returned
+/// server future runs until shutdown.
+pub fn serve(
+    settings: Settings,
+    source: ConfigSource,
+    listener: TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    let snapshots = SnapshotHandle::new(settings.snapshot);
+    let registry = Registry::new(snapshots.clone(), source).start();
+    let metrics = MetricsActor::default().start();
+    let state = AppState { snapshots, metrics, registry, started: Instant::now() };
+    let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
+        .workers(settings.listen.workers)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .listen(listener)?
+        .run();
+    Ok(server)
+}

@@ -1,0 +1,52 @@
+//! The record of one finished request: what the metrics actor receives and the request log line shows.
+
+use std::time::Duration;
+
+use crate::convert::Usage;
+
+/// One finished request. Sent once, fire-and-forget, when the response (or stream) ends.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub request_id: String,
+    /// Provider name; `-` when the request failed before routing.
+    pub provider: String,
+    /// The upstream model as resolved; `-` when unknown.
+    pub model: String,
+    /// Inbound route, e.g. `messages`.
+    pub route: &'static str,
+    pub streamed: bool,
+    /// HTTP status sent to the client (a stream that failed after its 200 keeps 200 and has an `error_kind`).
+    pub status: u16,
+    pub error_kind: Option<&'static str>,
+    pub duration: Duration,
+    /// Until the first body byte left for the client.
+    pub time_to_first_byte: Option<Duration>,
+    /// Until the upstream's response head arrived.
+    pub upstream_time: Option<Duration>,
+    pub usage: Usage,
+}
+
+impl RequestRecord {
+    /// The one log line per request. Never contains a key.
+    pub fn log_line(&self) -> String {
+        let ms =
+            |d: Option<Duration>| d.map_or_else(|| "-".to_string(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0));
+        format!(
+            "{} {} {}:{} status={} dur_ms={} ttfb_ms={} upstream_ms={} stream={} in={} out={} cache_read={} cache_write={}{}",
+            self.request_id,
+            self.route,
+            self.provider,
+            self.model,
+            self.status,
+            ms(Some(self.duration)),
+            ms(self.time_to_first_byte),
+            ms(self.upstream_time),
+            self.streamed,
+            self.usage.input_tokens,
+            self.usage.output_tokens,
+            self.usage.cache_read_input_tokens,
+            self.usage.cache_creation_input_tokens,
+            self.error_kind.map(|k| format!(" error={k}")).unwrap_or_default(),
+        )
+    }
+}

@@ -1,0 +1,195 @@
+//! Reading a request body within the limit, validating the few fields the gateway needs, and rewriting `model`
+//! in place. The body is never parsed into a tree and re-serialised: every byte the client sent, apart from the
+//! model string, reaches the upstream unchanged.
+
+use std::ops::Range;
+
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::web;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::GatewayError;
+
+/// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
+pub async fn read_limited(mut payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// What the gateway needs to know about a Messages (or count_tokens) request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// The model as the client wrote it (JSON-decoded).
+    pub model: String,
+    /// Byte range of the model's JSON string literal (quotes included) within the body.
+    model_span: Range<usize>,
+    pub stream: bool,
+}
+
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_tokens: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stream: Option<&'a RawValue>,
+}
+
+/// Which fields a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// `POST /v1/messages`: model, messages, max_tokens.
+    Messages,
+    /// `POST /v1/messages/count_tokens`: model, messages.
+    CountTokens,
+}
+
+/// Validates the body just enough to route it; everything else is the upstream's business.
+pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayError> {
+    let invalid = |m: String| GatewayError::InvalidRequest(m);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none() {
+        return Err(invalid("request body is empty; send a JSON object with model, messages and max_tokens".into()));
+    }
+    if first != Some(&b'{') {
+        return Err(invalid("request body must be a JSON object".into()));
+    }
+    let probe: Probe =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not valid JSON: {e}")))?;
+
+    let model_raw = probe.model.ok_or_else(|| invalid("model: field is required".into()))?;
+    let model: String = serde_json::from_str(model_raw.get())
+        .map_err(|_| invalid("model: must be a string such as \"anthropic:claude-sonnet-4-5\"".into()))?;
+    if model.trim().is_empty() {
+        return Err(invalid("model: must not be empty".into()));
+    }
+    let messages = probe.messages.ok_or_else(|| invalid("messages: field is required".into()))?;
+    if !is_non_empty_array(messages.get()) {
+        return Err(invalid("messages: must be a non-empty array".into()));
+    }
+    if required == Required::Messages {
+        let max_tokens = probe.max_tokens.ok_or_else(|| invalid("max_tokens: field is required".into()))?;
+        if max_tokens.get().parse::<u64>().is_err() {
+            return Err(invalid("max_tokens: must be a non-negative integer".into()));
+        }
+    }
+    let stream = match probe.stream.map(RawValue::get) {
+        None | Some("false") | Some("null") => false,
+        Some("true") => true,
+        Some(_) => return Err(invalid("stream: must be a boolean".into())),
+    };
+    let start = model_raw.get().as_ptr() as usize - body.as_ptr() as usize;
+    Ok(Inspected { model, model_span: start..start + model_raw.get().len(), stream })
+}
+
+fn is_non_empty_array(raw: &str) -> bool {
+    raw.strip_prefix('[').is_some_and(|rest| rest.trim_start().chars().next() != Some(']'))
+}
+
+/// The body with `model` replaced by `new_model`; every other byte unchanged. Returns the original (no copy)
+/// when the model does not change.
+pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> Bytes {
+    if new_model == inspected.model {
+        return body.clone();
+    }
+    let literal = serde_json::Value::String(new_model.to_string()).to_string();
+    let span = &inspected.model_span;
+    let mut out = BytesMut::with_capacity(body.len() - span.len() + literal.len());
+    out.extend_from_slice(&body[..span.start]);
+    out.extend_from_slice(literal.as_bytes());
+    out.extend_from_slice(&body[span.end..]);
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn err(body: &str) -> String {
+        inspect(body.as_bytes(), Required::Messages).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn accepts_a_minimal_request() {
+        let body =
+            br#"{"model":"openai:gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+        let i = inspect(body, Required::Messages).unwrap();
+        assert_eq!(i.model, "openai:gpt-4o");
+        assert!(i.stream);
+    }
+
+    #[test]
+    fn each_missing_or_wrong_field_is_named() {
+        assert!(err("").contains("empty"));
+        assert!(err("[1]").contains("JSON object"));
+        assert!(err("{").contains("not valid JSON"));
+        assert!(err(r#"{"messages":[1],"max_tokens":1}"#).starts_with("model:"));
+        assert!(err(r#"{"model":5,"messages":[1],"max_tokens":1}"#).starts_with("model:"));
+        assert!(err(r#"{"model":"m","max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":[ ],"max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":{},"max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":[1]}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1.5}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":"9"}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1,"stream":"yes"}"#).starts_with("stream:"));
+    }
+
+    #[test]
+    fn count_tokens_does_not_need_max_tokens() {
+        assert!(inspect(br#"{"model":"m","messages":[1]}"#, Required::CountTokens).is_ok());
+    }
+
+    #[test]
+    fn rewrite_changes_only_the_model() {
+        let body = Bytes::from_static(
+            br#"{ "max_tokens" : 5, "model" : "p:m\u00e9", "messages":[{"x":"model"}], "zz": {"model":"keep"} }"#,
+        );
+        let i = inspect(&body, Required::Messages).unwrap();
+        assert_eq!(i.model, "p:mé");
+        let out = with_model(&body, &i, "m\"é");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{ "max_tokens" : 5, "model" : "m\"é", "messages":[{"x":"model"}], "zz": {"model":"keep"} }"#
+        );
+    }
+
+    #[test]
+    fn unchanged_model_shares_the_buffer() {
+        let body = Bytes::from_static(br#"{"model":"m","messages":[1],"max_tokens":1}"#);
+        let i = inspect(&body, Required::Messages).unwrap();
+        assert_eq!(with_model(&body, &i, "m").as_ptr(), body.as_ptr());
+    }
+
+    proptest! {
+        #[test]
+        fn rewrite_equals_tree_edit(model in "\\PC{0,20}", new_model in "\\PC{0,20}", extra in "\\PC{0,30}") {
+            prop_assume!(!model.trim().is_empty());
+            let original = serde_json::json!({"extra": extra, "model": model, "max_tokens": 3, "messages": [{"role":"user","content": extra}]});
+            let body = Bytes::from(original.to_string());
+            let i = inspect(&body, Required::Messages).unwrap();
+            prop_assert_eq!(&i.model, &model);
+            let out: serde_json::Value = serde_json::from_slice(&with_model(&body, &i, &new_model)).unwrap();
+            let mut expected = original.clone();
+            expected["model"] = serde_json::Value::String(new_model.clone());
+            prop_assert_eq!(out, expected);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The request path between a handler and a forwarder: reading and inspecting the body, routing by model name,
+//! client authentication, header policy, and relaying the upstream body back.
+
+pub mod body;
+pub mod client_auth;
+pub mod headers;
+pub mod relay;
+pub mod routing;
+pub mod sse_passthrough;

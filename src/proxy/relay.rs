@@ -1,0 +1,166 @@
+//! The client-facing response body of a proxied request: pulls upstream chunks from the forwarder's channel,
+//! passes them through a [`BodyTransform`], turns a late failure into one SSE error frame, and records the
+//! request exactly once when the body ends or the client goes away.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use bytes::Bytes;
+use futures_util::Stream;
+
+use super::sse_passthrough::SsePassthrough;
+use crate::actors::forwarder::UpstreamBody;
+use crate::actors::metrics::{MetricsActor, RecordRequest};
+use crate::convert::Usage;
+use crate::error::{sse_error_frame, GatewayError};
+use crate::metrics::RequestRecord;
+
+/// What happens to upstream bytes on their way to the client.
+pub enum BodyTransform {
+    /// An Anthropic SSE stream, relayed byte for byte.
+    AnthropicSse(SsePassthrough),
+}
+
+impl BodyTransform {
+    fn on_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
+        match self {
+            Self::AnthropicSse(p) => p.on_chunk(chunk),
+        }
+    }
+
+    /// The upstream ended; returns closing bytes, and the error kind if the stream was cut short.
+    fn on_end(&mut self) -> (Option<Bytes>, Option<&'static str>) {
+        match self {
+            Self::AnthropicSse(p) => {
+                if p.on_end() {
+                    (None, None)
+                } else {
+                    (
+                        Some(sse_error_frame("api_error", "upstream stream ended before message_stop")),
+                        Some("upstream_truncated"),
+                    )
+                }
+            }
+        }
+    }
+
+    fn on_error(&mut self, error: &GatewayError) -> Bytes {
+        match self {
+            Self::AnthropicSse(p) => {
+                p.on_end();
+                error.sse_frame()
+            }
+        }
+    }
+
+    fn usage(&mut self) -> Usage {
+        match self {
+            Self::AnthropicSse(p) => p.usage(),
+        }
+    }
+}
+
+/// Records one request when it finishes: sends the record to the metrics actor and writes the log line.
+pub struct Recorder {
+    pub metrics: Addr<MetricsActor>,
+    pub record: RequestRecord,
+    pub started: Instant,
+}
+
+impl Recorder {
+    /// Completes the record and sends it. Consumes the recorder, so a request is recorded once.
+    pub fn finish(mut self, status: u16, error_kind: Option<&'static str>, usage: Usage, ttfb: Option<Duration>) {
+        self.record.status = status;
+        self.record.error_kind = error_kind;
+        self.record.usage = usage;
+        self.record.time_to_first_byte = ttfb;
+        self.record.duration = self.started.elapsed();
+        if error_kind.is_some() || status >= 500 {
+            log::warn!("{}", self.record.log_line());
+        } else {
+            log::info!("{}", self.record.log_line());
+        }
+        self.metrics.do_send(RecordRequest(self.record));
+    }
+}
+
+/// The streamed response body.
+pub struct Relay {
+    upstream: UpstreamBody,
+    transform: BodyTransform,
+    recorder: Option<Recorder>,
+    status: u16,
+    first_byte: Option<Duration>,
+    error_kind: Option<&'static str>,
+    done: bool,
+}
+
+impl Relay {
+    pub fn new(upstream: UpstreamBody, transform: BodyTransform, recorder: Recorder, status: u16) -> Self {
+        Self { upstream, transform, recorder: Some(recorder), status, first_byte: None, error_kind: None, done: false }
+    }
+
+    fn emit(&mut self, bytes: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
+        if self.first_byte.is_none() {
+            self.first_byte = self.recorder.as_ref().map(|r| r.started.elapsed());
+        }
+        Poll::Ready(Some(Ok(bytes)))
+    }
+
+    fn finish(&mut self) {
+        self.done = true;
+        if let Some(recorder) = self.recorder.take() {
+            let usage = self.transform.usage();
+            recorder.finish(self.status, self.error_kind, usage, self.first_byte);
+        }
+    }
+}
+
+impl Stream for Relay {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.upstream.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(out) = this.transform.on_chunk(chunk) {
+                        return this.emit(out);
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    this.error_kind = Some(error.kind());
+                    let frame = this.transform.on_error(&error);
+                    this.finish();
+                    return this.emit(frame);
+                }
+                Poll::Ready(None) => {
+                    let (tail, error_kind) = this.transform.on_end();
+                    this.error_kind = error_kind;
+                    this.finish();
+                    return match tail {
+                        Some(bytes) => this.emit(bytes),
+                        None => Poll::Ready(None),
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away mid-stream; dropping `upstream` stops the pump and closes the upstream connection.
+            self.error_kind = Some("client_disconnected");
+            self.finish();
+        }
+    }
+}

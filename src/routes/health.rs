@@ -1,0 +1,33 @@
+//! `GET /health`: liveness plus what is configured, never a key.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+
+pub async fn health(app: web::Data<AppState>) -> HttpResponse {
+    let snapshot = app.snapshots.current();
+    let providers: Vec<_> = snapshot
+        .providers
+        .values()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "format": p.format,
+                "base_url": p.base_url,
+                "auth": p.auth.mode(),
+                "keys": p.key_count(),
+                "origin": p.origin,
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "config_version": snapshot.version,
+        "uptime_seconds": app.started.elapsed().as_secs(),
+        "default_provider": snapshot.default_provider,
+        "proxy_auth": snapshot.proxy_key.is_some(),
+        "providers": providers,
+    }))
+}

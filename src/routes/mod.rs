@@ -1,0 +1,6 @@
+//! HTTP handlers, one module per endpoint family.
+
+pub mod health;
+pub mod messages;
+pub mod metrics;
+pub mod root;
