@@ -26,6 +26,11 @@ use config::{ConfigSource, Settings};
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 
+/// Installs rustls' process-wide crypto provider (needed before the first TLS client is built). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Starts the actors and the HTTP server on `listener`. Must be called inside an actix system; the returned
 /// server future runs until shutdown.
 pub fn serve(
@@ -33,6 +38,7 @@ pub fn serve(
     source: ConfigSource,
     listener: TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
+    install_crypto_provider();
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let registry = Registry::new(snapshots.clone(), source).start();
     let metrics = MetricsActor::default().start();

@@ -1,0 +1,268 @@
+//! Test harness: a scriptable mock upstream (behaviour chosen by model name, every request recorded) and a
+//! gatehouse instance, each on its own free loopback port and actix system thread.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use futures_util::stream;
+
+/// One request as the mock upstream received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("upstream body is JSON")
+    }
+}
+
+#[derive(Default)]
+pub struct MockState {
+    pub requests: Mutex<Vec<Recorded>>,
+    /// Streams whose body was dropped before they finished (the gateway closed the connection).
+    pub streams_cancelled: AtomicUsize,
+    /// Streams that sent their last byte.
+    pub streams_completed: AtomicUsize,
+}
+
+pub struct MockUpstream {
+    pub url: String,
+    pub state: Arc<MockState>,
+    handle: ServerHandle,
+}
+
+impl MockUpstream {
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+    pub fn last(&self) -> Recorded {
+        self.requests().pop().expect("the upstream received a request")
+    }
+    pub fn hits(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// The non-streaming Anthropic message the mock answers with.
+pub const MESSAGE_JSON: &str = r#"{"id":"msg_mock_1","type":"message","role":"assistant","model":"claude-mock","content":[{"type":"text","text":"Hello from the mock"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":21,"output_tokens":9,"cache_creation_input_tokens":3,"cache_read_input_tokens":4}}"#;
+
+/// The Anthropic stream the mock answers with, one event per element.
+pub const STREAM_EVENTS: [&str; 8] = [
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-mock\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":30,\"output_tokens\":1,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":6}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" world\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":12}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+];
+
+pub fn stream_body() -> String {
+    STREAM_EVENTS.concat()
+}
+
+/// Starts a mock Anthropic-format upstream. Behaviour by the model it receives:
+/// - `hang`: never answers; `slow-stream`: events 300 ms apart; `endless-stream`: a ping every 50 ms forever;
+/// - `drop-mid-stream`: three events, then the connection breaks; `truncated-stream`: three events, clean end;
+/// - `error-<status>`: that status with an Anthropic error body (429 adds `retry-after: 7`);
+/// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
+pub fn start_mock() -> MockUpstream {
+    let state = Arc::new(MockState::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server_state = state.clone();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let data = web::Data::from(server_state);
+            let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(mock_handler)))
+                .workers(1)
+                .shutdown_timeout(0)
+                .listen(listener)
+                .unwrap()
+                .run();
+            tx.send(server.handle()).unwrap();
+            server.await
+        })
+    });
+    let handle = rx.recv().unwrap();
+    MockUpstream { url, state, handle }
+}
+
+/// Counts a stream as cancelled when it is dropped before its end.
+struct StreamGuard {
+    state: Arc<MockState>,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.finished {
+            self.state.streams_completed.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.state.streams_cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    state.requests.lock().unwrap().push(Recorded { path: req.path().to_string(), headers, body: body.clone() });
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let model = json["model"].as_str().unwrap_or("").to_string();
+    let streamed = json["stream"].as_bool().unwrap_or(false);
+    let state = state.into_inner();
+    if let Some(status) = model.strip_prefix("error-") {
+        let status: u16 = status.parse().unwrap_or(500);
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        response.insert_header(("request-id", "req_mock_err"));
+        if status == 429 {
+            response.insert_header(("retry-after", "7"));
+        }
+        return response.content_type("application/json").body(format!(
+            r#"{{"type":"error","error":{{"type":"mock_error_{status}","message":"mock upstream says {status}"}}}}"#
+        ));
+    }
+    match model.as_str() {
+        "hang" => {
+            actix_rt::time::sleep(Duration::from_secs(60)).await;
+            HttpResponse::Ok().finish()
+        }
+        "slow-stream" => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 300, true)),
+        "endless-stream" => {
+            let events = (0..100_000).map(|_| "event: ping\ndata: {\"type\":\"ping\"}\n\n".to_string()).collect();
+            sse(paced(state, events, 50, true))
+        }
+        "truncated-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, true)),
+        "drop-mid-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, false)),
+        _ if streamed => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 0, true)),
+        _ => HttpResponse::Ok()
+            .insert_header(("request-id", "req_mock_1"))
+            .insert_header(("anthropic-ratelimit-requests-limit", "1000"))
+            .insert_header(("set-cookie", "secret=1"))
+            .content_type("application/json")
+            .body(MESSAGE_JSON),
+    }
+}
+
+fn sse<S>(body: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+{
+    HttpResponse::Ok()
+        .insert_header(("request-id", "req_mock_stream"))
+        .content_type("text/event-stream; charset=utf-8")
+        .streaming(body)
+}
+
+/// Sends `events` one per chunk, `gap_ms` apart; when `clean_end` is false the body fails after the last event,
+/// which breaks the connection mid-body.
+fn paced(
+    state: Arc<MockState>,
+    events: Vec<String>,
+    gap_ms: u64,
+    clean_end: bool,
+) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    let guard = StreamGuard { state, finished: false };
+    stream::unfold((events.into_iter(), guard, 0usize), move |(mut it, mut guard, i)| async move {
+        if i > 0 && gap_ms > 0 {
+            actix_rt::time::sleep(Duration::from_millis(gap_ms)).await;
+        }
+        match it.next() {
+            Some(event) => Some((Ok(Bytes::from(event)), (it, guard, i + 1))),
+            None if clean_end => {
+                guard.finished = true;
+                None
+            }
+            None => {
+                guard.finished = true;
+                Some((Err(actix_web::error::ErrorInternalServerError("mock drops the connection")), (it, guard, i + 1)))
+            }
+        }
+    })
+}
+
+pub struct Gateway {
+    pub url: String,
+    handle: ServerHandle,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Starts gatehouse configured only by `env` (no file, no process environment).
+pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
+    let mut vars: Vec<(String, String)> = vec![("WORKERS".into(), "1".into()), ("LOG_LEVEL".into(), "warn".into())];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let source = gatehouse::config::ConfigSource { path: None, env: vars };
+    let settings = gatehouse::config::load_from(&source).expect("test configuration is valid");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let server = gatehouse::serve(settings, source, listener).unwrap();
+            tx.send(server.handle()).unwrap();
+            server.await
+        })
+    });
+    let handle = rx.recv().unwrap();
+    Gateway { url, handle }
+}
+
+/// A loopback URL where nothing listens.
+pub fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+/// An HTTP client for tests, with a generous timeout.
+pub fn client() -> awc::Client {
+    gatehouse::install_crypto_provider();
+    awc::Client::builder().timeout(Duration::from_secs(30)).finish()
+}
+
+/// A minimal valid Messages request body.
+pub fn body(model: &str, stream: bool) -> String {
+    serde_json::json!({
+        "model": model,
+        "max_tokens": 64,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "Hi"}],
+    })
+    .to_string()
+}
+
+/// The `error.type` of an Anthropic error envelope, asserting the envelope's shape.
+pub fn error_type(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("error body is JSON");
+    assert_eq!(v["type"], "error", "envelope: {v}");
+    assert!(v["error"]["message"].is_string(), "envelope has a message: {v}");
+    v["error"]["type"].as_str().unwrap().to_string()
+}
