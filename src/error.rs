@@ -87,8 +87,19 @@ impl GatewayError {
 
 /// The Anthropic error envelope for a type and message.
 pub fn envelope(error_type: &str, message: &str) -> Bytes {
-    let body = serde_json::json!({"type": "error", "error": {"type": error_type, "message": message}});
-    Bytes::from(body.to_string())
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        r#type: &'static str,
+        error: Detail<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        r#type: &'a str,
+        message: &'a str,
+    }
+    let envelope = Envelope { r#type: "error", error: Detail { r#type: error_type, message } };
+    // Serialising two borrowed strings cannot fail.
+    Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
 }
 
 /// One SSE `event: error` frame carrying the envelope. Clients dispatch on the `event:` line, so it must be there.

@@ -9,7 +9,8 @@ use common::*;
 use futures_util::StreamExt;
 
 fn passthrough_gateway(mock: &MockUpstream, extra: &[(&str, &str)]) -> Gateway {
-    let mut env = vec![("MOCK_API_KEY", "provider-key"), ("MOCK_BASE_URL", mock.url.as_str()), ("MOCK_API_FORMAT", "anthropic")];
+    let mut env =
+        vec![("MOCK_API_KEY", "provider-key"), ("MOCK_BASE_URL", mock.url.as_str()), ("MOCK_API_FORMAT", "anthropic")];
     env.extend_from_slice(extra);
     start_gateway(&env)
 }
@@ -32,7 +33,8 @@ async fn claude_code_request_reaches_upstream_byte_for_byte_except_model() {
 
     let sent = mock.last();
     assert_eq!(sent.path, "/v1/messages");
-    let expected = String::from_utf8(original).unwrap().replacen("\"mock:claude-sonnet-4-5\"", "\"claude-sonnet-4-5\"", 1);
+    let expected =
+        String::from_utf8(original).unwrap().replacen("\"mock:claude-sonnet-4-5\"", "\"claude-sonnet-4-5\"", 1);
     assert_eq!(std::str::from_utf8(&sent.body).unwrap(), expected, "only the model changed");
 }
 
@@ -124,7 +126,8 @@ async fn first_event_arrives_before_the_upstream_sends_its_last() {
     let mock = start_mock();
     let gw = passthrough_gateway(&mock, &[]);
     let started = Instant::now();
-    let mut res = client().post(format!("{}/v1/messages", gw.url)).send_body(body("mock:slow-stream", true)).await.unwrap();
+    let mut res =
+        client().post(format!("{}/v1/messages", gw.url)).send_body(body("mock:slow-stream", true)).await.unwrap();
     let first = res.next().await.unwrap().unwrap();
     let first_at = started.elapsed();
     assert!(std::str::from_utf8(&first).unwrap().starts_with("event: message_start"));
@@ -172,7 +175,10 @@ async fn usage_reaches_metrics_for_streams_and_messages() {
 #[actix_rt::test]
 async fn head_and_get_root_answer_200_and_health_shows_no_keys() {
     let mock = start_mock();
-    let gw = passthrough_gateway(&mock, &[("OTHER_API_KEY", "sk-secret-1 sk-secret-2"), ("OTHER_BASE_URL", "http://127.0.0.1:9/v1")]);
+    let gw = passthrough_gateway(
+        &mock,
+        &[("OTHER_API_KEY", "sk-secret-1 sk-secret-2"), ("OTHER_BASE_URL", "http://127.0.0.1:9/v1")],
+    );
     let c = client();
     assert_eq!(c.head(format!("{}/", gw.url)).send().await.unwrap().status(), 200);
     assert_eq!(c.get(format!("{}/", gw.url)).send().await.unwrap().status(), 200);

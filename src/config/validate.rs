@@ -178,9 +178,11 @@ fn options(name: &str, raw: &RawProvider) -> Result<ConvertOptions, ConfigError>
         None => defaults.max_tokens_field,
         Some("max_tokens") => MaxTokensField::MaxTokens,
         Some("max_completion_tokens") => MaxTokensField::MaxCompletionTokens,
-        Some(other) => return Err(ConfigError::new(format!(
+        Some(other) => {
+            return Err(ConfigError::new(format!(
             "provider '{name}': max_tokens_field '{other}' is not known (use 'max_tokens' or 'max_completion_tokens')"
-        ))),
+        )))
+        }
     };
     Ok(ConvertOptions {
         max_tokens_field,

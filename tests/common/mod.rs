@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 
 /// One request as the mock upstream received it.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ pub fn stream_body() -> String {
 
 /// Starts a mock Anthropic-format upstream. Behaviour by the model it receives:
 /// - `hang`: never answers; `slow-stream`: events 300 ms apart; `endless-stream`: a ping every 50 ms forever;
-/// - `drop-mid-stream`: three events, then the connection breaks; `truncated-stream`: three events, clean end;
+/// - `drop-mid-stream`: three events, then the connection breaks; `stall-stream`: three events, then silence; `truncated-stream`: three events, clean end;
 /// - `error-<status>`: that status with an Anthropic error body (429 adds `retry-after: 7`);
 /// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
 pub fn start_mock() -> MockUpstream {
@@ -96,12 +96,13 @@ pub fn start_mock() -> MockUpstream {
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             let data = web::Data::from(server_state);
-            let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(mock_handler)))
-                .workers(1)
-                .shutdown_timeout(0)
-                .listen(listener)
-                .unwrap()
-                .run();
+            let server =
+                HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(mock_handler)))
+                    .workers(1)
+                    .shutdown_timeout(0)
+                    .listen(listener)
+                    .unwrap()
+                    .run();
             tx.send(server.handle()).unwrap();
             server.await
         })
@@ -155,7 +156,17 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             sse(paced(state, events, 50, true))
         }
         "truncated-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, true)),
-        "drop-mid-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, false)),
+        "drop-mid-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 50, false)),
+        "stall-stream" => {
+            let mut events: Vec<String> = STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect();
+            events.push(String::new());
+            sse(paced(state, events, 0, true).then(|item| async move {
+                if item.as_ref().is_ok_and(|b| b.is_empty()) {
+                    actix_rt::time::sleep(Duration::from_secs(60)).await;
+                }
+                item
+            }))
+        }
         _ if streamed => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 0, true)),
         _ => HttpResponse::Ok()
             .insert_header(("request-id", "req_mock_1"))
