@@ -160,9 +160,12 @@ where
     }
 }
 
+/// One worker's forwarders, by provider name, with the provider configuration each was started for.
+type ForwarderMap = HashMap<String, (Arc<Provider>, Addr<Forwarder>)>;
+
 thread_local! {
     static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
-    static FORWARDERS: RefCell<HashMap<String, (Arc<Provider>, Addr<Forwarder>)>> = RefCell::new(HashMap::new());
+    static FORWARDERS: RefCell<ForwarderMap> = RefCell::new(HashMap::new());
 }
 
 /// This worker's forwarder for `provider`, started on first use and restarted when the provider's configuration

@@ -100,7 +100,7 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
 }
 
 fn is_non_empty_array(raw: &str) -> bool {
-    raw.strip_prefix('[').is_some_and(|rest| rest.trim_start().chars().next() != Some(']'))
+    raw.strip_prefix('[').is_some_and(|rest| !rest.trim_start().starts_with(']'))
 }
 
 /// The body with `model` replaced by `new_model`; every other byte unchanged. Returns the original (no copy)

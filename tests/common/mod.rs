@@ -117,6 +117,13 @@ struct StreamGuard {
     finished: bool,
 }
 
+impl StreamGuard {
+    /// The stream sent its last byte.
+    fn complete(mut self) {
+        self.finished = true;
+    }
+}
+
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         if self.finished {
@@ -196,18 +203,19 @@ fn paced(
     clean_end: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     let guard = StreamGuard { state, finished: false };
-    stream::unfold((events.into_iter(), guard, 0usize), move |(mut it, mut guard, i)| async move {
+    stream::unfold((events.into_iter(), guard, 0usize), move |(mut it, guard, i)| async move {
         if i > 0 && gap_ms > 0 {
             actix_rt::time::sleep(Duration::from_millis(gap_ms)).await;
         }
         match it.next() {
             Some(event) => Some((Ok(Bytes::from(event)), (it, guard, i + 1))),
             None if clean_end => {
-                guard.finished = true;
+                guard.complete();
                 None
             }
             None => {
-                guard.finished = true;
+                guard.complete();
+                let guard = StreamGuard { state: Arc::new(MockState::default()), finished: true };
                 Some((Err(actix_web::error::ErrorInternalServerError("mock drops the connection")), (it, guard, i + 1)))
             }
         }
