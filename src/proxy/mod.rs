@@ -4,6 +4,7 @@
 pub mod body;
 pub mod client_auth;
 pub mod headers;
+pub mod recorder;
 pub mod relay;
 pub mod routing;
 pub mod sse_passthrough;

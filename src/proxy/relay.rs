@@ -5,18 +5,16 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix::Addr;
 use bytes::Bytes;
 use futures_util::Stream;
 
+use super::recorder::Recorder;
 use super::sse_passthrough::SsePassthrough;
 use crate::actors::forwarder::UpstreamBody;
-use crate::actors::metrics::{MetricsActor, RecordRequest};
 use crate::convert::Usage;
 use crate::error::{sse_error_frame, GatewayError};
-use crate::metrics::RequestRecord;
 
 /// What happens to upstream bytes on their way to the client.
 pub enum BodyTransform {
@@ -63,30 +61,6 @@ impl BodyTransform {
     }
 }
 
-/// Records one request when it finishes: sends the record to the metrics actor and writes the log line.
-pub struct Recorder {
-    pub metrics: Addr<MetricsActor>,
-    pub record: RequestRecord,
-    pub started: Instant,
-}
-
-impl Recorder {
-    /// Completes the record and sends it. Consumes the recorder, so a request is recorded once.
-    pub fn finish(mut self, status: u16, error_kind: Option<&'static str>, usage: Usage, ttfb: Option<Duration>) {
-        self.record.status = status;
-        self.record.error_kind = error_kind;
-        self.record.usage = usage;
-        self.record.time_to_first_byte = ttfb;
-        self.record.duration = self.started.elapsed();
-        if error_kind.is_some() || status >= 500 {
-            log::warn!("{}", self.record.log_line());
-        } else {
-            log::info!("{}", self.record.log_line());
-        }
-        self.metrics.do_send(RecordRequest(self.record));
-    }
-}
-
 /// The streamed response body.
 pub struct Relay {
     upstream: UpstreamBody,
@@ -105,7 +79,7 @@ impl Relay {
 
     fn emit(&mut self, bytes: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
         if self.first_byte.is_none() {
-            self.first_byte = self.recorder.as_ref().map(|r| r.started.elapsed());
+            self.first_byte = self.recorder.as_ref().map(Recorder::elapsed);
         }
         Poll::Ready(Some(Ok(bytes)))
     }

@@ -10,14 +10,14 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::{Bytes, BytesMut};
 
 use crate::actors::forwarder::{forwarder_for, Forward, UpstreamBody, UpstreamReply};
-use crate::app::{error_response, next_request_id, AppState};
+use crate::app::{error_response, AppState};
 use crate::config::{ApiFormat, Snapshot};
 use crate::error::GatewayError;
-use crate::metrics::RequestRecord;
 use crate::proxy::body::{inspect, read_limited, with_model, Required};
 use crate::proxy::client_auth::authenticate;
 use crate::proxy::headers::is_relayed_response_header;
-use crate::proxy::relay::{BodyTransform, Recorder, Relay};
+use crate::proxy::recorder::Recorder;
+use crate::proxy::relay::{BodyTransform, Relay};
 use crate::proxy::routing::resolve;
 use crate::proxy::sse_passthrough::{usage_of_message, SsePassthrough};
 
@@ -27,7 +27,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let snapshot = app.snapshots.current();
-    let mut recorder = Some(Recorder { metrics: app.metrics.clone(), record: new_record("messages"), started });
+    let mut recorder = Some(Recorder::start(app.metrics.clone(), "messages", started));
     match handle(&req, payload, &snapshot, &mut recorder).await {
         Ok(response) => response,
         Err(error) => {
@@ -43,22 +43,6 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<Ap
     }
 }
 
-fn new_record(route: &'static str) -> RequestRecord {
-    RequestRecord {
-        request_id: next_request_id(),
-        provider: "-".into(),
-        model: "-".into(),
-        route,
-        streamed: false,
-        status: 0,
-        error_kind: None,
-        duration: Duration::ZERO,
-        time_to_first_byte: None,
-        upstream_time: None,
-        usage: Default::default(),
-    }
-}
-
 async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
@@ -70,9 +54,7 @@ async fn handle(
     let inspected = inspect(&body, Required::Messages)?;
     let route = resolve(snapshot, &inspected.model)?;
     if let Some(r) = recorder.as_mut() {
-        r.record.provider = route.provider.name.clone();
-        r.record.model = route.upstream_model.clone();
-        r.record.streamed = inspected.stream;
+        r.routed(&route.provider.name, &route.upstream_model, inspected.stream);
     }
     match route.provider.format {
         ApiFormat::Anthropic => {
@@ -121,10 +103,10 @@ async fn relay_anthropic(
             return Ok(error_response(&error));
         }
     };
-    recorder.record.upstream_time = Some(recorder.started.elapsed());
+    recorder.record.upstream_time = Some(recorder.elapsed());
     let usage = if status.is_success() { usage_of_message(&body) } else { Default::default() };
     let error_kind = (!status.is_success()).then_some("upstream_status");
-    let ttfb = Some(recorder.started.elapsed());
+    let ttfb = Some(recorder.elapsed());
     recorder.finish(status.as_u16(), error_kind, usage, ttfb);
     Ok(response.body(body))
 }
@@ -136,7 +118,7 @@ fn response_head(reply: &UpstreamReply, recorder: &Recorder) -> HttpResponseBuil
     for (name, value) in reply.headers.iter().filter(|(n, _)| is_relayed_response_header(n)) {
         response.append_header((name.clone(), value.clone()));
     }
-    let total = recorder.started.elapsed();
+    let total = recorder.elapsed();
     let upstream = reply.upstream_time;
     let gateway = total.saturating_sub(upstream);
     response.insert_header(("server-timing", server_timing(gateway, upstream)));
