@@ -85,6 +85,23 @@ impl GatewayError {
     }
 }
 
+/// The HTTP status that goes with an Anthropic `error.type` (wire-formats §3); unknown types are upstream
+/// failures (502).
+pub fn status_for_error_type(error_type: &str) -> StatusCode {
+    match error_type {
+        "invalid_request_error" => StatusCode::BAD_REQUEST,
+        "authentication_error" => StatusCode::UNAUTHORIZED,
+        "billing_error" => StatusCode::PAYMENT_REQUIRED,
+        "permission_error" => StatusCode::FORBIDDEN,
+        "not_found_error" => StatusCode::NOT_FOUND,
+        "request_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "rate_limit_error" => StatusCode::TOO_MANY_REQUESTS,
+        "timeout_error" => StatusCode::GATEWAY_TIMEOUT,
+        "overloaded_error" => StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
 /// The Anthropic error envelope for a type and message.
 pub fn envelope(error_type: &str, message: &str) -> Bytes {
     #[derive(serde::Serialize)]

@@ -141,6 +141,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     let model = json["model"].as_str().unwrap_or("").to_string();
     let streamed = json["stream"].as_bool().unwrap_or(false);
     let state = state.into_inner();
+    if req.path().ends_with("/chat/completions") {
+        return openai_handler(&model, streamed, state).await;
+    }
     if let Some(status) = model.strip_prefix("error-") {
         let status: u16 = status.parse().unwrap_or(500);
         let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
@@ -157,16 +160,23 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             actix_rt::time::sleep(Duration::from_secs(60)).await;
             HttpResponse::Ok().finish()
         }
-        "slow-stream" => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 300, true)),
+        "slow-stream" => {
+            sse(paced(state, STREAM_EVENTS.iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 300, true))
+        }
         "endless-stream" => {
-            let events = (0..100_000).map(|_| "event: ping\ndata: {\"type\":\"ping\"}\n\n".to_string()).collect();
+            let events =
+                (0..100_000).map(|_| Bytes::from_static(b"event: ping\ndata: {\"type\":\"ping\"}\n\n")).collect();
             sse(paced(state, events, 50, true))
         }
-        "truncated-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, true)),
-        "drop-mid-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 50, false)),
+        "truncated-stream" => {
+            sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 0, true))
+        }
+        "drop-mid-stream" => {
+            sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 50, false))
+        }
         "stall-stream" => {
-            let mut events: Vec<String> = STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect();
-            events.push(String::new());
+            let mut events: Vec<Bytes> = STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect();
+            events.push(Bytes::new());
             sse(paced(state, events, 0, true).then(|item| async move {
                 if item.as_ref().is_ok_and(|b| b.is_empty()) {
                     actix_rt::time::sleep(Duration::from_secs(60)).await;
@@ -174,7 +184,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
                 item
             }))
         }
-        _ if streamed => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 0, true)),
+        _ if streamed => {
+            sse(paced(state, STREAM_EVENTS.iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 0, true))
+        }
         _ => HttpResponse::Ok()
             .insert_header(("request-id", "req_mock_1"))
             .insert_header(("anthropic-ratelimit-requests-limit", "1000"))
@@ -182,6 +194,33 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             .content_type("application/json")
             .body(MESSAGE_JSON),
     }
+}
+
+/// The mock's OpenAI-format endpoint (`<mock>/v1/chat/completions`). Behaviour by model:
+/// - `fixture-<name>`: `tests/fixtures/openai_streams/<name>.sse` when streaming (sent in 7-byte chunks, so
+///   events and lines are split), else `tests/fixtures/openai_responses/<name>.json`;
+/// - `error-<status>`: that status with an OpenAI error body (429 adds `retry-after: 7`);
+/// - anything else: the `text` fixtures.
+async fn openai_handler(model: &str, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    if let Some(status) = model.strip_prefix("error-") {
+        let status: u16 = status.parse().unwrap_or(500);
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        if status == 429 {
+            response.insert_header(("retry-after", "7"));
+        }
+        return response.content_type("application/json").body(format!(
+            r#"{{"error":{{"message":"openai mock says {status}","type":"mock_type","param":null,"code":"mock_code"}}}}"#
+        ));
+    }
+    let name = model.strip_prefix("fixture-").unwrap_or("text");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    if streamed {
+        let body = std::fs::read(format!("{dir}/openai_streams/{name}.sse")).expect("stream fixture exists");
+        let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
+        return sse(paced(state, chunks, 0, true));
+    }
+    let body = std::fs::read(format!("{dir}/openai_responses/{name}.json")).expect("response fixture exists");
+    HttpResponse::Ok().content_type("application/json").body(body)
 }
 
 fn sse<S>(body: S) -> HttpResponse
@@ -198,7 +237,7 @@ where
 /// which breaks the connection mid-body.
 fn paced(
     state: Arc<MockState>,
-    events: Vec<String>,
+    events: Vec<Bytes>,
     gap_ms: u64,
     clean_end: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
@@ -208,7 +247,7 @@ fn paced(
             actix_rt::time::sleep(Duration::from_millis(gap_ms)).await;
         }
         match it.next() {
-            Some(event) => Some((Ok(Bytes::from(event)), (it, guard, i + 1))),
+            Some(event) => Some((Ok(event), (it, guard, i + 1))),
             None if clean_end => {
                 guard.complete();
                 None
