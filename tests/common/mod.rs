@@ -214,12 +214,19 @@ async fn openai_handler(model: &str, streamed: bool, state: Arc<MockState>) -> H
     }
     let name = model.strip_prefix("fixture-").unwrap_or("text");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let path = match streamed {
+        true => format!("{dir}/openai_streams/{name}.sse"),
+        false => format!("{dir}/openai_responses/{name}.json"),
+    };
+    let Ok(body) = std::fs::read(&path) else {
+        return HttpResponse::NotFound()
+            .content_type("application/json")
+            .body(r#"{"error":{"message":"no such fixture","type":"invalid_request_error","code":"model_not_found"}}"#);
+    };
     if streamed {
-        let body = std::fs::read(format!("{dir}/openai_streams/{name}.sse")).expect("stream fixture exists");
         let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
         return sse(paced(state, chunks, 0, true));
     }
-    let body = std::fs::read(format!("{dir}/openai_responses/{name}.json")).expect("response fixture exists");
     HttpResponse::Ok().content_type("application/json").body(body)
 }
 
