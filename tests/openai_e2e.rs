@@ -20,7 +20,13 @@ const CLIENT_TOOL_NAMES: &[&str] = &[
 
 fn openai_gateway(mock: &MockUpstream, key: &str) -> Gateway {
     let base = format!("{}/v1", mock.url);
-    start_gateway(&[("OAI_API_KEY", key), ("OAI_BASE_URL", &base), ("OAI_REASONING_EFFORT", "true")])
+    start_gateway(&[
+        ("OAI_API_KEY", key),
+        ("OAI_BASE_URL", &base),
+        ("OAI_REASONING_EFFORT", "true"),
+        ("MAX_RETRIES", "0"),
+        ("CIRCUIT_BREAKER_THRESHOLD", "1000"),
+    ])
 }
 
 fn request_with_tools(model: &str, stream: bool) -> String {

@@ -37,6 +37,8 @@ pub struct MockState {
     pub streams_cancelled: AtomicUsize,
     /// Streams that sent their last byte.
     pub streams_completed: AtomicUsize,
+    /// Requests seen per model, for behaviours that change with the attempt number.
+    pub hits_by_model: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 pub struct MockUpstream {
@@ -141,6 +143,15 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     let model = json["model"].as_str().unwrap_or("").to_string();
     let streamed = json["stream"].as_bool().unwrap_or(false);
     let state = state.into_inner();
+    let hit = {
+        let mut hits = state.hits_by_model.lock().unwrap();
+        let n = hits.entry(model.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    if let Some(response) = resilience_behaviour(&model, hit, &req) {
+        return response;
+    }
     if req.path().ends_with("/chat/completions") {
         return openai_handler(&model, streamed, state).await;
     }
@@ -219,15 +230,54 @@ async fn openai_handler(model: &str, streamed: bool, state: Arc<MockState>) -> H
         false => format!("{dir}/openai_responses/{name}.json"),
     };
     let Ok(body) = std::fs::read(&path) else {
-        return HttpResponse::NotFound()
-            .content_type("application/json")
-            .body(r#"{"error":{"message":"no such fixture","type":"invalid_request_error","code":"model_not_found"}}"#);
+        return HttpResponse::NotFound().content_type("application/json").body(
+            r#"{"error":{"message":"no such fixture","type":"invalid_request_error","code":"model_not_found"}}"#,
+        );
     };
     if streamed {
         let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
         return sse(paced(state, chunks, 0, true));
     }
     HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+/// Behaviours for retry, rotation and breaker tests (both formats):
+/// - `fail-<n>-<status>`: the first `n` requests with this model get `status` (429 with `retry-after: 0`);
+/// - `ratelimit-<secs>`: always 429 with `retry-after: <secs>`;
+/// - `keys-ok-<key>`: 401 unless the request's key (x-api-key or bearer) is `<key>`.
+fn resilience_behaviour(model: &str, hit: usize, req: &HttpRequest) -> Option<HttpResponse> {
+    let error = |status: u16| {
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        response.content_type("application/json");
+        response
+    };
+    let body = |status: u16| {
+        format!(r#"{{"type":"error","error":{{"type":"mock_error_{status}","message":"mock says {status}"}}}}"#)
+    };
+    if let Some(rest) = model.strip_prefix("fail-") {
+        let (n, status) = rest.split_once('-')?;
+        let (n, status): (usize, u16) = (n.parse().ok()?, status.parse().ok()?);
+        if hit > n {
+            return None;
+        }
+        let mut response = error(status);
+        if status == 429 {
+            response.insert_header(("retry-after", "0"));
+        }
+        return Some(response.body(body(status)));
+    }
+    if let Some(secs) = model.strip_prefix("ratelimit-") {
+        return Some(error(429).insert_header(("retry-after", secs)).body(body(429)));
+    }
+    if let Some(good) = model.strip_prefix("keys-ok-") {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let key = header("x-api-key")
+            .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ").to_string()));
+        if key.as_deref() != Some(good) {
+            return Some(error(401).body(body(401)));
+        }
+    }
+    None
 }
 
 fn sse<S>(body: S) -> HttpResponse
@@ -297,6 +347,21 @@ pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
     });
     let handle = rx.recv().unwrap();
     Gateway { url, handle }
+}
+
+/// A TCP server that accepts connections and closes them at once without answering; counts connections.
+pub fn start_resetter() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
 }
 
 /// A loopback URL where nothing listens.
