@@ -114,7 +114,7 @@ mod tests {
             assert_eq!(pool.pick(&[], now), Some(1), "key 0 is skipped while cooling");
         }
         assert_eq!(pool.pick(&[1], now), Some(0), "a cooling key is still used when nothing else is left");
-        assert_eq!(pool.pick(&[], now + 61_000).is_some(), true);
+        assert!(pool.pick(&[], now + 61_000).is_some());
         pool.report_success(0);
         assert_eq!(pool.cooling(), 0);
     }
