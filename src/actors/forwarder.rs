@@ -183,10 +183,12 @@ fn build_request(
     let key = match (key_index.and_then(|i| provider.static_key(i)), &msg.client_key) {
         (Some(key), _) => UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey },
         (None, Some(client)) => UpstreamKey { key: &client.key, style: client.style },
-        (None, None) => return Err(GatewayError::Authentication(format!(
+        (None, None) => {
+            return Err(GatewayError::Authentication(format!(
             "provider '{}' uses API key passthrough: send your own provider key in x-api-key or Authorization: Bearer",
             provider.name
-        ))),
+        )))
+        }
     };
     let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
     let mut request = client.post(&provider.endpoint).timeout(provider.request_timeout);
