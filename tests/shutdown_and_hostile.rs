@@ -4,46 +4,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::StreamExt;
-
-/// The gatehouse binary on a free port; killed on drop if still running.
-struct Binary {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_binary(env: &[(&str, &str)]) -> Binary {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
-    cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "gatehouse did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Binary { child, url }
-}
 
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();

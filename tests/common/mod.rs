@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -364,6 +366,41 @@ pub fn start_resetter() -> (String, Arc<AtomicUsize>) {
     (url, count)
 }
 
+/// The gatehouse binary on a free port; killed on drop if still running.
+pub struct Binary {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn start_binary(env: &[(&str, &str)]) -> Binary {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
+    cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "gatehouse did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Binary { child, url }
+}
+
 /// A loopback URL where nothing listens.
 pub fn dead_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -395,4 +432,18 @@ pub fn error_type(body: &[u8]) -> String {
     assert_eq!(v["type"], "error", "envelope: {v}");
     assert!(v["error"]["message"].is_string(), "envelope has a message: {v}");
     v["error"]["type"].as_str().unwrap().to_string()
+}
+
+impl Binary {
+    /// Resident memory of the process in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Open file descriptors of the process.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).unwrap().count()
+    }
 }
