@@ -3,8 +3,12 @@
 
 pub mod anthropic_upstream;
 pub mod body;
+pub mod chat_from_anthropic;
 pub mod client_auth;
 pub mod headers;
+pub mod openai_errors;
+pub mod openai_passthrough;
+pub mod openai_sse_passthrough;
 pub mod openai_upstream;
 pub mod recorder;
 pub mod relay;

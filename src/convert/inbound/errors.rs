@@ -93,6 +93,11 @@ pub fn read_anthropic_error(status: u16, body: &[u8]) -> (&'static str, String) 
     (named.unwrap_or(fallback), truncate_chars(&message, MAX_MESSAGE_CHARS))
 }
 
+/// The gateway's static name for an Anthropic error type; types Anthropic does not define read as `api_error`.
+pub fn anthropic_type(name: &str) -> &'static str {
+    known_type(name).unwrap_or("api_error")
+}
+
 /// Anthropic's own error types (wire-formats §3), as static names.
 fn known_type(name: &str) -> Option<&'static str> {
     const TYPES: [&str; 10] = [

@@ -18,7 +18,7 @@ mod tools;
 
 use serde_json::{Map, Value};
 
-pub use errors::{openai_error_kind, read_anthropic_error, OpenAiError};
+pub use errors::{anthropic_type, openai_error_kind, read_anthropic_error, OpenAiError};
 pub use request::{to_anthropic_request, InboundRequest, DEFAULT_MAX_TOKENS};
 pub use response::{openai_usage, to_chat_completion};
 pub use stream::ChatStreamConverter;
