@@ -90,6 +90,8 @@ pub fn stream_body() -> String {
 /// - `hang`: never answers; `slow-stream`: events 300 ms apart; `endless-stream`: a ping every 50 ms forever;
 /// - `drop-mid-stream`: three events, then the connection breaks; `stall-stream`: three events, then silence; `truncated-stream`: three events, clean end;
 /// - `error-<status>`: that status with an Anthropic error body (429 adds `retry-after: 7`);
+/// - `fixture-<name>`: `tests/fixtures/anthropic_streams/<name>.sse` when streaming (in 7-byte chunks), else
+///   `tests/fixtures/anthropic_responses/<name>.json`; `tool-use` is `fixture-tool_use` (two parallel calls);
 /// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
 pub fn start_mock() -> MockUpstream {
     let state = Arc::new(MockState::default());
@@ -168,6 +170,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             r#"{{"type":"error","error":{{"type":"mock_error_{status}","message":"mock upstream says {status}"}}}}"#
         ));
     }
+    if let Some(name) = model.strip_prefix("fixture-").or((model == "tool-use").then_some("tool_use")) {
+        return anthropic_fixture(name, streamed, state);
+    }
     match model.as_str() {
         "hang" => {
             actix_rt::time::sleep(Duration::from_secs(60)).await;
@@ -207,6 +212,25 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             .content_type("application/json")
             .body(MESSAGE_JSON),
     }
+}
+
+/// An Anthropic-format fixture, streamed in 7-byte chunks (so events and lines are split) or as one JSON body.
+fn anthropic_fixture(name: &str, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let path = match streamed {
+        true => format!("{dir}/anthropic_streams/{name}.sse"),
+        false => format!("{dir}/anthropic_responses/{name}.json"),
+    };
+    let Ok(body) = std::fs::read(&path) else {
+        return HttpResponse::NotFound()
+            .content_type("application/json")
+            .body(r#"{"type":"error","error":{"type":"not_found_error","message":"no such fixture"}}"#);
+    };
+    if streamed {
+        let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
+        return sse(paced(state, chunks, 0, true));
+    }
+    HttpResponse::Ok().content_type("application/json").body(body)
 }
 
 /// The mock's OpenAI-format endpoint (`<mock>/v1/chat/completions`). Behaviour by model:
