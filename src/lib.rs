@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod hooks;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;

@@ -70,6 +70,7 @@ pub struct RawProvider {
     pub reasoning_effort: Option<bool>,
     pub send_reasoning_back: Option<bool>,
     pub rewrite_tool_names: Option<bool>,
+    pub thought_signatures: Option<bool>,
     /// Model aliases: name → target(s).
     #[serde(default)]
     pub aliases: BTreeMap<String, RawAliasTargets>,

@@ -51,7 +51,7 @@ async fn handle(
             ApiFormat::Anthropic => (with_model(&body, &inspected, &target.model), None),
             ApiFormat::OpenAi => {
                 let converted = convert_request(&body, &target.model, provider)?;
-                (converted.body, Some(converted.names))
+                (converted.body, Some((converted.names, converted.hooks)))
             }
         };
         let forward =
@@ -83,8 +83,8 @@ async fn handle(
         let name = provider.name.as_str();
         return Ok(match names {
             None => anthropic_upstream::respond(reply, inspected.stream, recorder, name).await,
-            Some(names) => {
-                openai_upstream::respond(reply, inspected.stream, &inspected.model, names, recorder, name).await
+            Some(read_back) => {
+                openai_upstream::respond(reply, inspected.stream, &inspected.model, read_back, recorder, name).await
             }
         });
     }
