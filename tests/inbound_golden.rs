@@ -149,7 +149,7 @@ fn streamed_tool_arguments_equal_the_message_inputs() {
     let stream = fs::read(fixture_dir("anthropic_streams").join("tool_use.sse")).unwrap();
     let collected = openai_invariants::check_openai_stream(&convert_stream(&stream, 3, false)).unwrap();
     let args: Vec<Value> = collected.tool_calls.iter().map(|(_, _, a)| serde_json::from_str(a).unwrap()).collect();
-    assert_eq!(args, [json!({"location": "Paris, France"}), json!({"location": "Tokyo, Japan"})]);
+    assert_eq!(args, [json!({"location": "Paris, France"}), json!({"location": "Tokyo, Japan", "unit": "celsius"})]);
     assert_eq!(collected.content, "Let me check the weather:");
     assert_eq!(collected.finish_reason.as_deref(), Some("tool_calls"));
 }

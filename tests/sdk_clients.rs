@@ -34,3 +34,11 @@ fn anthropic_python_sdk_create_stream_tools_errors() {
     let gw = two_format_gateway(&mock);
     run_python("anthropic_sdk_check.py", &gw);
 }
+
+#[test]
+#[ignore = "needs the openai Python SDK (pip install openai); run by .ci/suites/sdk.sh"]
+fn openai_python_sdk_chat_completions_both_provider_formats() {
+    let mock = start_mock();
+    let gw = two_format_gateway(&mock);
+    run_python("openai_sdk_check.py", &gw);
+}
