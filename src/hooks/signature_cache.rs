@@ -111,11 +111,11 @@ impl SignatureCache {
         let mut inner = self.lock();
         let mut value = match inner.map.remove(id) {
             Some(old) if now.saturating_duration_since(old.inserted) < self.limits.ttl => {
-                inner.bytes -= old.bytes;
+                inner.bytes = inner.bytes.saturating_sub(old.bytes);
                 old.value
             }
             Some(old) => {
-                inner.bytes -= old.bytes;
+                inner.bytes = inner.bytes.saturating_sub(old.bytes);
                 Remembered::default()
             }
             None => Remembered::default(),
@@ -167,7 +167,7 @@ impl SignatureCache {
             inner.order.pop_front();
             if live.is_some() {
                 if let Some(old) = inner.map.remove(&id) {
-                    inner.bytes -= old.bytes;
+                    inner.bytes = inner.bytes.saturating_sub(old.bytes);
                 }
             }
         }

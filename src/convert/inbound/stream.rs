@@ -225,7 +225,15 @@ impl ChatStreamConverter {
                 // with the start is taken at its word and later fragments are ignored.
                 let whole = block.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty()));
                 let arguments = whole.map(Value::to_string);
-                let id = text_of("id").unwrap_or_default();
+                // OpenAI clients key calls by id; Anthropic always sends one, a relay that does not gets one made up.
+                let made_up;
+                let id = match text_of("id") {
+                    Some(id) => id,
+                    None => {
+                        made_up = format!("call_{}_{call}", self.id);
+                        &made_up
+                    }
+                };
                 let name = text_of("name").unwrap_or_default();
                 let call_delta = ToolCallDelta {
                     index: call,
