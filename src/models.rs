@@ -49,11 +49,14 @@ pub fn parse_list(body: &[u8]) -> Result<Vec<ModelEntry>, String> {
         .collect())
 }
 
+/// Cached lists by (provider, key identity), with when each was fetched.
+type CachedLists = HashMap<(String, String), (Instant, Arc<Vec<ModelEntry>>)>;
+
 /// Provider lists cached per provider and key (passthrough providers list what each client's key may use).
 pub struct ModelsCache {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<(String, String), (Instant, Arc<Vec<ModelEntry>>)>>,
+    entries: Mutex<CachedLists>,
 }
 
 impl ModelsCache {
