@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(routes::health::health))
         .route("/v1/messages", web::post().to(routes::messages::messages))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .configure(routes::admin::configure)
         .default_service(web::to(not_found));
 }
 

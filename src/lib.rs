@@ -2,12 +2,15 @@
 //! `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams (converted).
 
 pub mod actors;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
+pub mod registry;
+pub mod replication;
 pub mod routes;
 pub mod secret;
 pub mod sse;
@@ -40,7 +43,13 @@ pub fn serve(
 ) -> std::io::Result<actix_web::dev::Server> {
     install_crypto_provider();
     let snapshots = SnapshotHandle::new(settings.snapshot);
-    let registry = Registry::new(snapshots.clone(), source).start();
+    let redis = settings
+        .redis_url
+        .map(|url| redis::Client::open(url.expose()))
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("REDIS_URL: {:?}", e.kind())))?;
+    let live = registry::LiveConfig::new(source, settings.raw, snapshots.clone());
+    let registry = Registry::new(live, redis).start();
     let metrics = MetricsActor::default().start();
     let state = AppState { snapshots, metrics, registry, started: Instant::now() };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))

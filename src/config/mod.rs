@@ -3,6 +3,7 @@
 
 mod env;
 mod load;
+pub mod overlay;
 mod provider;
 pub mod raw;
 mod validate;
@@ -13,9 +14,10 @@ use std::time::Duration;
 
 use derive_more::Display;
 
-pub use load::{load, load_from, ConfigSource};
+pub use load::{load, load_from, load_raw, ConfigSource};
+pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider};
-pub use raw::Origin;
+pub use raw::{Origin, RawConfig, RawProvider};
 pub use validate::validate;
 
 use crate::secret::Secret;
@@ -73,6 +75,8 @@ pub struct Snapshot {
     pub default_provider: String,
     pub providers: BTreeMap<String, Arc<Provider>>,
     pub proxy_key: Option<Secret>,
+    /// The admin API's bearer token; `None` disables the admin API (it answers 404).
+    pub admin_key: Option<Secret>,
     pub limits: Limits,
 }
 
@@ -93,4 +97,8 @@ impl Snapshot {
 pub struct Settings {
     pub listen: Listen,
     pub snapshot: Snapshot,
+    /// Redis shared by the replicas for admin changes (`REDIS_URL`); a secret, since it may carry a password.
+    pub redis_url: Option<Secret>,
+    /// File and environment as merged before validation: the base that admin changes are re-applied on.
+    pub raw: RawConfig,
 }

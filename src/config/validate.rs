@@ -27,8 +27,27 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
         return Err(ConfigError::new("no provider is configured (set <P>_API_KEY or add [providers.<name>])"));
     }
     let default_provider = default_provider(raw.server.default_provider.as_deref(), &providers)?;
-    let proxy_key = raw.server.proxy_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
-    Ok(Settings { listen, snapshot: Snapshot { version: 1, default_provider, providers, proxy_key, limits } })
+    let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
+    let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
+    let redis_url = redis_url(raw.server.redis_url.as_deref())?;
+    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits };
+    Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
+}
+
+fn gateway_key(value: Option<&str>) -> Option<Secret> {
+    value.map(str::trim).filter(|k| !k.is_empty()).map(Secret::new)
+}
+
+/// Checks `REDIS_URL` at startup, so a typo stops the gateway instead of failing every admin write later. The
+/// error never repeats the URL: it may carry a password.
+fn redis_url(value: Option<&str>) -> Result<Option<Secret>, ConfigError> {
+    let Some(url) = value.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
+    if !(url.starts_with("redis://") || url.starts_with("unix://")) {
+        return Err(ConfigError::new("REDIS_URL: must start with redis:// or unix:// (rediss:// is not supported)"));
+    }
+    redis::Client::open(url)
+        .map_err(|e| ConfigError::new(format!("REDIS_URL: not a usable Redis URL ({:?})", e.kind())))?;
+    Ok(Some(Secret::new(url)))
 }
 
 fn listen(server: &RawServer) -> Result<Listen, ConfigError> {
