@@ -122,6 +122,14 @@ impl Actor for Registry {
     fn started(&mut self, ctx: &mut Context<Self>) {
         #[cfg(unix)]
         ctx.spawn(wrap_future(reload_on_hangup(ctx.address().downgrade())));
+        if self.live.snapshot().admin_key.is_some() {
+            match &self.shared {
+                Some(shared) => {
+                    log::info!("admin API enabled; changes shared through Redis at {}", shared.link.address)
+                }
+                None => log::info!("admin API enabled; changes live in this process until it restarts (no REDIS_URL)"),
+            }
+        }
         if let Some(shared) = &self.shared {
             let registry = ctx.address().downgrade();
             let emit = move |event| match registry.upgrade() {

@@ -350,6 +350,21 @@ mod tests {
     }
 
     #[test]
+    fn admin_key_and_redis_url() {
+        let mut raw = raw_with("anthropic", RawProvider { api_key: Some("k".into()), ..Default::default() });
+        raw.server.admin_api_key = Some(" adm ".into());
+        raw.server.redis_url = Some("redis://:pw@127.0.0.1:6379/2".into());
+        let s = validate(&raw).unwrap();
+        assert!(s.snapshot.admin_key.as_ref().is_some_and(|k| k.matches("adm")));
+        assert_eq!(s.redis_url.map(|u| u.expose().to_string()).as_deref(), Some("redis://:pw@127.0.0.1:6379/2"));
+        for bad in ["http://h:6379", "rediss://:hunter2@h", "redis://:hunter2@[::1"] {
+            raw.server.redis_url = Some(bad.into());
+            let e = err_of(&raw);
+            assert!(e.starts_with("REDIS_URL:") && !e.contains("hunter2"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn trailing_slash_is_trimmed_and_headers_parsed() {
         let mut p =
             RawProvider { api_key: Some("k".into()), base_url: Some("http://h:1/v1/".into()), ..Default::default() };
