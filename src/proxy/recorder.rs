@@ -3,10 +3,13 @@
 use std::time::{Duration, Instant};
 
 use actix::Addr;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::HttpResponse;
 
 use crate::actors::metrics::{MetricsActor, RecordRequest};
-use crate::app::next_request_id;
+use crate::app::{error_response, next_request_id};
 use crate::convert::Usage;
+use crate::error::GatewayError;
 use crate::metrics::RequestRecord;
 
 /// Follows one request from arrival to its last byte. Consumed by [`Recorder::finish`], so a request cannot be
@@ -46,6 +49,16 @@ impl Recorder {
     /// Time since the request arrived.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Answers with `error` (the Anthropic envelope plus the request id) and records the failure.
+    pub fn fail(self, error: &GatewayError) -> HttpResponse {
+        let mut response = error_response(error);
+        if let Ok(id) = HeaderValue::from_str(&self.record.request_id) {
+            response.headers_mut().insert(HeaderName::from_static("x-gatehouse-request-id"), id);
+        }
+        self.finish(response.status().as_u16(), Some(error.kind()), Usage::default(), None);
+        response
     }
 
     /// Completes the record, sends it to the metrics actor (fire-and-forget) and writes the log line.

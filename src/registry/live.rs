@@ -68,12 +68,15 @@ impl LiveConfig {
         self.refused.as_ref()
     }
 
-    /// Publishes a proposal built on the current base under the next config version.
+    /// Publishes a proposal built on the current base under the next config version, carrying each provider's
+    /// runtime state (breaker, key cool-downs) over from the snapshot it replaces.
     pub fn commit(&mut self, proposal: Proposal) -> Transition {
-        let from = self.handle.current().version;
+        let previous = self.handle.current();
+        let from = previous.version;
         let overlay_from = self.overlay.version;
         let mut snapshot = proposal.snapshot;
         snapshot.version = from + 1;
+        snapshot.inherit_runtime(&previous);
         self.overlay = proposal.overlay;
         self.handle.publish(snapshot);
         Transition { from, to: from + 1, overlay_from, overlay_to: self.overlay.version }
@@ -179,6 +182,25 @@ mod tests {
         assert_eq!(held.endpoint, "http://old/v1/messages", "the old Arc<Provider> is untouched");
         assert!(!live.snapshot().providers.contains_key("extra"));
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn runtime_state_follows_the_provider_until_it_is_repointed() {
+        let path = temp_path("runtime");
+        let mut live = live_with_file(&path);
+        live.apply(&upsert("extra", "http://a", "e")).unwrap();
+        let first = live_breaker(&live);
+        let mut with_header = provider("http://a", "e");
+        with_header.custom_headers.insert("x-team".into(), "t".into());
+        live.apply(&Edit::Upsert { name: "extra".into(), provider: with_header }).unwrap();
+        assert!(Arc::ptr_eq(&first, &live_breaker(&live)), "same upstream: the breaker is kept");
+        live.apply(&upsert("extra", "http://b", "e")).unwrap();
+        assert!(!Arc::ptr_eq(&first, &live_breaker(&live)), "repointed: a fresh breaker");
+        let _ = std::fs::remove_file(path);
+    }
+
+    fn live_breaker(live: &LiveConfig) -> Arc<crate::upstream::Breaker> {
+        live.snapshot().providers["extra"].runtime.breaker.clone()
     }
 
     #[test]
