@@ -39,6 +39,7 @@ struct Shared {
 pub struct Link {
     /// `host:port` (or socket path) of Redis; never the password.
     pub address: String,
+    /// Whether the follower is subscribed right now.
     pub connected: bool,
     /// Why the last connection attempt failed or ended, while disconnected.
     pub error: Option<String>,
@@ -196,6 +197,7 @@ impl Handler<Reload> for Registry {
 #[derive(Message)]
 #[rtype(result = "Result<Transition, GatewayError>")]
 pub struct ApplyEdit {
+    /// The change, not yet validated.
     pub edit: Edit,
     /// Who asked, for the audit log (an admin key's fingerprint).
     pub by: String,
@@ -231,7 +233,9 @@ pub struct Describe;
 
 /// The registry's view of itself, for `GET /admin/config`.
 pub struct Description {
+    /// The published snapshot.
     pub snapshot: Arc<Snapshot>,
+    /// The admin changes it includes.
     pub overlay: Overlay,
     /// `None` without `REDIS_URL`.
     pub link: Option<Link>,

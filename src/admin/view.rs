@@ -33,6 +33,7 @@ pub struct ProviderView<'a> {
 }
 
 impl<'a> ProviderView<'a> {
+    /// The view of one provider; keys become fingerprints, header values are dropped.
     pub fn of(provider: &'a Provider) -> Self {
         let key_hashes = match &provider.auth {
             Auth::Static(keys) => keys.iter().map(|k| k.fingerprint()).collect(),

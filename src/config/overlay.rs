@@ -13,6 +13,7 @@ use super::raw::{Origin, RawConfig, RawProvider};
 pub struct Overlay {
     /// Incremented by every accepted admin change; shared by all replicas when the overlay lives in Redis.
     pub version: u64,
+    /// The latest change to each name.
     pub changes: BTreeMap<String, Change>,
 }
 

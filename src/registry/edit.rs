@@ -34,7 +34,9 @@ impl Edit {
 /// A validated change, ready to publish.
 #[derive(Debug)]
 pub struct Proposal {
+    /// The overlay to store (and keep) once published.
     pub overlay: Overlay,
+    /// What it produces; its version is set when it is published.
     pub snapshot: Snapshot,
 }
 

@@ -12,6 +12,7 @@ use crate::config::Snapshot;
 pub struct SnapshotHandle(Arc<ArcSwap<Snapshot>>);
 
 impl SnapshotHandle {
+    /// Publishes the startup snapshot.
     pub fn new(snapshot: Snapshot) -> Self {
         Self(Arc::new(ArcSwap::from_pointee(snapshot)))
     }

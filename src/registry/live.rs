@@ -23,8 +23,10 @@ pub struct LiveConfig {
 /// One published change: the replica's config version and the shared overlay version, before and after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition {
+    /// Config versions (this replica's, shown by `/health`).
     pub from: u64,
     pub to: u64,
+    /// Overlay versions (shared by all replicas with Redis).
     pub overlay_from: u64,
     pub overlay_to: u64,
 }
@@ -51,14 +53,17 @@ impl LiveConfig {
         Self { source, base, overlay: Overlay::default(), handle, refused: None }
     }
 
+    /// File and environment as last read: what an edit is validated on top of.
     pub fn base(&self) -> &RawConfig {
         &self.base
     }
 
+    /// The admin changes this replica has applied.
     pub fn overlay(&self) -> &Overlay {
         &self.overlay
     }
 
+    /// The published snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.handle.current()
     }

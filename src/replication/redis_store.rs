@@ -45,6 +45,7 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// Connects lazily, on the first write.
     pub fn new(client: redis::Client) -> Self {
         Self { client, connection: RefCell::new(None) }
     }
