@@ -226,3 +226,42 @@ async fn config_shows_versions_origins_and_no_secret() {
         assert!(!text.contains(secret), "{secret} shown: {text}");
     }
 }
+
+/// A TCP server that accepts connections and never answers (a hung Redis); returns its `redis://` URL.
+fn silent_redis() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    url
+}
+
+#[actix_rt::test]
+async fn without_a_working_redis_traffic_flows_and_admin_writes_are_503() {
+    let mock = start_mock();
+    let refused = dead_url().replace("http://", "redis://");
+    for redis_url in [refused, silent_redis()] {
+        let gw = start_gateway(&[
+            ("MOCK_API_KEY", "base-key"),
+            ("MOCK_BASE_URL", &mock.url),
+            ("MOCK_API_FORMAT", "anthropic"),
+            ("ADMIN_API_KEY", ADMIN_KEY),
+            ("REDIS_URL", &redis_url),
+        ]);
+        assert_eq!(ask(&gw, "mock:m").await.0, 200, "{redis_url}: traffic does not need Redis");
+        let started = Instant::now();
+        let (status, body) = put_provider(&gw, "extra", anthropic_provider(&mock.url, &["k"])).await;
+        assert_eq!(status, 503, "{redis_url}: {body}");
+        assert_eq!(body["error"]["type"], "api_error");
+        assert!(body["error"]["message"].as_str().unwrap().contains("Redis"), "{body}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{redis_url}: answered in {:?}", started.elapsed());
+        assert_eq!(ask(&gw, "extra:m").await.0, 400, "nothing changed");
+        let (status, _) = admin(&gw, "POST", "/admin/reload", None, Some(ADMIN_KEY)).await;
+        assert_eq!(status, 200, "reloads are local and still work");
+        let (_, config) = admin(&gw, "GET", "/admin/config", None, Some(ADMIN_KEY)).await;
+        assert_eq!(config["replication"]["mode"], "redis");
+        assert_eq!(config["replication"]["connected"], false);
+    }
+}

@@ -1,17 +1,20 @@
 //! The follower: one task per replica that keeps the replica's overlay in step with Redis. It subscribes to the
 //! announcement channel, reads the overlay whenever a version is announced, and also checks the stored version
 //! every [`POLL_INTERVAL`] as a safety net against missed messages. On connecting (at startup, or after Redis was
-//! down) it reads the current overlay first. A lost connection is retried with exponential backoff, forever.
+//! down) it reads the current overlay first. A lost connection is retried with exponential backoff, forever. A
+//! connection that silently stops answering is noticed by the periodic check, whose reads have a timeout.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::redis_store::{connect, fetch_with, version_with, CHANNEL, CONNECT_TIMEOUT};
+use super::redis_store::{connect, fetch_with, version_with, CHANNEL};
 use crate::config::Overlay;
 
 /// How often the stored version is checked besides pub/sub.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Connecting, subscribing and the first read must be done within this time.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -53,14 +56,19 @@ async fn session<F: FnMut(Event) -> bool>(
     emit: &mut F,
     delay: &mut Duration,
 ) -> Result<(), String> {
-    let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
+    let setup = async {
+        let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
+        // Subscribe before the first read, so nothing stored in between is missed.
+        pubsub.subscribe(CHANNEL).await.map_err(|e| e.to_string())?;
+        let mut connection = connect(client).await.map_err(|e| e.to_string())?;
+        let overlay = fetch_with(&mut connection).await.map_err(|e| e.0)?;
+        Ok::<_, String>((pubsub, connection, overlay))
+    };
+    // The subscription connection has no timeouts of its own: bound the whole setup, so a Redis that accepts
+    // connections but does not answer is retried like one that refuses them.
+    let (pubsub, mut connection, overlay) = tokio::time::timeout(SETUP_TIMEOUT, setup)
         .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    // Subscribe before the first read, so nothing stored in between is missed.
-    pubsub.subscribe(CHANNEL).await.map_err(|e| e.to_string())?;
-    let mut connection = connect(client).await.map_err(|e| e.to_string())?;
-    let overlay = fetch_with(&mut connection).await.map_err(|e| e.0)?;
+        .map_err(|_| format!("no answer within {} s", SETUP_TIMEOUT.as_secs()))??;
     *delay = BACKOFF_MIN;
     let mut last_version = overlay.version;
     if !emit(Event::Connected) || !emit(Event::Overlay(overlay)) {

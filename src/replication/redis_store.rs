@@ -23,7 +23,7 @@ pub const VERSION_KEY: &str = "gatehouse:overlay:version";
 pub const CHANNEL: &str = "gatehouse:overlay:changed";
 
 /// Connect (TCP and handshake) within this time, or report Redis unavailable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Answer within this time, or report Redis unavailable.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
