@@ -72,7 +72,7 @@ async fn add_route_rotate_key_and_remove_a_provider() {
     assert_eq!(extra["key_hashes"], json!([gatehouse::secret::fingerprint("key-two")]));
     assert_eq!(extra["format"], "anthropic");
     assert_eq!(extra["auth"], "static");
-    assert_eq!(extra["aliases"], json!([]));
+    assert_eq!(extra["aliases"], json!({}));
     let mock_entry = listed["providers"].as_array().unwrap().iter().find(|p| p["name"] == "mock").unwrap().clone();
     assert_eq!(mock_entry["origin"], "env");
 
@@ -95,6 +95,30 @@ async fn add_route_rotate_key_and_remove_a_provider() {
 }
 
 #[actix_rt::test]
+async fn aliases_come_and_go_with_their_provider() {
+    let mock = start_mock();
+    let gw = gateway(&mock.url);
+    let mut provider = anthropic_provider(&mock.url, &["alias-key"]);
+    provider["aliases"] = json!({"quick": "claude-fast", "careful": ["mock:claude-slow"]});
+    let (status, body) = put_provider(&gw, "extra", provider).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["provider"]["aliases"], json!({"careful": ["mock:claude-slow"], "quick": ["claude-fast"]}));
+
+    assert_eq!(ask(&gw, "quick").await.0, 200);
+    assert_eq!(mock.last().json()["model"], "claude-fast");
+    assert_eq!(mock.last().header("x-api-key"), Some("alias-key"), "the alias's provider serves it");
+    assert_eq!(ask(&gw, "careful").await.0, 200);
+    assert_eq!(
+        (mock.last().json()["model"].as_str(), mock.last().header("x-api-key")),
+        (Some("claude-slow"), Some("base-key"))
+    );
+
+    assert_eq!(delete_provider(&gw, "extra").await.0, 200);
+    assert_eq!(ask(&gw, "quick").await.0, 200);
+    assert_eq!(mock.last().json()["model"], "quick", "without its alias the model goes to the default provider as is");
+}
+
+#[actix_rt::test]
 async fn invalid_changes_are_refused_naming_the_field_and_change_nothing() {
     let mock = start_mock();
     let gw = gateway(&mock.url);
@@ -109,6 +133,10 @@ async fn invalid_changes_are_refused_naming_the_field_and_change_nothing() {
         (json!({"base_url": mock.url, "api_keys": ["k"], "colour": "red", "api_key": "x"}), "'colour'"),
         (json!({"base_url": mock.url, "api_keys": "k"}), "api_keys"),
         (json!({"base_url": mock.url, "api_format": "anthropic"}), "api key is missing"),
+        (
+            json!({"base_url": mock.url, "api_format": "anthropic", "api_keys": ["k"], "aliases": {"x": "nosuch:m"}}),
+            "alias 'x'",
+        ),
     ];
     for (body, needle) in cases {
         let (status, res) = put_provider(&gw, "extra", body.clone()).await;

@@ -46,12 +46,8 @@ pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
                     field::<Option<_>>(&name, value, "an object of header names to string values")?.unwrap_or_default()
             }
             "aliases" => {
-                let aliases: Option<Vec<String>> = field(&name, value, "a list of strings")?;
-                if aliases.is_some_and(|a| !a.is_empty()) {
-                    return Err(GatewayError::InvalidRequest(
-                        "aliases: model aliases are not supported by this version of gatehouse yet".into(),
-                    ));
-                }
+                let expected = "an object of alias names to a model or a list of models";
+                provider.aliases = field::<Option<_>>(&name, value, expected)?.unwrap_or_default()
             }
             "max_tokens_field" => provider.max_tokens_field = field(&name, value, "a string")?,
             "reasoning_effort" => provider.reasoning_effort = field(&name, value, "true or false")?,
@@ -71,6 +67,7 @@ fn field<T: DeserializeOwned>(name: &str, value: Value, expected: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::alias::RawAliasTargets;
 
     fn message(body: &str) -> String {
         provider_from_json(body.as_bytes()).unwrap_err().to_string()
@@ -79,12 +76,13 @@ mod tests {
     #[test]
     fn a_full_body_maps_onto_the_raw_provider() {
         let body = r#"{"base_url":"http://h/v1","api_format":"openai","api_keys":["a","b"],
-            "custom_headers":{"x-team":"t"},"aliases":[],"max_tokens_field":"max_completion_tokens",
+            "custom_headers":{"x-team":"t"},"aliases":{},"max_tokens_field":"max_completion_tokens",
             "reasoning_effort":true,"send_reasoning_back":false,"rewrite_tool_names":true,"request_timeout":30}"#;
         let p = provider_from_json(body.as_bytes()).unwrap();
         assert_eq!(p.base_url.as_deref(), Some("http://h/v1"));
         assert_eq!(p.api_keys, Some(vec!["a".into(), "b".into()]));
         assert_eq!(p.custom_headers["x-team"], "t");
+        assert!(p.aliases.is_empty());
         assert_eq!(p.request_timeout, Some(30));
         assert_eq!(p.reasoning_effort, Some(true));
         assert_eq!(p.api_key, None);
@@ -108,8 +106,11 @@ mod tests {
     }
 
     #[test]
-    fn aliases_must_be_empty_until_supported() {
-        assert!(provider_from_json(br#"{"aliases":null}"#).is_ok());
+    fn aliases_take_one_target_or_a_list() {
+        let p = provider_from_json(br#"{"aliases":{"fast":"m1","smart":["a:m2","m3"]}}"#).unwrap();
+        assert_eq!(p.aliases["fast"], RawAliasTargets::One("m1".into()));
+        assert_eq!(p.aliases["smart"], RawAliasTargets::Many(vec!["a:m2".into(), "m3".into()]));
+        assert!(provider_from_json(br#"{"aliases":null}"#).unwrap().aliases.is_empty());
         assert!(message(r#"{"aliases":["fast"]}"#).starts_with("aliases:"));
     }
 }

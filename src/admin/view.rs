@@ -2,6 +2,8 @@
 //! appear as fingerprints (first 8 hex digits of their SHA-256), custom headers by name only (their values are
 //! often credentials), Redis by address only.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -21,8 +23,8 @@ pub struct ProviderView<'a> {
     pub keys: usize,
     pub key_hashes: Vec<String>,
     pub custom_headers: Vec<&'a str>,
-    /// Model aliases pointing at this provider (none until aliases exist).
-    pub aliases: Vec<String>,
+    /// This provider's model aliases: name → targets, in fallback order.
+    pub aliases: BTreeMap<&'a str, &'a [String]>,
     /// `file`, `env`, `default` or `admin`.
     pub origin: Origin,
     pub request_timeout: u64,
@@ -49,7 +51,7 @@ impl<'a> ProviderView<'a> {
             keys: provider.key_count(),
             key_hashes,
             custom_headers: provider.custom_headers.iter().map(|(name, _)| name.as_str()).collect(),
-            aliases: vec![],
+            aliases: provider.aliases.iter().map(|a| (a.name.as_str(), a.targets.as_slice())).collect(),
             origin: provider.origin,
             request_timeout: provider.request_timeout.as_secs(),
             max_tokens_field: match options.max_tokens_field {
@@ -150,7 +152,7 @@ mod tests {
         assert_eq!(openai["key_hashes"][0], crate::secret::fingerprint("sk-one"));
         assert_eq!(openai["custom_headers"][0], "x-auth-token");
         assert_eq!(openai["origin"], "env");
-        assert_eq!(openai["aliases"], json!([]));
+        assert_eq!(openai["aliases"], json!({}));
         assert_eq!(config(&description)["version"], 1);
     }
 }

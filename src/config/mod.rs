@@ -1,6 +1,7 @@
 //! Configuration: the TOML file and environment variables (raw), validated into an immutable [`Snapshot`] that
 //! every request reads and that a reload replaces whole.
 
+pub mod alias;
 mod env;
 mod load;
 pub mod overlay;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use derive_more::Display;
 
+pub use alias::Alias;
 pub use load::{load, load_from, load_raw, ConfigSource};
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider};

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::alias::RawAliasTargets;
+
 /// The whole file. Unknown keys are errors, so a typo is reported instead of silently ignored.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +83,9 @@ pub struct RawProvider {
     pub send_reasoning_back: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_tool_names: Option<bool>,
+    /// Model aliases: name → target(s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, RawAliasTargets>,
     /// Where the provider was defined; filled in by the loader, never read from the file.
     #[serde(skip)]
     pub origin: Origin,

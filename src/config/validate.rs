@@ -8,7 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Uri;
 
 use super::raw::{RawConfig, RawProvider, RawServer};
-use super::{ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
+use super::{Alias, ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
 use crate::convert::{ConvertOptions, MaxTokensField};
 use crate::secret::Secret;
 use crate::upstream::runtime::RuntimeSettings;
@@ -33,6 +33,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
     let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits };
+    crate::proxy::routing::validate_aliases(&snapshot)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
 }
 
@@ -137,6 +138,7 @@ pub(crate) fn provider(
     };
     let runtime = ProviderRuntime::new(fingerprints, &limits.runtime);
     let endpoint = Provider::endpoint_for(format, &base_url);
+    let name_for_aliases = name.clone();
     Ok(Provider {
         name,
         format,
@@ -148,8 +150,13 @@ pub(crate) fn provider(
         request_timeout,
         retry: limits.retry.clone(),
         runtime,
+        aliases: aliases(&name_for_aliases, raw)?,
         origin: raw.origin,
     })
+}
+
+fn aliases(provider: &str, raw: &RawProvider) -> Result<Vec<Alias>, ConfigError> {
+    raw.aliases.iter().map(|(name, targets)| Alias::new(provider, name, targets.clone())).collect()
 }
 
 fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError> {
