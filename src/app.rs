@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/models", web::get().to(routes::models::list_models))
         .route("/v1/aliases", web::get().to(routes::aliases::aliases))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .configure(routes::admin::configure)
         .default_service(web::to(not_found));
 }
 
