@@ -59,6 +59,7 @@ pub fn serve(
     let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
+        .on_connect(proxy::disconnect::record_socket)
         .shutdown_timeout(grace)
         .listen(listener)?
         .run();

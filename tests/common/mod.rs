@@ -555,6 +555,28 @@ pub fn start_binary(env: &[(&str, &str)]) -> Binary {
     Binary { child, url }
 }
 
+/// A TCP server that reads requests and never answers; counts connections the peer closed. (An actix mock cannot
+/// show this: actix-web keeps running a handler after its client leaves.)
+pub fn start_silent_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, closed)
+}
+
 /// A loopback URL where nothing listens.
 pub fn dead_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
