@@ -7,7 +7,7 @@ use std::time::Instant;
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::actors::metrics::MetricsActor;
+use crate::actors::metrics::MetricsHandle;
 use crate::actors::registry::{Registry, SnapshotHandle};
 use crate::error::GatewayError;
 use crate::routes;
@@ -16,7 +16,7 @@ use crate::routes;
 #[derive(Clone)]
 pub struct AppState {
     pub snapshots: SnapshotHandle,
-    pub metrics: Addr<MetricsActor>,
+    pub metrics: MetricsHandle,
     pub registry: Addr<Registry>,
     pub started: Instant,
 }
@@ -27,7 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::head().to(routes::root::root))
         .route("/health", web::get().to(routes::health::health))
         .route("/v1/messages", web::post().to(routes::messages::messages))
+        .route("/metrics", web::get().to(routes::metrics::prometheus))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .route("/metrics/series", web::get().to(routes::metrics::series))
+        .route("/dashboard", web::get().to(routes::dashboard::dashboard))
         .default_service(web::to(not_found));
 }
 

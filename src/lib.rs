@@ -18,7 +18,7 @@ use std::time::Instant;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 
-use actors::metrics::MetricsActor;
+use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use app::AppState;
 use config::{ConfigSource, Settings};
@@ -41,7 +41,7 @@ pub fn serve(
     install_crypto_provider();
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let registry = Registry::new(snapshots.clone(), source).start();
-    let metrics = MetricsActor::default().start();
+    let metrics = MetricsHandle::start();
     let state = AppState { snapshots, metrics, registry, started: Instant::now() };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
