@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, MessageResult};
 
+use crate::metrics::aggregate::InFlightView;
 use crate::metrics::series::SeriesView;
 use crate::metrics::{Format, InFlight, InFlightGuard, MetricsState, RequestRecord, Summary};
 
@@ -44,6 +45,11 @@ impl MetricsHandle {
     /// Counts a routed request as in flight until the guard drops. No message, no await.
     pub fn enter(&self, provider: &str, streamed: bool) -> InFlightGuard {
         self.in_flight.enter(provider, streamed)
+    }
+
+    /// The in-flight counts now (read from the atomics, not the actor).
+    pub fn in_flight(&self) -> InFlightView {
+        self.in_flight.view()
     }
 
     /// Hands a finished request to the actor without waiting.

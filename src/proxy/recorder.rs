@@ -78,3 +78,45 @@ impl Drop for Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::metrics::GetSummary;
+
+    async fn summary_after(metrics: &MetricsHandle, requests: u64) -> crate::metrics::Summary {
+        for _ in 0..100 {
+            let summary = metrics.addr.send(GetSummary).await.unwrap();
+            if summary.totals.requests == requests {
+                return summary;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the record never arrived");
+    }
+
+    #[actix_rt::test]
+    async fn in_flight_from_routing_until_finish() {
+        let metrics = MetricsHandle::start();
+        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        assert_eq!(metrics.in_flight().requests, 0, "not in flight before routing");
+        recorder.routed("mock", "claude", true);
+        assert_eq!((metrics.in_flight().requests, metrics.in_flight().streams), (1, 1));
+        recorder.finish(200, None, Usage { output_tokens: 4, ..Usage::default() }, Some(Duration::from_millis(3)));
+        assert_eq!((metrics.in_flight().requests, metrics.in_flight().streams), (0, 0));
+        let summary = summary_after(&metrics, 1).await;
+        assert_eq!(summary.models["mock:claude"].output_tokens, 4);
+    }
+
+    #[actix_rt::test]
+    async fn a_recorder_dropped_unfinished_records_a_client_disconnect() {
+        let metrics = MetricsHandle::start();
+        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        recorder.routed("mock", "claude", false);
+        drop(recorder);
+        assert_eq!(metrics.in_flight().requests, 0);
+        let summary = summary_after(&metrics, 1).await;
+        let model = &summary.models["mock:claude"];
+        assert_eq!(model.errors_by_kind.get("client_disconnected"), Some(&1));
+    }
+}
