@@ -36,6 +36,12 @@ pub enum GatewayError {
     /// The upstream answered something we cannot relay (broken body, bad JSON where JSON was needed).
     #[display("upstream of provider '{provider}' sent an invalid response: {detail}")]
     UpstreamProtocol { provider: String, detail: String },
+    /// Every static key of the provider was refused (401, 403 or 429) for this request.
+    #[display("all API keys of provider '{provider}' exhausted (last upstream status {last_status})")]
+    KeysExhausted { provider: String, last_status: u16 },
+    /// The provider's circuit breaker is open: it failed repeatedly and is given time to recover.
+    #[display("provider '{provider}' is temporarily unavailable after repeated failures; retry in {retry_in_secs} s")]
+    ProviderUnavailable { provider: String, retry_in_secs: u64 },
     /// An upstream error already translated into Anthropic terms (OpenAI-format upstreams).
     #[display("{message}")]
     Upstream { status: StatusCode, error_type: &'static str, message: String, retry_after: Option<String> },
@@ -54,6 +60,8 @@ impl GatewayError {
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
             Self::UpstreamTimeout { .. } => "timeout_error",
+            Self::KeysExhausted { .. } => "rate_limit_error",
+            Self::ProviderUnavailable { .. } => "overloaded_error",
             Self::Upstream { error_type, .. } => error_type,
         }
     }
@@ -69,8 +77,25 @@ impl GatewayError {
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamProtocol { .. } => "upstream_protocol",
+            Self::KeysExhausted { .. } => "keys_exhausted",
+            Self::ProviderUnavailable { .. } => "circuit_open",
             Self::Upstream { .. } => "upstream_status",
             Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the error says the provider is failing (counted by its circuit breaker and worth a fallback).
+    pub fn is_provider_failure(&self) -> bool {
+        match self {
+            Self::UpstreamUnreachable { .. } | Self::UpstreamTimeout { .. } | Self::UpstreamProtocol { .. } => true,
+            Self::ProviderUnavailable { .. } | Self::KeysExhausted { .. } => true,
+            Self::Upstream { status, .. } => crate::upstream::retry::is_retriable_status(status.as_u16()),
+            Self::InvalidRequest(_)
+            | Self::Authentication(_)
+            | Self::NotFound(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::UnknownProvider { .. }
+            | Self::Internal(_) => false,
         }
     }
 
@@ -82,6 +107,23 @@ impl GatewayError {
     /// The envelope as one SSE `event: error` frame, for failures after a stream has begun.
     pub fn sse_frame(&self) -> Bytes {
         sse_error_frame(self.error_type(), &self.to_string())
+    }
+}
+
+/// The HTTP status that goes with an Anthropic `error.type` (wire-formats §3); unknown types are upstream
+/// failures (502).
+pub fn status_for_error_type(error_type: &str) -> StatusCode {
+    match error_type {
+        "invalid_request_error" => StatusCode::BAD_REQUEST,
+        "authentication_error" => StatusCode::UNAUTHORIZED,
+        "billing_error" => StatusCode::PAYMENT_REQUIRED,
+        "permission_error" => StatusCode::FORBIDDEN,
+        "not_found_error" => StatusCode::NOT_FOUND,
+        "request_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "rate_limit_error" => StatusCode::TOO_MANY_REQUESTS,
+        "timeout_error" => StatusCode::GATEWAY_TIMEOUT,
+        "overloaded_error" => StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -121,6 +163,8 @@ impl ResponseError for GatewayError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::KeysExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ProviderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -129,8 +173,14 @@ impl ResponseError for GatewayError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/json"));
-        if let Self::Upstream { retry_after: Some(value), .. } = self {
-            response.insert_header((header::RETRY_AFTER, value.as_str()));
+        match self {
+            Self::Upstream { retry_after: Some(value), .. } => {
+                response.insert_header((header::RETRY_AFTER, value.as_str()));
+            }
+            Self::ProviderUnavailable { retry_in_secs, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_in_secs.to_string()));
+            }
+            _ => {}
         }
         response.body(self.envelope())
     }

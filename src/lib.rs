@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod routes;
 pub mod secret;
 pub mod sse;
+pub mod upstream;
 
 use std::net::TcpListener;
 use std::time::Instant;
@@ -22,9 +23,6 @@ use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use app::AppState;
 use config::{ConfigSource, Settings};
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// Installs rustls' process-wide crypto provider (needed before the first TLS client is built). Idempotent.
 pub fn install_crypto_provider() {
@@ -39,13 +37,14 @@ pub fn serve(
     listener: TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
     install_crypto_provider();
+    let grace = settings.snapshot.limits.shutdown_grace.as_secs();
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let registry = Registry::new(snapshots.clone(), source).start();
     let metrics = MetricsHandle::start();
     let state = AppState { snapshots, metrics, registry, started: Instant::now() };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
-        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .shutdown_timeout(grace)
         .listen(listener)?
         .run();
     Ok(server)

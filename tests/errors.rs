@@ -8,7 +8,13 @@ use common::*;
 use futures_util::StreamExt;
 
 fn gateway_for(base_url: &str, extra: &[(&str, &str)]) -> Gateway {
-    let mut env = vec![("MOCK_API_KEY", "provider-key"), ("MOCK_BASE_URL", base_url), ("MOCK_API_FORMAT", "anthropic")];
+    let mut env = vec![
+        ("MOCK_API_KEY", "provider-key"),
+        ("MOCK_BASE_URL", base_url),
+        ("MOCK_API_FORMAT", "anthropic"),
+        ("MAX_RETRIES", "0"),
+        ("CIRCUIT_BREAKER_THRESHOLD", "1000"),
+    ];
     env.extend_from_slice(extra);
     start_gateway(&env)
 }

@@ -41,7 +41,7 @@ async fn summary_counts_the_mix_exactly() {
     );
     assert!(claude["last_seen_ms"].as_u64().unwrap() > 1_600_000_000_000);
     assert_eq!(s["models"]["mock:error-429"]["errors_by_kind"]["upstream_status"], 1);
-    assert_eq!(s["models"]["mock:truncated-stream"]["errors_by_kind"]["upstream_truncated"], 1);
+    assert_eq!(s["models"]["mock:truncated-stream"]["errors_by_kind"]["upstream_stream_error"], 1);
     assert_eq!(s["models"]["none:none"]["errors_by_kind"]["unknown_provider"], 1);
     assert_eq!(s["providers"]["mock"]["requests"], 7);
     assert_eq!(s["providers"]["none"]["requests"], 1);
@@ -72,7 +72,7 @@ async fn prometheus_counters_and_tokens_equal_what_was_sent() {
     }
     let upstream = "gatehouse_upstream_errors_total";
     assert_eq!(total(&s, upstream, &[("provider", "mock"), ("kind", "upstream_status")]), 1.0);
-    assert_eq!(total(&s, upstream, &[("provider", "mock"), ("kind", "upstream_truncated")]), 1.0);
+    assert_eq!(total(&s, upstream, &[("provider", "mock"), ("kind", "upstream_stream_error")]), 1.0);
     assert_eq!(total(&s, upstream, &[("provider", "none")]), 0.0, "a bad request is not the upstream's fault");
     assert_eq!(total(&s, "gatehouse_errors_total", &[]), MIX_ERRORS as f64);
     assert_eq!(total(&s, "gatehouse_request_duration_seconds_count", &[]), MIX.len() as f64);

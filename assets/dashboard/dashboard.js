@@ -17,7 +17,8 @@ const Dash = (() => {
   // Fixed colors for the error kinds the gateway knows, so each keeps its color; others hash into ERROR_COLORS.
   const KIND_COLORS = {
     upstream_status: '#ffb454', upstream_unreachable: '#ff6b6b', upstream_timeout: '#f78c6c',
-    upstream_truncated: '#ff8fb1', upstream_protocol: '#c792ea', client_disconnected: '#7d8ba1',
+    upstream_stream_error: '#ff8fb1', upstream_protocol: '#c792ea', client_disconnected: '#7d8ba1',
+    keys_exhausted: '#e5a0ff', circuit_open: '#ff9e64',
     invalid_request: '#82aaff', authentication: '#89ddff', unknown_provider: '#4dd0e1', not_found: '#a6accd',
     payload_too_large: '#c3e88d', internal: '#ff5370', http_error: '#ffcb6b',
   };

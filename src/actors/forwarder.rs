@@ -22,6 +22,8 @@ use crate::config::{Auth, Limits, Provider};
 use crate::error::GatewayError;
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
 use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
+use crate::upstream::retry::{is_key_failure, is_retriable_status, parse_retry_after};
+use crate::upstream::runtime::now_millis;
 
 /// Body chunks from the upstream, in order; an `Err` is the last item.
 pub type UpstreamBody = mpsc::Receiver<Result<Bytes, GatewayError>>;
@@ -69,44 +71,129 @@ impl Handler<Forward> for Forwarder {
     type Result = ResponseFuture<Result<UpstreamReply, GatewayError>>;
 
     fn handle(&mut self, msg: Forward, _: &mut Context<Self>) -> Self::Result {
-        let prepared = self.prepare(&msg);
-        let provider = self.provider.clone();
-        let idle = self.idle_timeout;
-        Box::pin(async move {
-            let request = prepared?;
-            let sent_at = Instant::now();
-            let response = request.send_body(msg.body).await.map_err(|e| send_error(&provider, e))?;
-            let upstream_time = sent_at.elapsed();
-            let status = response.status();
-            let headers = response.headers().clone();
-            let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
-            actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
-            Ok(UpstreamReply { status, headers, body: rx, upstream_time })
-        })
+        Box::pin(forward(self.provider.clone(), self.client.clone(), self.idle_timeout, msg))
     }
 }
 
-impl Forwarder {
-    fn prepare(&self, msg: &Forward) -> Result<awc::ClientRequest, GatewayError> {
-        let provider = &self.provider;
-        let key = match (&provider.auth, &msg.client_key) {
-            (Auth::Passthrough, Some(client)) => UpstreamKey { key: &client.key, style: client.style },
-            (Auth::Passthrough, None) => {
-                return Err(GatewayError::Authentication(format!(
-                    "provider '{}' uses API key passthrough: send your own provider key in x-api-key or Authorization: Bearer",
-                    provider.name
-                )))
+/// One request: breaker check, then attempts (key rotation, retries with backoff) until a response head is worth
+/// relaying. Nothing here has reached the client yet, so every retry is safe; the body bytes are reused, never
+/// re-read from the client.
+async fn forward(
+    provider: Arc<Provider>,
+    client: awc::Client,
+    idle: Duration,
+    msg: Forward,
+) -> Result<UpstreamReply, GatewayError> {
+    let permit = provider.runtime.breaker.allow(now_millis()).map_err(|wait| GatewayError::ProviderUnavailable {
+        provider: provider.name.clone(),
+        retry_in_secs: wait.as_secs().max(1),
+    })?;
+    let started = Instant::now();
+    let outcome = attempts(&provider, &client, &msg).await;
+    // The breaker counts signs of a provider in trouble (5xx, unreachable, timeouts), not rate limits or
+    // client-side errors.
+    match &outcome {
+        Ok(response) if response.status().is_server_error() => permit.failure(),
+        Ok(_) => permit.success(),
+        Err(
+            GatewayError::UpstreamUnreachable { .. }
+            | GatewayError::UpstreamTimeout { .. }
+            | GatewayError::UpstreamProtocol { .. },
+        ) => permit.failure(),
+        Err(_) => drop(permit),
+    }
+    let response = outcome?;
+    let upstream_time = started.elapsed();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
+    actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
+    Ok(UpstreamReply { status, headers, body: rx, upstream_time })
+}
+
+type Response = awc::ClientResponse;
+
+/// Sends until a response head should go to the client: a success, a non-retriable status, or the last retry.
+async fn attempts(provider: &Provider, client: &awc::Client, msg: &Forward) -> Result<Response, GatewayError> {
+    let pool = &provider.runtime.keys;
+    let mut tried_keys: Vec<usize> = Vec::new();
+    let mut retries = 0u32;
+    loop {
+        let key_index = match provider.auth {
+            Auth::Static(_) => Some(
+                pool.pick(&tried_keys, now_millis())
+                    .ok_or_else(|| GatewayError::Internal(format!("provider '{}' has no usable key", provider.name)))?,
+            ),
+            Auth::Passthrough => None,
+        };
+        let request = build_request(provider, client, msg, key_index)?;
+        let retry_wait = match request.send_body(msg.body.clone()).await {
+            Err(e) => {
+                let error = send_error(provider, e);
+                let retriable = matches!(error, GatewayError::UpstreamUnreachable { .. });
+                match provider.retry.delay(retries + 1, None, fastrand::f64()) {
+                    Some(wait) if retriable && retries < provider.retry.max_retries => wait,
+                    _ => return Err(error),
+                }
             }
-            (Auth::Static(_), _) => {
-                let key = provider.next_static_key().ok_or_else(|| GatewayError::Internal("provider has no keys".into()))?;
-                UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey }
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if let (Some(index), true) = (key_index, is_key_failure(status)) {
+                    pool.report_failure(index);
+                    if pool.len() > 1 {
+                        tried_keys.push(index);
+                        if tried_keys.len() < pool.len() {
+                            continue;
+                        }
+                        return Err(GatewayError::KeysExhausted {
+                            provider: provider.name.clone(),
+                            last_status: status,
+                        });
+                    }
+                } else if let Some(index) = key_index {
+                    pool.report_success(index);
+                }
+                let wait = is_retriable_status(status)
+                    .then(|| provider.retry.delay(retries + 1, retry_after(&response), fastrand::f64()))
+                    .flatten();
+                match wait {
+                    Some(wait) if retries < provider.retry.max_retries => wait,
+                    _ => return Ok(response),
+                }
             }
         };
-        let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
-        let mut request = self.client.post(&provider.endpoint).timeout(provider.request_timeout);
-        *request.headers_mut() = headers;
-        Ok(request)
+        retries += 1;
+        log::debug!("provider {}: retry {retries} in {retry_wait:?}", provider.name);
+        actix_rt::time::sleep(retry_wait).await;
     }
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+    parse_retry_after(header("retry-after"), header("retry-after-ms"))
+}
+
+/// The upstream request for one attempt: the provider's endpoint, timeout and headers, with the chosen key.
+fn build_request(
+    provider: &Provider,
+    client: &awc::Client,
+    msg: &Forward,
+    key_index: Option<usize>,
+) -> Result<awc::ClientRequest, GatewayError> {
+    let key = match (key_index.and_then(|i| provider.static_key(i)), &msg.client_key) {
+        (Some(key), _) => UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey },
+        (None, Some(client)) => UpstreamKey { key: &client.key, style: client.style },
+        (None, None) => {
+            return Err(GatewayError::Authentication(format!(
+            "provider '{}' uses API key passthrough: send your own provider key in x-api-key or Authorization: Bearer",
+            provider.name
+        )))
+        }
+    };
+    let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
+    let mut request = client.post(&provider.endpoint).timeout(provider.request_timeout);
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 fn send_error(provider: &Provider, error: SendRequestError) -> GatewayError {

@@ -42,7 +42,9 @@ impl Registry {
     /// Re-reads file and environment; on success publishes the result under the next version number.
     pub fn reload(&mut self) -> Result<u64, ConfigError> {
         let mut snapshot = load_from(&self.source)?.snapshot;
-        snapshot.version = self.snapshots.current().version + 1;
+        let previous = self.snapshots.current();
+        snapshot.version = previous.version + 1;
+        snapshot.inherit_runtime(&previous);
         let version = snapshot.version;
         self.snapshots.publish(snapshot);
         Ok(version)

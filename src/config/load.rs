@@ -81,6 +81,25 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
             *field = Some(parse_number(var, v)?);
         }
     }
+    for (var, field) in [
+        ("RETRY_MAX_DELAY", &mut server.retry_max_delay),
+        ("RETRY_AFTER_CAP", &mut server.retry_after_cap),
+        ("KEY_COOLDOWN", &mut server.key_cooldown),
+        ("CIRCUIT_BREAKER_COOLDOWN", &mut server.circuit_breaker_cooldown),
+        ("SHUTDOWN_GRACE", &mut server.shutdown_grace),
+        ("RETRY_BASE_DELAY_MS", &mut server.retry_base_delay_ms),
+    ] {
+        if let Some(v) = get(var) {
+            *field = Some(parse_number(var, v)?);
+        }
+    }
+    for (var, field) in
+        [("MAX_RETRIES", &mut server.max_retries), ("CIRCUIT_BREAKER_THRESHOLD", &mut server.circuit_breaker_threshold)]
+    {
+        if let Some(v) = get(var) {
+            *field = Some(parse_number(var, v)?);
+        }
+    }
     if let Some(v) = get("MAX_BODY_BYTES") {
         server.max_body_bytes = Some(parse_number("MAX_BODY_BYTES", v)?);
     }

@@ -19,6 +19,8 @@ pub use raw::Origin;
 pub use validate::validate;
 
 use crate::secret::Secret;
+use crate::upstream::runtime::RuntimeSettings;
+use crate::upstream::RetryPolicy;
 
 /// The value of `<P>_API_KEY` that makes a provider use each client's own key.
 pub const PASSTHROUGH_MARKER: &str = "!PASSTHRU";
@@ -52,6 +54,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub stream_idle_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub runtime: RuntimeSettings,
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +66,9 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             stream_idle_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            runtime: RuntimeSettings::default(),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -80,6 +88,15 @@ impl Snapshot {
     /// The provider a request names, case-insensitively.
     pub fn provider(&self, name: &str) -> Option<&Arc<Provider>> {
         self.providers.get(name).or_else(|| self.providers.get(&name.to_ascii_lowercase()))
+    }
+
+    /// Carries runtime state (breakers, key cool-downs) over from the snapshot this one replaces. Call before
+    /// publishing, while this snapshot's providers are not shared yet.
+    pub fn inherit_runtime(&mut self, previous: &Snapshot) {
+        for (name, provider) in self.providers.iter_mut() {
+            let (Some(old), Some(new)) = (previous.providers.get(name), Arc::get_mut(provider)) else { continue };
+            new.runtime.inherit(&old.runtime);
+        }
     }
 
     /// Provider names, comma-separated, for error messages that list what exists.

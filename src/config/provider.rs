@@ -1,6 +1,5 @@
 //! A validated provider: where its upstream is, how to authenticate, and how requests are shaped for it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -10,6 +9,7 @@ use serde::Serialize;
 use super::Origin;
 use crate::convert::ConvertOptions;
 use crate::secret::Secret;
+use crate::upstream::{ProviderRuntime, RetryPolicy};
 
 /// The wire format an upstream speaks.
 #[derive(Debug, Display, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,7 +42,8 @@ impl Auth {
     }
 }
 
-/// One upstream provider, immutable once built; a config change builds a new one.
+/// One upstream provider, immutable once built; a config change builds a new one (its runtime state — breaker,
+/// key cool-downs — is carried over by name, see [`crate::upstream::runtime`]).
 #[derive(Debug)]
 pub struct Provider {
     pub name: String,
@@ -56,48 +57,25 @@ pub struct Provider {
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
     pub options: ConvertOptions,
     pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub runtime: ProviderRuntime,
     pub origin: Origin,
-    next_key: AtomicUsize,
 }
 
 impl Provider {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        name: String,
-        format: ApiFormat,
-        base_url: String,
-        auth: Auth,
-        custom_headers: Vec<(HeaderName, HeaderValue)>,
-        options: ConvertOptions,
-        request_timeout: Duration,
-        origin: Origin,
-    ) -> Self {
-        let endpoint = match format {
+    /// Where a provider of `format` at `base_url` takes requests.
+    pub fn endpoint_for(format: ApiFormat, base_url: &str) -> String {
+        match format {
             ApiFormat::Anthropic => format!("{base_url}/v1/messages"),
             ApiFormat::OpenAi => format!("{base_url}/chat/completions"),
-        };
-        Self {
-            name,
-            format,
-            base_url,
-            endpoint,
-            auth,
-            custom_headers,
-            options,
-            request_timeout,
-            origin,
-            next_key: AtomicUsize::new(0),
         }
     }
 
-    /// The next static key in round-robin order, shared by every worker thread. `None` for passthrough.
-    pub fn next_static_key(&self) -> Option<&Secret> {
+    /// Static key `index`, if the provider has static keys.
+    pub fn static_key(&self, index: usize) -> Option<&Secret> {
         match &self.auth {
-            Auth::Static(keys) if !keys.is_empty() => {
-                let i = self.next_key.fetch_add(1, Ordering::Relaxed) % keys.len();
-                Some(&keys[i])
-            }
-            _ => None,
+            Auth::Static(keys) => keys.get(index),
+            Auth::Passthrough => None,
         }
     }
 
@@ -107,38 +85,5 @@ impl Provider {
             Auth::Static(keys) => keys.len(),
             Auth::Passthrough => 0,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn provider(auth: Auth) -> Provider {
-        Provider::new(
-            "p".into(),
-            ApiFormat::OpenAi,
-            "http://h/v1".into(),
-            auth,
-            vec![],
-            ConvertOptions::default(),
-            Duration::from_secs(1),
-            Origin::File,
-        )
-    }
-
-    #[test]
-    fn round_robin_cycles_through_keys() {
-        let p = provider(Auth::Static(vec![Secret::new("a"), Secret::new("b"), Secret::new("c")]));
-        let picked: Vec<&str> = (0..6).map(|_| p.next_static_key().unwrap().expose()).collect();
-        assert_eq!(picked, ["a", "b", "c", "a", "b", "c"]);
-        assert_eq!(p.endpoint, "http://h/v1/chat/completions");
-    }
-
-    #[test]
-    fn passthrough_has_no_static_key() {
-        let p = provider(Auth::Passthrough);
-        assert!(p.next_static_key().is_none());
-        assert_eq!(p.auth.mode(), "passthrough");
     }
 }

@@ -31,6 +31,22 @@ pub struct RawServer {
     pub stream_idle_timeout: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub log_level: Option<String>,
+    /// Retries of a failed upstream attempt before any byte reached the client.
+    pub max_retries: Option<u32>,
+    /// First retry backoff in milliseconds (doubled per retry, with jitter).
+    pub retry_base_delay_ms: Option<u64>,
+    /// Largest backoff, seconds.
+    pub retry_max_delay: Option<u64>,
+    /// Longest upstream `retry-after` worth waiting for, seconds.
+    pub retry_after_cap: Option<u64>,
+    /// Seconds a key refused with 401/403/429 is skipped.
+    pub key_cooldown: Option<u64>,
+    /// Failed requests in a row that open a provider's circuit breaker.
+    pub circuit_breaker_threshold: Option<u32>,
+    /// Seconds an open breaker waits before a half-open probe.
+    pub circuit_breaker_cooldown: Option<u64>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace: Option<u64>,
 }
 
 /// `[providers.<name>]`.

@@ -11,6 +11,8 @@ use super::raw::{RawConfig, RawProvider, RawServer};
 use super::{ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
 use crate::convert::{ConvertOptions, MaxTokensField};
 use crate::secret::Secret;
+use crate::upstream::runtime::RuntimeSettings;
+use crate::upstream::{ProviderRuntime, RetryPolicy};
 
 const DEFAULT_PORT: u16 = 8082;
 
@@ -56,11 +58,34 @@ fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
         Some(n) => n,
         None => defaults.max_body_bytes,
     };
+    let retry = RetryPolicy {
+        max_retries: server.max_retries.unwrap_or(defaults.retry.max_retries),
+        base_delay: server.retry_base_delay_ms.map_or(defaults.retry.base_delay, Duration::from_millis),
+        max_delay: seconds(server.retry_max_delay, "retry_max_delay", defaults.retry.max_delay)?,
+        retry_after_cap: server.retry_after_cap.map_or(defaults.retry.retry_after_cap, Duration::from_secs),
+    };
+    let runtime = RuntimeSettings {
+        breaker_threshold: match server.circuit_breaker_threshold {
+            Some(0) => return Err(ConfigError::new("server.circuit_breaker_threshold: must be at least 1")),
+            Some(n) => n,
+            None => defaults.runtime.breaker_threshold,
+        },
+        breaker_cooldown: seconds(
+            server.circuit_breaker_cooldown,
+            "circuit_breaker_cooldown",
+            defaults.runtime.breaker_cooldown,
+        )?,
+        key_cooldown: server.key_cooldown.map_or(defaults.runtime.key_cooldown, Duration::from_secs),
+        key_failure_threshold: defaults.runtime.key_failure_threshold,
+    };
     Ok(Limits {
         max_body_bytes,
         request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
         connect_timeout: seconds(server.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
         stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
+        retry,
+        runtime,
+        shutdown_grace: server.shutdown_grace.map_or(defaults.shutdown_grace, Duration::from_secs),
     })
 }
 
@@ -87,7 +112,25 @@ pub(crate) fn provider(
         Some(secs) => Duration::from_secs(secs),
         None => limits.request_timeout,
     };
-    Ok(Provider::new(name, format, base_url, auth, custom_headers, options, request_timeout, raw.origin))
+    let fingerprints: Vec<String> = match &auth {
+        Auth::Static(keys) => keys.iter().map(Secret::fingerprint).collect(),
+        Auth::Passthrough => vec![],
+    };
+    let runtime = ProviderRuntime::new(fingerprints, &limits.runtime);
+    let endpoint = Provider::endpoint_for(format, &base_url);
+    Ok(Provider {
+        name,
+        format,
+        base_url,
+        endpoint,
+        auth,
+        custom_headers,
+        options,
+        request_timeout,
+        retry: limits.retry.clone(),
+        runtime,
+        origin: raw.origin,
+    })
 }
 
 fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError> {

@@ -1,5 +1,27 @@
-//! Anthropic ⇄ OpenAI Chat Completions conversion (placeholder until the converter lands).
+//! Anthropic Messages ⇄ OpenAI Chat Completions conversion (wire-formats §5–7):
+//! pure functions and state machines over bytes and JSON values, no I/O, so
+//! every case is testable without a server.
+//!
+//! - [`to_openai`]: an Anthropic request body → an OpenAI request body, plus
+//!   the [`ToolNames`] map needed to read the answer.
+//! - [`to_anthropic`]: a non-streaming OpenAI response → an Anthropic message.
+//! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
+//! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
+
+pub mod errors;
+pub mod ids;
 pub mod options;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod tool_names;
 pub mod usage;
+
+pub use errors::{error_envelope, error_type_for_status, openai_error_to_anthropic, ConvertError};
+pub use ids::generate_message_id;
 pub use options::{ConvertOptions, MaxTokensField};
+pub use request::to_openai;
+pub use response::to_anthropic;
+pub use stream::StreamConverter;
+pub use tool_names::ToolNames;
 pub use usage::Usage;

@@ -212,9 +212,10 @@ impl Exposition {
     }
 }
 
-/// Failures that are the upstream's doing (as opposed to the client's or the gateway's).
+/// Failures that are the upstream's doing (as opposed to the client's or the gateway's): its own errors, and the
+/// gateway refusing to call it because its keys are cooling down or its breaker is open.
 fn is_upstream_kind(kind: &str) -> bool {
-    kind.starts_with("upstream_")
+    kind.starts_with("upstream_") || matches!(kind, "keys_exhausted" | "circuit_open")
 }
 
 /// The status as a label: any real HTTP status (100–599) as its number, anything else `other`.
@@ -279,5 +280,7 @@ mod tests {
         assert_eq!(Format::from_accept(Some(prometheus_accept)), Format::OpenMetrics);
         assert!(Format::Prometheus.content_type().starts_with("text/plain"));
         assert_eq!(status_label(0), "other");
+        assert!(is_upstream_kind("circuit_open") && is_upstream_kind("upstream_status"));
+        assert!(!is_upstream_kind("client_disconnected") && !is_upstream_kind("invalid_request"));
     }
 }

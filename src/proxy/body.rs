@@ -73,6 +73,9 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
     }
     let probe: Probe =
         serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not valid JSON: {e}")))?;
+    if exceeds_depth(body, MAX_DEPTH) {
+        return Err(invalid(format!("request body nests arrays and objects deeper than {MAX_DEPTH} levels")));
+    }
 
     let model_raw = probe.model.ok_or_else(|| invalid("model: field is required".into()))?;
     let model: String = serde_json::from_str(model_raw.get())
@@ -97,6 +100,42 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
     };
     let start = model_raw.get().as_ptr() as usize - body.as_ptr() as usize;
     Ok(Inspected { model, model_span: start..start + model_raw.get().len(), stream })
+}
+
+/// Deepest nesting of arrays and objects accepted (serde_json's own limit for parsing into values).
+pub const MAX_DEPTH: usize = 128;
+
+/// Whether valid JSON `body` nests deeper than `limit`. Strings are skipped with memchr, so the cost is close to
+/// one fast pass over the bytes; nothing is allocated.
+fn exceeds_depth(body: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                // Skip to the closing quote, stepping over escapes.
+                i += 1;
+                while let Some(offset) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+                    i += offset;
+                    if body[i] == b'\\' {
+                        i += 2;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 fn is_non_empty_array(raw: &str) -> bool {
@@ -150,6 +189,16 @@ mod tests {
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1.5}"#).starts_with("max_tokens:"));
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":"9"}"#).starts_with("max_tokens:"));
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1,"stream":"yes"}"#).starts_with("stream:"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_but_strings_do_not_count() {
+        let deep = format!(r#"{{"model":"m","max_tokens":1,"messages":[{}1{}]}}"#, "[".repeat(200), "]".repeat(200));
+        assert!(err(&deep).contains("deeper than 128"));
+        let ok = format!(r#"{{"model":"m","max_tokens":1,"messages":["{}\\\"[[["]}}"#, "[".repeat(500));
+        assert!(inspect(ok.as_bytes(), Required::Messages).is_ok());
+        let fine = format!(r#"{{"model":"m","max_tokens":1,"messages":[{}1{}]}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(inspect(fine.as_bytes(), Required::Messages).is_ok());
     }
 
     #[test]

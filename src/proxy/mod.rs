@@ -1,10 +1,13 @@
 //! The request path between a handler and a forwarder: reading and inspecting the body, routing by model name,
 //! client authentication, header policy, and relaying the upstream body back.
 
+pub mod anthropic_upstream;
 pub mod body;
 pub mod client_auth;
 pub mod headers;
+pub mod openai_upstream;
 pub mod recorder;
 pub mod relay;
+pub mod response;
 pub mod routing;
 pub mod sse_passthrough;

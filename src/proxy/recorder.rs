@@ -3,9 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::HttpResponse;
+
 use crate::actors::metrics::MetricsHandle;
-use crate::app::next_request_id;
+use crate::app::{error_response, next_request_id};
 use crate::convert::Usage;
+use crate::error::GatewayError;
 use crate::metrics::{InFlightGuard, RequestRecord};
 
 /// The status recorded for a request whose client left before any response was sent (nginx's convention).
@@ -46,6 +50,16 @@ impl Recorder {
     /// Time since the request arrived.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Answers with `error` (the Anthropic envelope plus the request id) and records the failure.
+    pub fn fail(self, error: &GatewayError) -> HttpResponse {
+        let mut response = error_response(error);
+        if let Ok(id) = HeaderValue::from_str(&self.record.request_id) {
+            response.headers_mut().insert(HeaderName::from_static("x-gatehouse-request-id"), id);
+        }
+        self.finish(response.status().as_u16(), Some(error.kind()), Usage::default(), None);
+        response
     }
 
     /// Completes the record, sends it to the metrics actor (fire-and-forget) and writes the log line.

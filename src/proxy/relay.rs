@@ -7,56 +7,73 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
 use super::recorder::Recorder;
 use super::sse_passthrough::SsePassthrough;
 use crate::actors::forwarder::UpstreamBody;
-use crate::convert::Usage;
+use crate::convert::{StreamConverter, Usage};
 use crate::error::{sse_error_frame, GatewayError};
 
 /// What happens to upstream bytes on their way to the client.
 pub enum BodyTransform {
     /// An Anthropic SSE stream, relayed byte for byte.
     AnthropicSse(SsePassthrough),
+    /// An OpenAI SSE stream converted to Anthropic events, with a reused output buffer.
+    OpenAiSse(Box<StreamConverter>, BytesMut),
 }
 
 impl BodyTransform {
     fn on_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
         match self {
             Self::AnthropicSse(p) => p.on_chunk(chunk),
-        }
-    }
-
-    /// The upstream ended; returns closing bytes, and the error kind if the stream was cut short.
-    fn on_end(&mut self) -> (Option<Bytes>, Option<&'static str>) {
-        match self {
-            Self::AnthropicSse(p) => {
-                if p.on_end() {
-                    (None, None)
-                } else {
-                    (
-                        Some(sse_error_frame("api_error", "upstream stream ended before message_stop")),
-                        Some("upstream_truncated"),
-                    )
-                }
+            Self::OpenAiSse(converter, out) => {
+                converter.push(&chunk, out);
+                (!out.is_empty()).then(|| out.split().freeze())
             }
         }
     }
 
+    /// The upstream ended; returns closing bytes, if any.
+    fn on_end(&mut self) -> Option<Bytes> {
+        match self {
+            Self::AnthropicSse(p) => {
+                (!p.on_end()).then(|| sse_error_frame("api_error", "upstream stream ended before message_stop"))
+            }
+            Self::OpenAiSse(converter, out) => {
+                converter.finish(out);
+                (!out.is_empty()).then(|| out.split().freeze())
+            }
+        }
+    }
+
+    /// A transport failure after the stream began: the closing error frame.
     fn on_error(&mut self, error: &GatewayError) -> Bytes {
         match self {
             Self::AnthropicSse(p) => {
                 p.on_end();
                 error.sse_frame()
             }
+            Self::OpenAiSse(converter, out) => {
+                converter.fail(error.error_type(), &error.to_string(), out);
+                out.split().freeze()
+            }
+        }
+    }
+
+    /// Why the stream ended badly, judged from what was relayed (for metrics and logs).
+    fn error_kind(&mut self) -> Option<&'static str> {
+        match self {
+            Self::AnthropicSse(p) => p.ended_badly().then_some("upstream_stream_error"),
+            Self::OpenAiSse(converter, _) => converter.failed_with().map(|_| "upstream_stream_error"),
         }
     }
 
     fn usage(&mut self) -> Usage {
         match self {
             Self::AnthropicSse(p) => p.usage(),
+            Self::OpenAiSse(converter, _) => converter.usage(),
         }
     }
 }
@@ -67,14 +84,31 @@ pub struct Relay {
     transform: BodyTransform,
     recorder: Option<Recorder>,
     status: u16,
+    /// A chunk read before the response was committed (peeked), relayed first.
+    prefetched: Option<Bytes>,
     first_byte: Option<Duration>,
     error_kind: Option<&'static str>,
     done: bool,
 }
 
 impl Relay {
-    pub fn new(upstream: UpstreamBody, transform: BodyTransform, recorder: Recorder, status: u16) -> Self {
-        Self { upstream, transform, recorder: Some(recorder), status, first_byte: None, error_kind: None, done: false }
+    pub fn new(
+        upstream: UpstreamBody,
+        transform: BodyTransform,
+        recorder: Recorder,
+        status: u16,
+        prefetched: Option<Bytes>,
+    ) -> Self {
+        Self {
+            upstream,
+            transform,
+            recorder: Some(recorder),
+            status,
+            prefetched,
+            first_byte: None,
+            error_kind: None,
+            done: false,
+        }
     }
 
     fn emit(&mut self, bytes: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
@@ -88,6 +122,7 @@ impl Relay {
         self.done = true;
         if let Some(recorder) = self.recorder.take() {
             let usage = self.transform.usage();
+            self.error_kind = self.error_kind.or_else(|| self.transform.error_kind());
             recorder.finish(self.status, self.error_kind, usage, self.first_byte);
         }
     }
@@ -100,6 +135,11 @@ impl Stream for Relay {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
+        }
+        if let Some(chunk) = this.prefetched.take() {
+            if let Some(out) = this.transform.on_chunk(chunk) {
+                return this.emit(out);
+            }
         }
         loop {
             match this.upstream.poll_recv(cx) {
@@ -116,8 +156,7 @@ impl Stream for Relay {
                     return this.emit(frame);
                 }
                 Poll::Ready(None) => {
-                    let (tail, error_kind) = this.transform.on_end();
-                    this.error_kind = error_kind;
+                    let tail = this.transform.on_end();
                     this.finish();
                     return match tail {
                         Some(bytes) => this.emit(bytes),

@@ -65,6 +65,13 @@ impl SsePassthrough {
         self.saw_message_stop || self.saw_error
     }
 
+    /// Whether the stream carried the upstream's own error event or ended before `message_stop` (valid once the
+    /// stream is over).
+    pub fn ended_badly(&mut self) -> bool {
+        self.scan_unscanned();
+        self.saw_error || !self.saw_message_stop
+    }
+
     /// Token usage seen so far.
     pub fn usage(&mut self) -> Usage {
         self.scan_unscanned();

@@ -17,6 +17,8 @@ pub async fn health(app: web::Data<AppState>) -> HttpResponse {
                 "base_url": p.base_url,
                 "auth": p.auth.mode(),
                 "keys": p.key_count(),
+                "keys_cooling_down": p.runtime.keys.cooling(),
+                "circuit_breaker": p.runtime.breaker.state(),
                 "origin": p.origin,
             })
         })

@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -37,6 +39,8 @@ pub struct MockState {
     pub streams_cancelled: AtomicUsize,
     /// Streams that sent their last byte.
     pub streams_completed: AtomicUsize,
+    /// Requests seen per model, for behaviours that change with the attempt number.
+    pub hits_by_model: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 pub struct MockUpstream {
@@ -141,6 +145,18 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     let model = json["model"].as_str().unwrap_or("").to_string();
     let streamed = json["stream"].as_bool().unwrap_or(false);
     let state = state.into_inner();
+    let hit = {
+        let mut hits = state.hits_by_model.lock().unwrap();
+        let n = hits.entry(model.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    if let Some(response) = resilience_behaviour(&model, hit, &req) {
+        return response;
+    }
+    if req.path().ends_with("/chat/completions") {
+        return openai_handler(&model, streamed, state).await;
+    }
     if let Some(status) = model.strip_prefix("error-") {
         let status: u16 = status.parse().unwrap_or(500);
         let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
@@ -157,16 +173,23 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             actix_rt::time::sleep(Duration::from_secs(60)).await;
             HttpResponse::Ok().finish()
         }
-        "slow-stream" => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 300, true)),
+        "slow-stream" => {
+            sse(paced(state, STREAM_EVENTS.iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 300, true))
+        }
         "endless-stream" => {
-            let events = (0..100_000).map(|_| "event: ping\ndata: {\"type\":\"ping\"}\n\n".to_string()).collect();
+            let events =
+                (0..100_000).map(|_| Bytes::from_static(b"event: ping\ndata: {\"type\":\"ping\"}\n\n")).collect();
             sse(paced(state, events, 50, true))
         }
-        "truncated-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 0, true)),
-        "drop-mid-stream" => sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect(), 50, false)),
+        "truncated-stream" => {
+            sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 0, true))
+        }
+        "drop-mid-stream" => {
+            sse(paced(state, STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 50, false))
+        }
         "stall-stream" => {
-            let mut events: Vec<String> = STREAM_EVENTS[..3].iter().map(|e| e.to_string()).collect();
-            events.push(String::new());
+            let mut events: Vec<Bytes> = STREAM_EVENTS[..3].iter().map(|e| Bytes::from_static(e.as_bytes())).collect();
+            events.push(Bytes::new());
             sse(paced(state, events, 0, true).then(|item| async move {
                 if item.as_ref().is_ok_and(|b| b.is_empty()) {
                     actix_rt::time::sleep(Duration::from_secs(60)).await;
@@ -174,7 +197,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
                 item
             }))
         }
-        _ if streamed => sse(paced(state, STREAM_EVENTS.iter().map(|e| e.to_string()).collect(), 0, true)),
+        _ if streamed => {
+            sse(paced(state, STREAM_EVENTS.iter().map(|e| Bytes::from_static(e.as_bytes())).collect(), 0, true))
+        }
         _ => HttpResponse::Ok()
             .insert_header(("request-id", "req_mock_1"))
             .insert_header(("anthropic-ratelimit-requests-limit", "1000"))
@@ -182,6 +207,79 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             .content_type("application/json")
             .body(MESSAGE_JSON),
     }
+}
+
+/// The mock's OpenAI-format endpoint (`<mock>/v1/chat/completions`). Behaviour by model:
+/// - `fixture-<name>`: `tests/fixtures/openai_streams/<name>.sse` when streaming (sent in 7-byte chunks, so
+///   events and lines are split), else `tests/fixtures/openai_responses/<name>.json`;
+/// - `error-<status>`: that status with an OpenAI error body (429 adds `retry-after: 7`);
+/// - anything else: the `text` fixtures.
+async fn openai_handler(model: &str, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    if let Some(status) = model.strip_prefix("error-") {
+        let status: u16 = status.parse().unwrap_or(500);
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        if status == 429 {
+            response.insert_header(("retry-after", "7"));
+        }
+        return response.content_type("application/json").body(format!(
+            r#"{{"error":{{"message":"openai mock says {status}","type":"mock_type","param":null,"code":"mock_code"}}}}"#
+        ));
+    }
+    let name = model.strip_prefix("fixture-").unwrap_or("text");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let path = match streamed {
+        true => format!("{dir}/openai_streams/{name}.sse"),
+        false => format!("{dir}/openai_responses/{name}.json"),
+    };
+    let Ok(body) = std::fs::read(&path) else {
+        return HttpResponse::NotFound().content_type("application/json").body(
+            r#"{"error":{"message":"no such fixture","type":"invalid_request_error","code":"model_not_found"}}"#,
+        );
+    };
+    if streamed {
+        let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
+        return sse(paced(state, chunks, 0, true));
+    }
+    HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+/// Behaviours for retry, rotation and breaker tests (both formats):
+/// - `fail-<n>-<status>`: the first `n` requests with this model get `status` (429 with `retry-after: 0`);
+/// - `ratelimit-<secs>`: always 429 with `retry-after: <secs>`;
+/// - `keys-ok-<key>`: 401 unless the request's key (x-api-key or bearer) is `<key>`.
+fn resilience_behaviour(model: &str, hit: usize, req: &HttpRequest) -> Option<HttpResponse> {
+    let error = |status: u16| {
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        response.content_type("application/json");
+        response
+    };
+    let body = |status: u16| {
+        format!(r#"{{"type":"error","error":{{"type":"mock_error_{status}","message":"mock says {status}"}}}}"#)
+    };
+    if let Some(rest) = model.strip_prefix("fail-") {
+        let (n, status) = rest.split_once('-')?;
+        let (n, status): (usize, u16) = (n.parse().ok()?, status.parse().ok()?);
+        if hit > n {
+            return None;
+        }
+        let mut response = error(status);
+        if status == 429 {
+            response.insert_header(("retry-after", "0"));
+        }
+        return Some(response.body(body(status)));
+    }
+    if let Some(secs) = model.strip_prefix("ratelimit-") {
+        return Some(error(429).insert_header(("retry-after", secs)).body(body(429)));
+    }
+    if let Some(good) = model.strip_prefix("keys-ok-") {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let key = header("x-api-key")
+            .or_else(|| header("authorization").map(|v| v.trim_start_matches("Bearer ").to_string()));
+        if key.as_deref() != Some(good) {
+            return Some(error(401).body(body(401)));
+        }
+    }
+    None
 }
 
 fn sse<S>(body: S) -> HttpResponse
@@ -198,7 +296,7 @@ where
 /// which breaks the connection mid-body.
 fn paced(
     state: Arc<MockState>,
-    events: Vec<String>,
+    events: Vec<Bytes>,
     gap_ms: u64,
     clean_end: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
@@ -208,7 +306,7 @@ fn paced(
             actix_rt::time::sleep(Duration::from_millis(gap_ms)).await;
         }
         match it.next() {
-            Some(event) => Some((Ok(Bytes::from(event)), (it, guard, i + 1))),
+            Some(event) => Some((Ok(event), (it, guard, i + 1))),
             None if clean_end => {
                 guard.complete();
                 None
@@ -253,6 +351,56 @@ pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
     Gateway { url, handle }
 }
 
+/// A TCP server that accepts connections and closes them at once without answering; counts connections.
+pub fn start_resetter() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
+}
+
+/// The gatehouse binary on a free port; killed on drop if still running.
+pub struct Binary {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn start_binary(env: &[(&str, &str)]) -> Binary {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
+    cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "gatehouse did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Binary { child, url }
+}
+
 /// A loopback URL where nothing listens.
 pub fn dead_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -284,4 +432,18 @@ pub fn error_type(body: &[u8]) -> String {
     assert_eq!(v["type"], "error", "envelope: {v}");
     assert!(v["error"]["message"].is_string(), "envelope has a message: {v}");
     v["error"]["type"].as_str().unwrap().to_string()
+}
+
+impl Binary {
+    /// Resident memory of the process in KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Open file descriptors of the process.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).unwrap().count()
+    }
 }

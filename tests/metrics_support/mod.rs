@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 
 use crate::common::{body, client, start_gateway, Gateway, MockUpstream};
 
-/// A gateway with one Anthropic-format provider, `mock`, in front of the mock upstream.
+/// A gateway with one Anthropic-format provider, `mock`, in front of the mock upstream. No retries: each request
+/// of a test is exactly one upstream exchange, and a 429 answers at once instead of after its `retry-after`.
 pub fn mock_gateway(mock: &MockUpstream) -> Gateway {
     start_gateway(&[
         ("MOCK_API_KEY", "provider-key"),
         ("MOCK_BASE_URL", mock.url.as_str()),
         ("MOCK_API_FORMAT", "anthropic"),
+        ("MAX_RETRIES", "0"),
     ])
 }
 
@@ -29,7 +31,7 @@ pub const MIX: [(&str, bool, u16); 8] = [
     ("mock:claude", true, 200),
     ("mock:claude", true, 200),
     ("mock:error-429", false, 429),
-    // Ends after three events: a 200 whose stream failed (`upstream_truncated`).
+    // Ends after three events: a 200 whose stream failed (`upstream_stream_error`).
     ("mock:truncated-stream", true, 200),
     // Fails before routing: counted under provider `none`.
     ("nosuch:model", false, 400),

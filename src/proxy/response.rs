@@ -1,0 +1,65 @@
+//! Pieces shared by every way of answering with an upstream's response: the response head (status, relayed
+//! headers, `Server-Timing`, request id) and reading a whole upstream body within a limit.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use bytes::{Bytes, BytesMut};
+
+use super::headers::is_relayed_response_header;
+use super::recorder::Recorder;
+use crate::actors::forwarder::{UpstreamBody, UpstreamReply};
+use crate::error::GatewayError;
+
+/// Largest non-streaming upstream response body accepted.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Status, relayed upstream headers (when `relay_headers`), `Server-Timing` and the request id.
+pub fn response_head(
+    reply: &UpstreamReply,
+    status: StatusCode,
+    recorder: &Recorder,
+    relay_headers: bool,
+) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    if relay_headers {
+        for (name, value) in reply.headers.iter().filter(|(n, _)| is_relayed_response_header(n)) {
+            response.append_header((name.clone(), value.clone()));
+        }
+    }
+    let upstream = recorder.record.upstream_time.unwrap_or(reply.upstream_time);
+    let gateway = recorder.elapsed().saturating_sub(upstream);
+    response.insert_header(("server-timing", server_timing(gateway, upstream)));
+    response.insert_header(("x-gatehouse-request-id", recorder.record.request_id.as_str()));
+    response
+}
+
+fn server_timing(gateway: Duration, upstream: Duration) -> String {
+    format!("gateway;dur={:.3}, upstream;dur={:.3}", gateway.as_secs_f64() * 1000.0, upstream.as_secs_f64() * 1000.0)
+}
+
+/// Whether the upstream answered with an event stream.
+pub fn is_event_stream(reply: &UpstreamReply) -> bool {
+    reply
+        .headers
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// Reads a whole upstream body (non-streaming answers and errors).
+pub async fn collect(body: &mut UpstreamBody, provider: &str) -> Result<Bytes, GatewayError> {
+    let mut out = BytesMut::new();
+    while let Some(chunk) = body.recv().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(GatewayError::UpstreamProtocol {
+                provider: provider.to_string(),
+                detail: format!("response body larger than {MAX_RESPONSE_BYTES} bytes"),
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
