@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::head().to(routes::root::root))
         .route("/health", web::get().to(routes::health::health))
         .route("/v1/messages", web::post().to(routes::messages::messages))
+        .route("/v1/aliases", web::get().to(routes::aliases::aliases))
         .route("/metrics", web::get().to(routes::metrics::prometheus))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
         .route("/metrics/series", web::get().to(routes::metrics::series))

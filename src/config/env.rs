@@ -2,6 +2,7 @@
 //! `<P>_API_KEY` creates provider `<p>`; `<P>_BASE_URL`, `<P>_API_FORMAT`, `<P>_CUSTOM_HEADER_<NAME>` and the
 //! conversion options refine it. Pure: it takes the variables as a list, so tests need no process environment.
 
+use super::alias::RawAliasTargets;
 use super::raw::{Origin, RawConfig, RawProvider};
 use super::ConfigError;
 
@@ -80,7 +81,9 @@ fn apply_setting(
         "SEND_REASONING_BACK" => entry.send_reasoning_back = Some(parse_bool(var, value)?),
         "REWRITE_TOOL_NAMES" => entry.rewrite_tool_names = Some(parse_bool(var, value)?),
         other => {
-            if let Some(header) = other.strip_prefix("CUSTOM_HEADER_") {
+            if let Some(alias) = other.strip_prefix("ALIAS_").filter(|a| !a.is_empty()) {
+                entry.aliases.insert(alias.to_ascii_lowercase(), RawAliasTargets::from_env(value));
+            } else if let Some(header) = other.strip_prefix("CUSTOM_HEADER_") {
                 if header.is_empty() {
                     return Err(ConfigError::new(format!("{var}: provider '{provider}': custom header name is empty")));
                 }
@@ -133,6 +136,7 @@ mod tests {
             ("MY_LLM_API_FORMAT", "openai"),
             ("MY_LLM_CUSTOM_HEADER_X_TEAM_ID", "42"),
             ("MY_LLM_REASONING_EFFORT", "yes"),
+            ("MY_LLM_ALIAS_FAST_ONE", "a, other:b"),
             ("PROXY_API_KEY", "p"),
             ("ADMIN_API_KEY", "a"),
             ("PATH", "/bin"),
@@ -145,6 +149,7 @@ mod tests {
         assert_eq!(p.api_format.as_deref(), Some("openai"));
         assert_eq!(p.custom_headers["x-team-id"], "42");
         assert_eq!(p.reasoning_effort, Some(true));
+        assert_eq!(p.aliases["fast_one"], RawAliasTargets::Many(vec!["a".into(), "other:b".into()]));
         assert_eq!(p.origin, Origin::Env);
     }
 

@@ -1,6 +1,7 @@
 //! Configuration: the TOML file and environment variables (raw), validated into an immutable [`Snapshot`] that
 //! every request reads and that a reload replaces whole.
 
+pub mod alias;
 mod env;
 mod load;
 mod provider;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use derive_more::Display;
 
+pub use alias::Alias;
 pub use load::{load, load_from, ConfigSource};
 pub use provider::{ApiFormat, Auth, Provider};
 pub use raw::Origin;

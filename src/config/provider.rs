@@ -6,7 +6,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use derive_more::Display;
 use serde::Serialize;
 
-use super::Origin;
+use super::{Alias, Origin};
 use crate::convert::ConvertOptions;
 use crate::secret::Secret;
 use crate::upstream::{ProviderRuntime, RetryPolicy};
@@ -59,6 +59,8 @@ pub struct Provider {
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
     pub runtime: ProviderRuntime,
+    /// Model aliases owned by this provider.
+    pub aliases: Vec<Alias>,
     pub origin: Origin,
 }
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::alias::RawAliasTargets;
+
 /// The whole file. Unknown keys are errors, so a typo is reported instead of silently ignored.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +70,9 @@ pub struct RawProvider {
     pub reasoning_effort: Option<bool>,
     pub send_reasoning_back: Option<bool>,
     pub rewrite_tool_names: Option<bool>,
+    /// Model aliases: name → target(s).
+    #[serde(default)]
+    pub aliases: BTreeMap<String, RawAliasTargets>,
     /// Where the provider was defined; filled in by the loader, never read from the file.
     #[serde(skip)]
     pub origin: Origin,

@@ -8,7 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Uri;
 
 use super::raw::{RawConfig, RawProvider, RawServer};
-use super::{ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
+use super::{Alias, ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
 use crate::convert::{ConvertOptions, MaxTokensField};
 use crate::secret::Secret;
 use crate::upstream::runtime::RuntimeSettings;
@@ -30,7 +30,9 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     }
     let default_provider = default_provider(raw.server.default_provider.as_deref(), &providers)?;
     let proxy_key = raw.server.proxy_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
-    Ok(Settings { listen, snapshot: Snapshot { version: 1, default_provider, providers, proxy_key, limits } })
+    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, limits };
+    crate::proxy::routing::validate_aliases(&snapshot)?;
+    Ok(Settings { listen, snapshot })
 }
 
 fn listen(server: &RawServer) -> Result<Listen, ConfigError> {
@@ -118,6 +120,7 @@ pub(crate) fn provider(
     };
     let runtime = ProviderRuntime::new(fingerprints, &limits.runtime);
     let endpoint = Provider::endpoint_for(format, &base_url);
+    let name_for_aliases = name.clone();
     Ok(Provider {
         name,
         format,
@@ -129,8 +132,13 @@ pub(crate) fn provider(
         request_timeout,
         retry: limits.retry.clone(),
         runtime,
+        aliases: aliases(&name_for_aliases, raw)?,
         origin: raw.origin,
     })
+}
+
+fn aliases(provider: &str, raw: &RawProvider) -> Result<Vec<Alias>, ConfigError> {
+    raw.aliases.iter().map(|(name, targets)| Alias::new(provider, name, targets.clone())).collect()
 }
 
 fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError> {

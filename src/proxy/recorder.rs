@@ -123,6 +123,18 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn falling_back_to_another_target_moves_the_in_flight_count() {
+        let metrics = MetricsHandle::start();
+        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        recorder.routed("first", "m", false);
+        recorder.routed("second", "m", false);
+        let live = metrics.in_flight();
+        assert_eq!((live.requests, live.by_provider["first"], live.by_provider["second"]), (1, 0, 1));
+        recorder.finish(200, None, Usage::default(), None);
+        assert_eq!(metrics.in_flight().requests, 0);
+    }
+
+    #[actix_rt::test]
     async fn a_recorder_dropped_unfinished_records_a_client_disconnect() {
         let metrics = MetricsHandle::start();
         let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());

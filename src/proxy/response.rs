@@ -32,6 +32,11 @@ pub fn response_head(
     let gateway = recorder.elapsed().saturating_sub(upstream);
     response.insert_header(("server-timing", server_timing(gateway, upstream)));
     response.insert_header(("x-gatehouse-request-id", recorder.record.request_id.as_str()));
+    // The model comes from the client and may hold characters a header cannot carry: then the header is left out.
+    let target = format!("{}:{}", recorder.record.provider, recorder.record.model);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&target) {
+        response.insert_header(("x-gatehouse-target", value));
+    }
     response
 }
 

@@ -16,6 +16,7 @@ use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
 use crate::proxy::routing::resolve;
 use crate::proxy::{anthropic_upstream, openai_upstream};
+use crate::upstream::retry::is_retriable_status;
 
 pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
@@ -40,27 +41,52 @@ async fn handle(
     let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
     let inspected = inspect(&body, Required::Messages)?;
     let route = resolve(snapshot, &inspected.model)?;
-    if let Some(r) = recorder.as_mut() {
-        r.routed(&route.provider.name, &route.upstream_model, inspected.stream);
+    let last = route.targets.len() - 1;
+    for (i, target) in route.targets.iter().enumerate() {
+        let provider = &target.provider;
+        if let Some(r) = recorder.as_mut() {
+            r.routed(&provider.name, &target.model, inspected.stream);
+        }
+        let (upstream_body, names) = match provider.format {
+            ApiFormat::Anthropic => (with_model(&body, &inspected, &target.model), None),
+            ApiFormat::OpenAi => {
+                let converted = convert_request(&body, &target.model, provider)?;
+                (converted.body, Some(converted.names))
+            }
+        };
+        let forward =
+            Forward { body: upstream_body, client_headers: req.headers().clone(), client_key: client_key.clone() };
+        let result = forwarder_for(provider, &snapshot.limits)
+            .send(forward)
+            .await
+            .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?;
+        // Before the first byte, a retriable failure moves on to the next target of the alias.
+        let failed = match &result {
+            Ok(reply) => {
+                is_retriable_status(reply.status.as_u16()).then(|| format!("status {}", reply.status.as_u16()))
+            }
+            Err(error) => error.is_provider_failure().then(|| error.to_string()),
+        };
+        if let (Some(why), true) = (failed, i < last) {
+            let next = &route.targets[i + 1];
+            log::warn!(
+                "{}:{} failed ({why}); falling back to {}:{}",
+                provider.name,
+                target.model,
+                next.provider.name,
+                next.model
+            );
+            continue;
+        }
+        let reply = result?;
+        let recorder = recorder.take().ok_or_else(|| GatewayError::Internal("request recorded twice".into()))?;
+        let name = provider.name.as_str();
+        return Ok(match names {
+            None => anthropic_upstream::respond(reply, inspected.stream, recorder, name).await,
+            Some(names) => {
+                openai_upstream::respond(reply, inspected.stream, &inspected.model, names, recorder, name).await
+            }
+        });
     }
-    let (upstream_body, names) = match route.provider.format {
-        ApiFormat::Anthropic => (with_model(&body, &inspected, &route.upstream_model), None),
-        ApiFormat::OpenAi => {
-            let converted = convert_request(&body, &route.upstream_model, &route.provider)?;
-            (converted.body, Some(converted.names))
-        }
-    };
-    let forward = Forward { body: upstream_body, client_headers: req.headers().clone(), client_key };
-    let reply = forwarder_for(&route.provider, &snapshot.limits)
-        .send(forward)
-        .await
-        .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))??;
-    let recorder = recorder.take().ok_or_else(|| GatewayError::Internal("request recorded twice".into()))?;
-    let provider = route.provider.name.as_str();
-    Ok(match names {
-        None => anthropic_upstream::respond(reply, inspected.stream, recorder, provider).await,
-        Some(names) => {
-            openai_upstream::respond(reply, inspected.stream, &inspected.model, names, recorder, provider).await
-        }
-    })
+    Err(GatewayError::Internal("route without targets".into()))
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per endpoint family.
 
+pub mod aliases;
 pub mod dashboard;
 pub mod health;
 pub mod messages;

@@ -15,10 +15,11 @@ use serde_json::Value;
 /// `message_stop` last — or the stream ends with an `error` event instead. No
 /// `[DONE]`, every frame named, and its JSON `type` equal to that name.
 pub fn check_anthropic_stream(bytes: &[u8]) -> Result<(), String> {
-    if contains(bytes, b"[DONE]") {
-        return Err("output contains [DONE]".into());
-    }
     let events = parse(bytes)?;
+    // Model text may well contain "[DONE]"; a frame that is only that may not.
+    if events.iter().any(|e| e.data.trim() == "[DONE]") {
+        return Err("output contains a [DONE] frame".into());
+    }
     let mut state = State::default();
     for (n, event) in events.iter().enumerate() {
         let (name, payload) = named_payload(event).map_err(|e| format!("event {n}: {e}"))?;
@@ -66,10 +67,6 @@ pub fn delta_text(bytes: &[u8], delta_type: &str, field: &str) -> String {
 
 fn str_of(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn parse(bytes: &[u8]) -> Result<Vec<SseEvent>, String> {

@@ -1,0 +1,12 @@
+//! `GET /v1/aliases`: every configured model alias and what it resolves to.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::proxy::routing::list_aliases;
+
+pub async fn aliases(app: web::Data<AppState>) -> HttpResponse {
+    let snapshot = app.snapshots.current();
+    HttpResponse::Ok().json(json!({ "data": list_aliases(&snapshot) }))
+}
