@@ -7,10 +7,12 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod metrics;
+pub mod models;
 pub mod proxy;
 pub mod routes;
 pub mod secret;
 pub mod sse;
+pub mod tokens;
 pub mod upstream;
 
 use std::net::TcpListener;
@@ -23,6 +25,9 @@ use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use app::AppState;
 use config::{ConfigSource, Settings};
+
+/// How long a provider's model list is reused before it is fetched again.
+pub const MODELS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Installs rustls' process-wide crypto provider (needed before the first TLS client is built). Idempotent.
 pub fn install_crypto_provider() {
@@ -41,7 +46,8 @@ pub fn serve(
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let registry = Registry::new(snapshots.clone(), source).start();
     let metrics = MetricsHandle::start();
-    let state = AppState { snapshots, metrics, registry, started: Instant::now() };
+    let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
+    let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
         .shutdown_timeout(grace)

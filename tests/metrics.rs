@@ -223,3 +223,30 @@ async fn dashboard_is_one_self_contained_page() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn token_counting_is_told_apart_by_its_route_label() {
+    let mock = start_mock();
+    let gw = mock_gateway(&mock);
+    let c = client();
+    let mut res = c.post(format!("{}/v1/messages", gw.url)).send_body(body("mock:claude", false)).await.unwrap();
+    res.body().await.unwrap();
+    let mut res =
+        c.post(format!("{}/v1/messages/count_tokens", gw.url)).send_body(body("mock:claude", false)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.body().await.unwrap();
+    let s = summary_after(&gw, 2).await;
+    assert_eq!(
+        (s["routes"]["messages"]["requests"].as_u64(), s["routes"]["count_tokens"]["requests"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let samples = parse_samples(&get_text(&gw, "/metrics").await);
+    for route in ["messages", "count_tokens"] {
+        assert_eq!(
+            total(&samples, "gatehouse_requests_total", &[("route", route), ("model", "claude")]),
+            1.0,
+            "{route}"
+        );
+        assert_eq!(total(&samples, "gatehouse_request_duration_seconds_count", &[("route", route)]), 1.0, "{route}");
+    }
+}

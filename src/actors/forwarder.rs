@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::config::{Auth, Limits, Provider};
+use crate::config::{Auth, Limits, Provider, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
 use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
@@ -50,7 +50,9 @@ impl Actor for Forwarder {
 #[derive(Message)]
 #[rtype(result = "Result<UpstreamReply, GatewayError>")]
 pub struct Forward {
-    /// The exact bytes to POST.
+    /// Which upstream endpoint.
+    pub call: UpstreamCall,
+    /// The exact bytes to POST (empty for a GET).
     pub body: Bytes,
     /// The client's request headers (filtered by the forwarder's policy).
     pub client_headers: HeaderMap,
@@ -127,7 +129,11 @@ async fn attempts(provider: &Provider, client: &awc::Client, msg: &Forward) -> R
             Auth::Passthrough => None,
         };
         let request = build_request(provider, client, msg, key_index)?;
-        let retry_wait = match request.send_body(msg.body.clone()).await {
+        let sent = match msg.call {
+            UpstreamCall::ListModels => request.send().await,
+            UpstreamCall::Messages | UpstreamCall::CountTokens => request.send_body(msg.body.clone()).await,
+        };
+        let retry_wait = match sent {
             Err(e) => {
                 let error = send_error(provider, e);
                 let retriable = matches!(error, GatewayError::UpstreamUnreachable { .. });
@@ -191,7 +197,12 @@ fn build_request(
         }
     };
     let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
-    let mut request = client.post(&provider.endpoint).timeout(provider.request_timeout);
+    let url = provider.url_for(msg.call);
+    let mut request = match msg.call {
+        UpstreamCall::ListModels => client.get(url),
+        UpstreamCall::Messages | UpstreamCall::CountTokens => client.post(url),
+    }
+    .timeout(provider.request_timeout);
     *request.headers_mut() = headers;
     Ok(request)
 }

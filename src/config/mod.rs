@@ -16,7 +16,7 @@ use derive_more::Display;
 
 pub use alias::Alias;
 pub use load::{load, load_from, ConfigSource};
-pub use provider::{ApiFormat, Auth, Provider};
+pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
 pub use raw::Origin;
 pub use validate::validate;
 

@@ -13,6 +13,8 @@ use super::RequestRecord;
 #[derive(Debug, Default)]
 pub struct Aggregate {
     overall: Totals,
+    /// Inbound routes are names from the gateway's code (`messages`, `count_tokens`): bounded.
+    by_route: BTreeMap<&'static str, Totals>,
     by_provider: BTreeMap<String, Totals>,
     by_model: BTreeMap<Labels, Totals>,
 }
@@ -33,6 +35,8 @@ pub struct Summary {
     pub uptime_seconds: u64,
     pub totals: TotalsView,
     pub in_flight: InFlightView,
+    /// Per inbound route (`messages`, `count_tokens`), so token counting does not hide in message latency.
+    pub routes: BTreeMap<&'static str, TotalsView>,
     pub providers: BTreeMap<String, TotalsView>,
     /// Keyed `provider:model`.
     pub models: BTreeMap<String, TotalsView>,
@@ -50,6 +54,7 @@ impl Aggregate {
     /// Adds one finished request under its bounded labels, seen at `now_ms` (Unix milliseconds).
     pub fn record(&mut self, r: &RequestRecord, labels: &Labels, now_ms: u64) {
         self.overall.add(r, now_ms);
+        self.by_route.entry(if r.route.is_empty() { "none" } else { r.route }).or_default().add(r, now_ms);
         if let Some(t) = self.by_provider.get_mut(&labels.provider) {
             t.add(r, now_ms);
         } else {
@@ -69,6 +74,7 @@ impl Aggregate {
             uptime_seconds,
             totals: self.overall.view(),
             in_flight,
+            routes: self.by_route.iter().map(|(r, t)| (*r, t.view())).collect(),
             providers: self.by_provider.iter().map(|(p, t)| (p.clone(), t.view())).collect(),
             models: self.by_model.iter().map(|(l, t)| (format!("{}:{}", l.provider, l.model), t.view())).collect(),
             limits: Limits {
@@ -119,6 +125,7 @@ mod tests {
         assert_eq!((p.requests, p.errors, p.output_tokens), (3, 1, 7));
         assert_eq!(p.errors_by_kind.get("http_error"), Some(&1));
         assert_eq!(s.totals.requests, 3);
+        assert_eq!(s.routes["messages"].requests, 3);
         assert_eq!(s.models["p:n"].ttfb_p50_ms.map(|v| v < 6.0), Some(true));
     }
 

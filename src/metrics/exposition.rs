@@ -50,6 +50,7 @@ impl Format {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    route: &'static str,
     provider: String,
     model: String,
     stream: &'static str,
@@ -69,7 +70,14 @@ struct ProviderLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DurationLabels {
+    route: &'static str,
     provider: String,
     stream: &'static str,
 }
@@ -88,8 +96,8 @@ pub struct Exposition {
     requests: Family<RequestLabels, Counter>,
     tokens: Family<TokenLabels, Counter>,
     duration: HistogramFamily<DurationLabels>,
-    ttfb: HistogramFamily<ProviderLabels>,
-    overhead: HistogramFamily<ProviderLabels>,
+    ttfb: HistogramFamily<RouteLabels>,
+    overhead: HistogramFamily<RouteLabels>,
     errors: Family<ErrorLabels, Counter>,
     upstream_errors: Family<ErrorLabels, Counter>,
     in_flight: Family<ProviderLabels, Gauge>,
@@ -103,9 +111,8 @@ impl Default for Exposition {
         let tokens = Family::default();
         let duration: HistogramFamily<DurationLabels> =
             Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
-        let ttfb: HistogramFamily<ProviderLabels> = Family::new_with_constructor(|| Histogram::new(TTFB_BUCKETS));
-        let overhead: HistogramFamily<ProviderLabels> =
-            Family::new_with_constructor(|| Histogram::new(OVERHEAD_BUCKETS));
+        let ttfb: HistogramFamily<RouteLabels> = Family::new_with_constructor(|| Histogram::new(TTFB_BUCKETS));
+        let overhead: HistogramFamily<RouteLabels> = Family::new_with_constructor(|| Histogram::new(OVERHEAD_BUCKETS));
         let errors = Family::default();
         let upstream_errors = Family::default();
         let in_flight = Family::default();
@@ -163,9 +170,13 @@ impl Exposition {
     pub fn record(&mut self, r: &RequestRecord, labels: &Labels) {
         let stream = if r.streamed { "true" } else { "false" };
         let status = status_label(r.status);
+        // Routes are names from the gateway's code (`messages`, `count_tokens`), so the label is bounded.
+        let route = if r.route.is_empty() { "none" } else { r.route };
         let provider = || labels.provider.clone();
         let model = || labels.model.clone();
-        self.requests.get_or_create(&RequestLabels { provider: provider(), model: model(), stream, status }).inc();
+        self.requests
+            .get_or_create(&RequestLabels { route, provider: provider(), model: model(), stream, status })
+            .inc();
         let u = &r.usage;
         for (kind, n) in [
             ("input", u.input_tokens),
@@ -176,13 +187,14 @@ impl Exposition {
             // Created even at zero, so `rate()` sees each series from its first request.
             self.tokens.get_or_create(&TokenLabels { provider: provider(), model: model(), kind }).inc_by(n);
         }
-        self.duration.get_or_create(&DurationLabels { provider: provider(), stream }).observe(r.duration.as_secs_f64());
-        let by_provider = ProviderLabels { provider: provider() };
+        let duration = DurationLabels { route, provider: provider(), stream };
+        self.duration.get_or_create(&duration).observe(r.duration.as_secs_f64());
+        let by_route = RouteLabels { route, provider: provider() };
         if let Some(ttfb) = r.time_to_first_byte {
-            self.ttfb.get_or_create(&by_provider).observe(ttfb.as_secs_f64());
+            self.ttfb.get_or_create(&by_route).observe(ttfb.as_secs_f64());
         }
         if let Some(overhead) = r.overhead() {
-            self.overhead.get_or_create(&by_provider).observe(overhead.as_secs_f64());
+            self.overhead.get_or_create(&by_route).observe(overhead.as_secs_f64());
         }
         if r.is_error() {
             let kind = r.error_kind.unwrap_or("http_error");
@@ -242,6 +254,7 @@ mod tests {
             time_to_first_byte: Some(Duration::from_millis(30)),
             upstream_time: Some(Duration::from_millis(29)),
             usage: Usage { input_tokens: 7, output_tokens: 3, ..Default::default() },
+            route: "messages",
             ..RequestRecord::default()
         }
     }
@@ -256,11 +269,11 @@ mod tests {
         let live = InFlightView { requests: 2, streams: 1, by_provider: [("openai".to_string(), 2)].into() };
         let text = e.encode(Format::Prometheus, &live);
         for line in [
-            r#"gatehouse_requests_total{provider="openai",model="gpt-4o",stream="true",status="200"} 1"#,
+            r#"gatehouse_requests_total{route="messages",provider="openai",model="gpt-4o",stream="true",status="200"} 1"#,
             r#"gatehouse_tokens_total{provider="openai",model="gpt-4o",kind="input"} 21"#,
             r#"gatehouse_tokens_total{provider="openai",model="gpt-4o",kind="cache_read"} 0"#,
-            r#"gatehouse_request_duration_seconds_count{provider="openai",stream="true"} 3"#,
-            r#"gatehouse_overhead_seconds_bucket{provider="openai",le="0.0025"} 3"#,
+            r#"gatehouse_request_duration_seconds_count{route="messages",provider="openai",stream="true"} 3"#,
+            r#"gatehouse_overhead_seconds_bucket{route="messages",provider="openai",le="0.0025"} 3"#,
             r#"gatehouse_upstream_errors_total{provider="openai",kind="upstream_unreachable"} 1"#,
             r#"gatehouse_errors_total{provider="openai",kind="invalid_request"} 1"#,
             r#"gatehouse_in_flight_requests{provider="openai"} 2"#,

@@ -96,9 +96,9 @@ mod tests {
         drop(guard);
         let text = m.prometheus(Format::Prometheus);
         assert!(text.contains(r#"gatehouse_in_flight_requests{provider="mock"} 0"#), "{text}");
-        assert!(
-            text.contains(r#"gatehouse_requests_total{provider="mock",model="claude",stream="false",status="200"} 1"#)
-        );
+        assert!(text.contains(
+            r#"gatehouse_requests_total{route="none",provider="mock",model="claude",stream="false",status="200"} 1"#
+        ));
     }
 
     #[test]

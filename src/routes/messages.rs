@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::actors::forwarder::{forwarder_for, Forward};
 use crate::app::{error_response, AppState};
-use crate::config::{ApiFormat, Snapshot};
+use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::body::{inspect, read_limited, with_model, Required};
 use crate::proxy::client_auth::authenticate;
@@ -54,8 +54,12 @@ async fn handle(
                 (converted.body, Some(converted.names))
             }
         };
-        let forward =
-            Forward { body: upstream_body, client_headers: req.headers().clone(), client_key: client_key.clone() };
+        let forward = Forward {
+            call: UpstreamCall::Messages,
+            body: upstream_body,
+            client_headers: req.headers().clone(),
+            client_key: client_key.clone(),
+        };
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await

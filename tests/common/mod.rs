@@ -141,6 +141,9 @@ impl Drop for StreamGuard {
 async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
     let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
     state.requests.lock().unwrap().push(Recorded { path: req.path().to_string(), headers, body: body.clone() });
+    if req.method() == actix_web::http::Method::GET && req.path().ends_with("/models") {
+        return model_list(&req);
+    }
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let model = json["model"].as_str().unwrap_or("").to_string();
     let streamed = json["stream"].as_bool().unwrap_or(false);
@@ -156,6 +159,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     }
     if req.path().ends_with("/chat/completions") {
         return openai_handler(&model, streamed, state).await;
+    }
+    if req.path().ends_with("/count_tokens") {
+        return HttpResponse::Ok().content_type("application/json").body(r#"{"input_tokens":42}"#);
     }
     if let Some(status) = model.strip_prefix("error-") {
         let status: u16 = status.parse().unwrap_or(500);
@@ -207,6 +213,16 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             .content_type("application/json")
             .body(MESSAGE_JSON),
     }
+}
+
+/// `GET …/models`: Anthropic's list shape when the request carries `anthropic-version`, else OpenAI's.
+fn model_list(req: &HttpRequest) -> HttpResponse {
+    let body = if req.headers().contains_key("anthropic-version") {
+        r#"{"data":[{"type":"model","id":"claude-mock-1","display_name":"Claude Mock 1","created_at":"2025-02-19T00:00:00Z"},{"type":"model","id":"claude-mock-2","display_name":"Claude Mock 2","created_at":"2025-05-14T00:00:00Z"}],"has_more":false,"first_id":"claude-mock-1","last_id":"claude-mock-2"}"#
+    } else {
+        r#"{"object":"list","data":[{"id":"gpt-mock","object":"model","created":1715367049,"owned_by":"system"}]}"#
+    };
+    HttpResponse::Ok().content_type("application/json").body(body)
 }
 
 /// The mock's OpenAI-format endpoint (`<mock>/v1/chat/completions`). Behaviour by model:
