@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
         .route("/metrics/series", web::get().to(routes::metrics::series))
         .route("/dashboard", web::get().to(routes::dashboard::dashboard))
+        .configure(routes::admin::configure)
         .default_service(web::to(not_found));
 }
 

@@ -18,9 +18,15 @@ pub enum GatewayError {
     /// Missing or wrong credentials.
     #[display("{_0}")]
     Authentication(String),
-    /// No route here.
+    /// No route here, or the named thing does not exist.
     #[display("{_0}")]
     NotFound(String),
+    /// The request contradicts the current state (removing the default provider).
+    #[display("{_0}")]
+    Conflict(String),
+    /// Something the request needs is down (the shared configuration store); the same request can succeed later.
+    #[display("{_0}")]
+    Unavailable(String),
     /// The request body exceeds the configured limit.
     #[display("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -54,11 +60,12 @@ impl GatewayError {
     /// The Anthropic `error.type` for this error.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) | Self::UnknownProvider { .. } => "invalid_request_error",
+            Self::InvalidRequest(_) | Self::UnknownProvider { .. } | Self::Conflict(_) => "invalid_request_error",
             Self::Authentication(_) => "authentication_error",
             Self::NotFound(_) => "not_found_error",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
+            Self::Unavailable(_) => "api_error",
             Self::UpstreamTimeout { .. } => "timeout_error",
             Self::KeysExhausted { .. } => "rate_limit_error",
             Self::ProviderUnavailable { .. } => "overloaded_error",
@@ -72,6 +79,8 @@ impl GatewayError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::Authentication(_) => "authentication",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable(_) => "unavailable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
@@ -93,6 +102,8 @@ impl GatewayError {
             Self::InvalidRequest(_)
             | Self::Authentication(_)
             | Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::Unavailable(_)
             | Self::PayloadTooLarge { .. }
             | Self::UnknownProvider { .. }
             | Self::Internal(_) => false,
@@ -160,6 +171,8 @@ impl ResponseError for GatewayError {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } => StatusCode::BAD_REQUEST,
             Self::Authentication(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,

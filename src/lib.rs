@@ -2,6 +2,7 @@
 //! `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams (converted).
 
 pub mod actors;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod convert;
@@ -9,6 +10,8 @@ pub mod error;
 pub mod metrics;
 pub mod models;
 pub mod proxy;
+pub mod registry;
+pub mod replication;
 pub mod routes;
 pub mod secret;
 pub mod sse;
@@ -44,7 +47,13 @@ pub fn serve(
     install_crypto_provider();
     let grace = settings.snapshot.limits.shutdown_grace.as_secs();
     let snapshots = SnapshotHandle::new(settings.snapshot);
-    let registry = Registry::new(snapshots.clone(), source).start();
+    let redis = settings
+        .redis_url
+        .map(|url| redis::Client::open(url.expose()))
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("REDIS_URL: {:?}", e.kind())))?;
+    let live = registry::LiveConfig::new(source, settings.raw, snapshots.clone());
+    let registry = Registry::new(live, redis).start();
     let metrics = MetricsHandle::start();
     let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
     let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per endpoint family.
 
+pub mod admin;
 pub mod aliases;
 pub mod count_tokens;
 pub mod dashboard;

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
+
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -349,9 +352,18 @@ impl Drop for Gateway {
 
 /// Starts gatehouse configured only by `env` (no file, no process environment).
 pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
+    start_gateway_from(None, env)
+}
+
+/// Starts gatehouse from the config file at `path` plus `env`; the file is re-read by reloads.
+pub fn start_gateway_with_file(path: &Path, env: &[(&str, &str)]) -> Gateway {
+    start_gateway_from(Some(path.to_path_buf()), env)
+}
+
+fn start_gateway_from(path: Option<PathBuf>, env: &[(&str, &str)]) -> Gateway {
     let mut vars: Vec<(String, String)> = vec![("WORKERS".into(), "1".into()), ("LOG_LEVEL".into(), "warn".into())];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let source = gatehouse::config::ConfigSource { path: None, env: vars };
+    let source = gatehouse::config::ConfigSource { path, env: vars };
     let settings = gatehouse::config::load_from(&source).expect("test configuration is valid");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -365,6 +377,32 @@ pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
     });
     let handle = rx.recv().unwrap();
     Gateway { url, handle }
+}
+
+/// A config file in the temp directory, removed on drop.
+pub struct TempConfig {
+    pub path: PathBuf,
+}
+
+impl TempConfig {
+    pub fn new(content: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("gatehouse-it-{}-{n}.toml", std::process::id()));
+        let file = Self { path };
+        file.write(content);
+        file
+    }
+
+    pub fn write(&self, content: &str) {
+        std::fs::write(&self.path, content).unwrap();
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A TCP server that accepts connections and closes them at once without answering; counts connections.
