@@ -1,24 +1,27 @@
 //! Shared application state handed to every handler, and the route table.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::actors::metrics::MetricsActor;
+use crate::actors::metrics::MetricsHandle;
 use crate::actors::registry::{Registry, SnapshotHandle};
 use crate::error::GatewayError;
+use crate::models::ModelsCache;
 use crate::routes;
 
 /// What handlers need: the snapshot to route with and the actors to talk to.
 #[derive(Clone)]
 pub struct AppState {
     pub snapshots: SnapshotHandle,
-    pub metrics: Addr<MetricsActor>,
+    pub metrics: MetricsHandle,
     pub registry: Addr<Registry>,
     pub started: Instant,
+    /// Provider model lists for `GET /v1/models`, shared by every worker.
+    pub models: Arc<ModelsCache>,
 }
 
 /// The route table, shared by the binary and the tests.
@@ -28,8 +31,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(routes::health::health))
         .route("/v1/messages", web::post().to(routes::messages::messages))
         .route("/v1/chat/completions", web::post().to(routes::chat_completions::chat_completions))
+        .route("/v1/messages/count_tokens", web::post().to(routes::count_tokens::count_tokens))
+        .route("/v1/models", web::get().to(routes::models::list_models))
         .route("/v1/aliases", web::get().to(routes::aliases::aliases))
+        .route("/metrics", web::get().to(routes::metrics::prometheus))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .route("/metrics/series", web::get().to(routes::metrics::series))
+        .route("/dashboard", web::get().to(routes::dashboard::dashboard))
+        .configure(routes::admin::configure)
         .default_service(web::to(not_found));
 }
 

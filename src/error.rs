@@ -18,9 +18,15 @@ pub enum GatewayError {
     /// Missing or wrong credentials.
     #[display("{_0}")]
     Authentication(String),
-    /// No route here.
+    /// No route here, or the named thing does not exist.
     #[display("{_0}")]
     NotFound(String),
+    /// The request contradicts the current state (removing the default provider).
+    #[display("{_0}")]
+    Conflict(String),
+    /// Something the request needs is down (the shared configuration store); the same request can succeed later.
+    #[display("{_0}")]
+    Unavailable(String),
     /// The request body exceeds the configured limit.
     #[display("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -45,6 +51,9 @@ pub enum GatewayError {
     /// An upstream error already translated into Anthropic terms (OpenAI-format upstreams).
     #[display("{message}")]
     Upstream { status: StatusCode, error_type: &'static str, message: String, retry_after: Option<String> },
+    /// The client hung up before its answer began; nothing more is sent (the status is only for logs and metrics).
+    #[display("the client closed the connection before the response began")]
+    ClientClosed,
     /// A bug or resource failure inside the gateway.
     #[display("internal gateway error: {_0}")]
     Internal(String),
@@ -54,11 +63,13 @@ impl GatewayError {
     /// The Anthropic `error.type` for this error.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) | Self::UnknownProvider { .. } => "invalid_request_error",
+            Self::InvalidRequest(_) | Self::UnknownProvider { .. } | Self::Conflict(_) => "invalid_request_error",
             Self::Authentication(_) => "authentication_error",
             Self::NotFound(_) => "not_found_error",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
+            Self::ClientClosed => "invalid_request_error",
+            Self::Unavailable(_) => "api_error",
             Self::UpstreamTimeout { .. } => "timeout_error",
             Self::KeysExhausted { .. } => "rate_limit_error",
             Self::ProviderUnavailable { .. } => "overloaded_error",
@@ -72,6 +83,8 @@ impl GatewayError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::Authentication(_) => "authentication",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable(_) => "unavailable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
@@ -81,6 +94,7 @@ impl GatewayError {
             Self::ProviderUnavailable { .. } => "circuit_open",
             Self::Upstream { .. } => "upstream_status",
             Self::Internal(_) => "internal",
+            Self::ClientClosed => "client_disconnected",
         }
     }
 
@@ -93,8 +107,11 @@ impl GatewayError {
             Self::InvalidRequest(_)
             | Self::Authentication(_)
             | Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::Unavailable(_)
             | Self::PayloadTooLarge { .. }
             | Self::UnknownProvider { .. }
+            | Self::ClientClosed
             | Self::Internal(_) => false,
         }
     }
@@ -160,6 +177,8 @@ impl ResponseError for GatewayError {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } => StatusCode::BAD_REQUEST,
             Self::Authentication(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -167,6 +186,8 @@ impl ResponseError for GatewayError {
             Self::ProviderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // nginx's "client closed request": never seen by the client, useful in logs and metrics.
+            Self::ClientClosed => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 

@@ -2,16 +2,21 @@
 //! `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams (converted).
 
 pub mod actors;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod hooks;
 pub mod metrics;
+pub mod models;
 pub mod proxy;
+pub mod registry;
+pub mod replication;
 pub mod routes;
 pub mod secret;
 pub mod sse;
+pub mod tokens;
 pub mod upstream;
 
 use std::net::TcpListener;
@@ -20,10 +25,13 @@ use std::time::Instant;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 
-use actors::metrics::MetricsActor;
+use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use app::AppState;
 use config::{ConfigSource, Settings};
+
+/// How long a provider's model list is reused before it is fetched again.
+pub const MODELS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Installs rustls' process-wide crypto provider (needed before the first TLS client is built). Idempotent.
 pub fn install_crypto_provider() {
@@ -40,11 +48,19 @@ pub fn serve(
     install_crypto_provider();
     let grace = settings.snapshot.limits.shutdown_grace.as_secs();
     let snapshots = SnapshotHandle::new(settings.snapshot);
-    let registry = Registry::new(snapshots.clone(), source).start();
-    let metrics = MetricsActor::default().start();
-    let state = AppState { snapshots, metrics, registry, started: Instant::now() };
+    let redis = settings
+        .redis_url
+        .map(|url| redis::Client::open(url.expose()))
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("REDIS_URL: {:?}", e.kind())))?;
+    let live = registry::LiveConfig::new(source, settings.raw, snapshots.clone());
+    let registry = Registry::new(live, redis).start();
+    let metrics = MetricsHandle::start();
+    let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
+    let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
+        .on_connect(proxy::disconnect::record_socket)
         .shutdown_timeout(grace)
         .listen(listener)?
         .run();

@@ -305,3 +305,30 @@ async fn passthrough_keys_from_openai_sdks_are_sent_to_anthropic_as_x_api_key() 
     assert_eq!(status, 401, "no key for a passthrough provider");
     assert_eq!(openai_error(&answer)["code"], "invalid_api_key");
 }
+
+#[actix_rt::test]
+async fn usage_is_recorded_under_the_chat_completions_route() {
+    let mock = start_mock();
+    let gw = gateway(&mock, &[]);
+    // Passthrough stream (the fixture carries usage: 25 in, 9 out) and a converted answer (21 in, 9 out, 4 cache
+    // read, 3 cache creation).
+    let (status, _, _) = post(&gw, chat("oai:fixture-text", true)).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = post(&gw, chat("mock:claude", false)).await;
+    assert_eq!(status, 200);
+    let mut route = Value::Null;
+    for _ in 0..100 {
+        let mut res = client().get(format!("{}/metrics/summary", gw.url)).send().await.unwrap();
+        let summary: Value = serde_json::from_slice(&res.body().await.unwrap()).unwrap();
+        route = summary["routes"]["chat_completions"].clone();
+        if route["requests"] == 2 {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(route["requests"], 2, "{route}");
+    assert_eq!(route["input_tokens"], 25 + 21);
+    assert_eq!(route["output_tokens"], 9 + 9);
+    assert_eq!(route["cache_read_input_tokens"], 4);
+    assert_eq!(route["cache_creation_input_tokens"], 3);
+}

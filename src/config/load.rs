@@ -34,10 +34,15 @@ pub fn load(cli_path: Option<PathBuf>) -> Result<Settings, ConfigError> {
 
 /// Loads and validates configuration from explicit sources (used by reloads and tests).
 pub fn load_from(source: &ConfigSource) -> Result<Settings, ConfigError> {
+    validate(&load_raw(source)?)
+}
+
+/// File and environment merged but not yet validated: the base that admin changes are applied on.
+pub fn load_raw(source: &ConfigSource) -> Result<RawConfig, ConfigError> {
     let mut raw = read_file(source.path.as_deref())?;
     apply_server_env(&mut raw, &source.env)?;
     apply_provider_env(&mut raw, &source.env)?;
-    validate(&raw)
+    Ok(raw)
 }
 
 fn read_file(path: Option<&Path>) -> Result<RawConfig, ConfigError> {
@@ -71,6 +76,12 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
     }
     if let Some(v) = get("PROXY_API_KEY") {
         server.proxy_api_key = Some(v.to_string());
+    }
+    if let Some(v) = get("ADMIN_API_KEY") {
+        server.admin_api_key = Some(v.to_string());
+    }
+    if let Some(v) = get("REDIS_URL") {
+        server.redis_url = Some(v.to_string());
     }
     for (var, field) in [
         ("REQUEST_TIMEOUT", &mut server.request_timeout),

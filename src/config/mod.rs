@@ -4,6 +4,7 @@
 pub mod alias;
 mod env;
 mod load;
+pub mod overlay;
 mod provider;
 pub mod raw;
 mod validate;
@@ -15,9 +16,10 @@ use std::time::Duration;
 use derive_more::Display;
 
 pub use alias::Alias;
-pub use load::{load, load_from, ConfigSource};
-pub use provider::{ApiFormat, Auth, Provider};
-pub use raw::Origin;
+pub use load::{load, load_from, load_raw, ConfigSource};
+pub use overlay::{Change, Overlay};
+pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
+pub use raw::{Origin, RawConfig, RawProvider};
 pub use validate::validate;
 
 use crate::secret::Secret;
@@ -83,6 +85,8 @@ pub struct Snapshot {
     pub default_provider: String,
     pub providers: BTreeMap<String, Arc<Provider>>,
     pub proxy_key: Option<Secret>,
+    /// The admin API's bearer token; `None` disables the admin API (it answers 404).
+    pub admin_key: Option<Secret>,
     pub limits: Limits,
 }
 
@@ -93,10 +97,14 @@ impl Snapshot {
     }
 
     /// Carries runtime state (breakers, key cool-downs) over from the snapshot this one replaces. Call before
-    /// publishing, while this snapshot's providers are not shared yet.
+    /// publishing, while this snapshot's providers are not shared yet. A provider repointed at another upstream
+    /// (admin API, reload) starts fresh: the old upstream's failures say nothing about the new one.
     pub fn inherit_runtime(&mut self, previous: &Snapshot) {
         for (name, provider) in self.providers.iter_mut() {
             let (Some(old), Some(new)) = (previous.providers.get(name), Arc::get_mut(provider)) else { continue };
+            if old.endpoint != new.endpoint {
+                continue;
+            }
             new.runtime.inherit(&old.runtime);
         }
     }
@@ -112,4 +120,8 @@ impl Snapshot {
 pub struct Settings {
     pub listen: Listen,
     pub snapshot: Snapshot,
+    /// Redis shared by the replicas for admin changes (`REDIS_URL`); a secret, since it may carry a password.
+    pub redis_url: Option<Secret>,
+    /// File and environment as merged before validation: the base that admin changes are re-applied on.
+    pub raw: RawConfig,
 }

@@ -23,6 +23,17 @@ pub enum ApiFormat {
     OpenAi,
 }
 
+/// The kinds of request gatehouse makes to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamCall {
+    /// `POST` a generation (`/v1/messages` or `/chat/completions`).
+    Messages,
+    /// `POST /v1/messages/count_tokens` (Anthropic format only).
+    CountTokens,
+    /// `GET` the provider's model list.
+    ListModels,
+}
+
 /// How gatehouse authenticates to the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -70,6 +81,16 @@ impl Provider {
         match format {
             ApiFormat::Anthropic => format!("{base_url}/v1/messages"),
             ApiFormat::OpenAi => format!("{base_url}/chat/completions"),
+        }
+    }
+
+    /// The URL of one kind of upstream call.
+    pub fn url_for(&self, call: UpstreamCall) -> String {
+        match (call, self.format) {
+            (UpstreamCall::Messages, _) => self.endpoint.clone(),
+            (UpstreamCall::CountTokens, _) => format!("{}/v1/messages/count_tokens", self.base_url),
+            (UpstreamCall::ListModels, ApiFormat::Anthropic) => format!("{}/v1/models?limit=1000", self.base_url),
+            (UpstreamCall::ListModels, ApiFormat::OpenAi) => format!("{}/models", self.base_url),
         }
     }
 

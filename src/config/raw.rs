@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::alias::RawAliasTargets;
 
@@ -49,30 +49,44 @@ pub struct RawServer {
     pub circuit_breaker_cooldown: Option<u64>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace: Option<u64>,
+    /// Enables the admin API (`/admin/*`) and is the bearer token it requires.
+    pub admin_api_key: Option<String>,
+    /// Redis holding the admin overlay shared by every replica; read at startup only.
+    pub redis_url: Option<String>,
 }
 
-/// `[providers.<name>]`.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// `[providers.<name>]`. Also the form an admin change is stored in (serialised into the shared overlay).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// One key, several whitespace-separated keys, or `!PASSTHRU`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// The same as a list.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_headers: BTreeMap<String, String>,
     /// Per-provider override of `server.request_timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<u64>,
     /// Conversion options for OpenAI-format providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens_field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_reasoning_back: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_tool_names: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thought_signatures: Option<bool>,
     /// Model aliases: name → target(s).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aliases: BTreeMap<String, RawAliasTargets>,
     /// Where the provider was defined; filled in by the loader, never read from the file.
     #[serde(skip)]

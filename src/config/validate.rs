@@ -29,10 +29,28 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
         return Err(ConfigError::new("no provider is configured (set <P>_API_KEY or add [providers.<name>])"));
     }
     let default_provider = default_provider(raw.server.default_provider.as_deref(), &providers)?;
-    let proxy_key = raw.server.proxy_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(Secret::new);
-    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, limits };
+    let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
+    let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
+    let redis_url = redis_url(raw.server.redis_url.as_deref())?;
+    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits };
     crate::proxy::routing::validate_aliases(&snapshot)?;
-    Ok(Settings { listen, snapshot })
+    Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
+}
+
+fn gateway_key(value: Option<&str>) -> Option<Secret> {
+    value.map(str::trim).filter(|k| !k.is_empty()).map(Secret::new)
+}
+
+/// Checks `REDIS_URL` at startup, so a typo stops the gateway instead of failing every admin write later. The
+/// error never repeats the URL: it may carry a password.
+fn redis_url(value: Option<&str>) -> Result<Option<Secret>, ConfigError> {
+    let Some(url) = value.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
+    if !(url.starts_with("redis://") || url.starts_with("unix://")) {
+        return Err(ConfigError::new("REDIS_URL: must start with redis:// or unix:// (rediss:// is not supported)"));
+    }
+    redis::Client::open(url)
+        .map_err(|e| ConfigError::new(format!("REDIS_URL: not a usable Redis URL ({:?})", e.kind())))?;
+    Ok(Some(Secret::new(url)))
 }
 
 fn listen(server: &RawServer) -> Result<Listen, ConfigError> {
@@ -380,6 +398,21 @@ mod tests {
             },
         );
         assert!(validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn admin_key_and_redis_url() {
+        let mut raw = raw_with("anthropic", RawProvider { api_key: Some("k".into()), ..Default::default() });
+        raw.server.admin_api_key = Some(" adm ".into());
+        raw.server.redis_url = Some("redis://:pw@127.0.0.1:6379/2".into());
+        let s = validate(&raw).unwrap();
+        assert!(s.snapshot.admin_key.as_ref().is_some_and(|k| k.matches("adm")));
+        assert_eq!(s.redis_url.map(|u| u.expose().to_string()).as_deref(), Some("redis://:pw@127.0.0.1:6379/2"));
+        for bad in ["http://h:6379", "rediss://:hunter2@h", "redis://:hunter2@[::1"] {
+            raw.server.redis_url = Some(bad.into());
+            let e = err_of(&raw);
+            assert!(e.starts_with("REDIS_URL:") && !e.contains("hunter2"), "{bad}: {e}");
+        }
     }
 
     #[test]

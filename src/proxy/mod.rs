@@ -5,6 +5,7 @@ pub mod anthropic_upstream;
 pub mod body;
 pub mod chat_from_anthropic;
 pub mod client_auth;
+pub mod disconnect;
 pub mod headers;
 pub mod openai_errors;
 pub mod openai_passthrough;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::actors::forwarder::{forwarder_for, Forward, UpstreamReply};
 use crate::app::AppState;
-use crate::config::{ApiFormat, Snapshot};
+use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::convert::inbound::to_anthropic_request;
 use crate::error::GatewayError;
 use crate::proxy::body::{inspect, read_limited, with_model, Required};
@@ -85,7 +85,8 @@ async fn handle(
                 (Bytes::from(bytes), plan, client_key.clone().map(anthropic_style))
             }
         };
-        let forward = Forward { body: upstream_body, client_headers: req.headers().clone(), client_key: key };
+        // `_client` held until the head arrives: if the client goes away first, the upstream request is dropped.
+        let (forward, _client) = Forward::new(UpstreamCall::Messages, upstream_body, req.headers().clone(), key);
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await

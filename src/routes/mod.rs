@@ -1,8 +1,12 @@
 //! HTTP handlers, one module per endpoint family.
 
+pub mod admin;
 pub mod aliases;
 pub mod chat_completions;
+pub mod count_tokens;
+pub mod dashboard;
 pub mod health;
 pub mod messages;
 pub mod metrics;
+pub mod models;
 pub mod root;

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
+
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -143,6 +146,9 @@ impl Drop for StreamGuard {
 async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
     let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
     state.requests.lock().unwrap().push(Recorded { path: req.path().to_string(), headers, body: body.clone() });
+    if req.method() == actix_web::http::Method::GET && req.path().ends_with("/models") {
+        return model_list(&req);
+    }
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let model = json["model"].as_str().unwrap_or("").to_string();
     let streamed = json["stream"].as_bool().unwrap_or(false);
@@ -156,8 +162,14 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     if let Some(response) = resilience_behaviour(&model, hit, &req) {
         return response;
     }
+    if model == "script" {
+        return scripted(&json, req.path().ends_with("/chat/completions"), streamed, state);
+    }
     if req.path().ends_with("/chat/completions") {
         return openai_handler(&model, streamed, state).await;
+    }
+    if req.path().ends_with("/count_tokens") {
+        return HttpResponse::Ok().content_type("application/json").body(r#"{"input_tokens":42}"#);
     }
     if let Some(status) = model.strip_prefix("error-") {
         let status: u16 = status.parse().unwrap_or(500);
@@ -230,6 +242,113 @@ fn anthropic_fixture(name: &str, streamed: bool, state: Arc<MockState>) -> HttpR
         let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
         return sse(paced(state, chunks, 0, true));
     }
+    HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+/// What the `script` model does next in a conversation, for driving real clients (Claude Code).
+enum Turn {
+    /// Ask for the Bash tool to run `echo tool-ran-ok`.
+    CallTool,
+    /// Answer with text.
+    Say(String),
+}
+
+/// `script`: asked to "use the tool", it calls Bash; once it sees the tool's result it reports it; otherwise
+/// it answers `MAGIC-42`. Works in both formats, streamed or not.
+fn scripted(json: &serde_json::Value, openai: bool, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    let text = json["messages"].to_string();
+    let saw_result = text.contains("tool-ran-ok") && (text.contains("tool_result") || text.contains("\"tool\""));
+    let turn = if saw_result {
+        Turn::Say("The tool said: tool-ran-ok".into())
+    } else if text.to_lowercase().contains("use the tool") {
+        Turn::CallTool
+    } else {
+        Turn::Say("MAGIC-42 from the mock".into())
+    };
+    let events: Vec<String> = match (openai, &turn) {
+        (false, Turn::Say(t)) => anthropic_events(
+            &[serde_json::json!({"type":"text","text":""})],
+            &[serde_json::json!({"type":"text_delta","text":t})],
+            "end_turn",
+        ),
+        (false, Turn::CallTool) => anthropic_events(
+            &[serde_json::json!({"type":"tool_use","id":"toolu_mock_1","name":"Bash","input":{}})],
+            &[
+                serde_json::json!({"type":"input_json_delta","partial_json":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}),
+            ],
+            "tool_use",
+        ),
+        (true, Turn::Say(t)) => openai_chunks(serde_json::json!({"content": t}), "stop"),
+        (true, Turn::CallTool) => openai_chunks(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"call_mock_1","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}}]}),
+            "tool_calls",
+        ),
+    };
+    if streamed {
+        return sse(paced(state, events.into_iter().map(Bytes::from).collect(), 0, true));
+    }
+    let body = match (openai, turn) {
+        (false, Turn::Say(t)) => {
+            serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"text","text":t}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (false, Turn::CallTool) => {
+            serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"tool_use","id":"toolu_mock_1","name":"Bash","input":{"command":"echo tool-ran-ok","description":"Print a marker"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (true, Turn::Say(t)) => {
+            serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":t},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})
+        }
+        (true, Turn::CallTool) => {
+            serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_mock_1","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})
+        }
+    };
+    HttpResponse::Ok().content_type("application/json").body(body.to_string())
+}
+
+/// An Anthropic event stream with one block (start, one delta) and the given stop reason.
+fn anthropic_events(start: &[serde_json::Value], delta: &[serde_json::Value], stop: &str) -> Vec<String> {
+    let ev = |name: &str, data: serde_json::Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut out = vec![ev(
+        "message_start",
+        serde_json::json!({"type":"message_start","message":{"id":"msg_script","type":"message","role":"assistant","model":"script","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
+    )];
+    out.push(ev(
+        "content_block_start",
+        serde_json::json!({"type":"content_block_start","index":0,"content_block":start[0]}),
+    ));
+    out.push(ev("content_block_delta", serde_json::json!({"type":"content_block_delta","index":0,"delta":delta[0]})));
+    out.push(ev("content_block_stop", serde_json::json!({"type":"content_block_stop","index":0})));
+    out.push(ev("message_delta", serde_json::json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":7}})));
+    out.push(ev("message_stop", serde_json::json!({"type":"message_stop"})));
+    out
+}
+
+/// An OpenAI chunk stream: a role chunk, one delta, the finish, a usage chunk and `[DONE]`.
+fn openai_chunks(delta: serde_json::Value, finish: &str) -> Vec<String> {
+    let chunk = |choices: serde_json::Value, usage: serde_json::Value| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id":"c","object":"chat.completion.chunk","created":0,"model":"script","choices":choices,"usage":usage})
+        )
+    };
+    vec![
+        chunk(
+            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]),
+            serde_json::Value::Null,
+        ),
+        chunk(serde_json::json!([{"index":0,"delta":delta,"finish_reason":null}]), serde_json::Value::Null),
+        chunk(serde_json::json!([{"index":0,"delta":{},"finish_reason":finish}]), serde_json::Value::Null),
+        chunk(serde_json::json!([]), serde_json::json!({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})),
+        "data: [DONE]\n\n".to_string(),
+    ]
+}
+
+/// `GET …/models`: Anthropic's list shape when the request carries `anthropic-version`, else OpenAI's.
+fn model_list(req: &HttpRequest) -> HttpResponse {
+    let body = if req.headers().contains_key("anthropic-version") {
+        r#"{"data":[{"type":"model","id":"claude-mock-1","display_name":"Claude Mock 1","created_at":"2025-02-19T00:00:00Z"},{"type":"model","id":"claude-mock-2","display_name":"Claude Mock 2","created_at":"2025-05-14T00:00:00Z"}],"has_more":false,"first_id":"claude-mock-1","last_id":"claude-mock-2"}"#
+    } else {
+        r#"{"object":"list","data":[{"id":"gpt-mock","object":"model","created":1715367049,"owned_by":"system"}]}"#
+    };
     HttpResponse::Ok().content_type("application/json").body(body)
 }
 
@@ -357,9 +476,18 @@ impl Drop for Gateway {
 
 /// Starts gatehouse configured only by `env` (no file, no process environment).
 pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
+    start_gateway_from(None, env)
+}
+
+/// Starts gatehouse from the config file at `path` plus `env`; the file is re-read by reloads.
+pub fn start_gateway_with_file(path: &Path, env: &[(&str, &str)]) -> Gateway {
+    start_gateway_from(Some(path.to_path_buf()), env)
+}
+
+fn start_gateway_from(path: Option<PathBuf>, env: &[(&str, &str)]) -> Gateway {
     let mut vars: Vec<(String, String)> = vec![("WORKERS".into(), "1".into()), ("LOG_LEVEL".into(), "warn".into())];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let source = gatehouse::config::ConfigSource { path: None, env: vars };
+    let source = gatehouse::config::ConfigSource { path, env: vars };
     let settings = gatehouse::config::load_from(&source).expect("test configuration is valid");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -373,6 +501,32 @@ pub fn start_gateway(env: &[(&str, &str)]) -> Gateway {
     });
     let handle = rx.recv().unwrap();
     Gateway { url, handle }
+}
+
+/// A config file in the temp directory, removed on drop.
+pub struct TempConfig {
+    pub path: PathBuf,
+}
+
+impl TempConfig {
+    pub fn new(content: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("gatehouse-it-{}-{n}.toml", std::process::id()));
+        let file = Self { path };
+        file.write(content);
+        file
+    }
+
+    pub fn write(&self, content: &str) {
+        std::fs::write(&self.path, content).unwrap();
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A TCP server that accepts connections and closes them at once without answering; counts connections.
@@ -423,6 +577,28 @@ pub fn start_binary(env: &[(&str, &str)]) -> Binary {
         std::thread::sleep(Duration::from_millis(20));
     }
     Binary { child, url }
+}
+
+/// A TCP server that reads requests and never answers; counts connections the peer closed. (An actix mock cannot
+/// show this: actix-web keeps running a handler after its client leaves.)
+pub fn start_silent_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, closed)
 }
 
 /// A loopback URL where nothing listens.

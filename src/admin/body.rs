@@ -1,0 +1,118 @@
+//! The body of `PUT /admin/providers/{name}`: a JSON object read field by field, so that every unknown field is
+//! named at once and a mistyped field is named too. The result is the same raw provider definition the file
+//! gives; validation (formats, URLs, keys) is the configuration's own.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::config::RawProvider;
+use crate::error::GatewayError;
+
+/// Every field the body may have.
+pub const FIELDS: [&str; 11] = [
+    "base_url",
+    "api_format",
+    "api_keys",
+    "custom_headers",
+    "aliases",
+    "max_tokens_field",
+    "reasoning_effort",
+    "send_reasoning_back",
+    "rewrite_tool_names",
+    "thought_signatures",
+    "request_timeout",
+];
+
+/// Parses a provider body. Errors are 400 and name the field; they never quote a value (keys are values).
+pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
+    let object: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|_| GatewayError::InvalidRequest("body: must be a JSON object describing the provider".into()))?;
+    let unknown: Vec<&str> = object.keys().map(String::as_str).filter(|k| !FIELDS.contains(k)).collect();
+    if !unknown.is_empty() {
+        return Err(GatewayError::InvalidRequest(format!(
+            "unknown field{} {}; known fields: {}",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "),
+            FIELDS.join(", ")
+        )));
+    }
+    let mut provider = RawProvider::default();
+    for (name, value) in object {
+        match name.as_str() {
+            "base_url" => provider.base_url = field(&name, value, "a string")?,
+            "api_format" => provider.api_format = field(&name, value, "a string")?,
+            "api_keys" => provider.api_keys = field(&name, value, "a list of strings (keys, or [\"!PASSTHRU\"])")?,
+            "custom_headers" => {
+                provider.custom_headers =
+                    field::<Option<_>>(&name, value, "an object of header names to string values")?.unwrap_or_default()
+            }
+            "aliases" => {
+                let expected = "an object of alias names to a model or a list of models";
+                provider.aliases = field::<Option<_>>(&name, value, expected)?.unwrap_or_default()
+            }
+            "max_tokens_field" => provider.max_tokens_field = field(&name, value, "a string")?,
+            "reasoning_effort" => provider.reasoning_effort = field(&name, value, "true or false")?,
+            "send_reasoning_back" => provider.send_reasoning_back = field(&name, value, "true or false")?,
+            "rewrite_tool_names" => provider.rewrite_tool_names = field(&name, value, "true or false")?,
+            "thought_signatures" => provider.thought_signatures = field(&name, value, "true or false")?,
+            "request_timeout" => provider.request_timeout = field(&name, value, "a whole number of seconds")?,
+            _ => {} // Unknown fields were refused above.
+        }
+    }
+    Ok(provider)
+}
+
+fn field<T: DeserializeOwned>(name: &str, value: Value, expected: &str) -> Result<T, GatewayError> {
+    serde_json::from_value(value).map_err(|_| GatewayError::InvalidRequest(format!("{name}: must be {expected}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::alias::RawAliasTargets;
+
+    fn message(body: &str) -> String {
+        provider_from_json(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_full_body_maps_onto_the_raw_provider() {
+        let body = r#"{"base_url":"http://h/v1","api_format":"openai","api_keys":["a","b"],
+            "custom_headers":{"x-team":"t"},"aliases":{},"max_tokens_field":"max_completion_tokens",
+            "reasoning_effort":true,"send_reasoning_back":false,"rewrite_tool_names":true,"request_timeout":30}"#;
+        let p = provider_from_json(body.as_bytes()).unwrap();
+        assert_eq!(p.base_url.as_deref(), Some("http://h/v1"));
+        assert_eq!(p.api_keys, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(p.custom_headers["x-team"], "t");
+        assert!(p.aliases.is_empty());
+        assert_eq!(p.request_timeout, Some(30));
+        assert_eq!(p.reasoning_effort, Some(true));
+        assert_eq!(p.api_key, None);
+    }
+
+    #[test]
+    fn every_unknown_field_is_named() {
+        let m = message(r#"{"base_url":"http://h","api_key":"k","colour":"red"}"#);
+        assert!(m.contains("'api_key'") && m.contains("'colour'") && m.contains("unknown fields"), "{m}");
+    }
+
+    #[test]
+    fn mistyped_fields_are_named_without_echoing_the_value() {
+        let m = message(r#"{"api_keys":"sk-secret"}"#);
+        assert!(m.starts_with("api_keys: must be a list"), "{m}");
+        assert!(!m.contains("sk-secret"));
+        assert!(message(r#"{"request_timeout":"soon"}"#).starts_with("request_timeout:"));
+        assert!(message(r#"{"reasoning_effort":"yes"}"#).starts_with("reasoning_effort:"));
+        assert!(message("[1]").starts_with("body:"));
+        assert!(message("not json").starts_with("body:"));
+    }
+
+    #[test]
+    fn aliases_take_one_target_or_a_list() {
+        let p = provider_from_json(br#"{"aliases":{"fast":"m1","smart":["a:m2","m3"]}}"#).unwrap();
+        assert_eq!(p.aliases["fast"], RawAliasTargets::One("m1".into()));
+        assert_eq!(p.aliases["smart"], RawAliasTargets::Many(vec!["a:m2".into(), "m3".into()]));
+        assert!(provider_from_json(br#"{"aliases":null}"#).unwrap().aliases.is_empty());
+        assert!(message(r#"{"aliases":["fast"]}"#).starts_with("aliases:"));
+    }
+}

@@ -1,0 +1,122 @@
+//! `GET /v1/models`: the union of every provider's models (fetched from their model endpoints through the
+//! forwarders, cached with a TTL; one provider failing does not fail the list) plus aliases, ids as
+//! `provider:model`. Anthropic's paginated shape by default, OpenAI's with `?format=openai`. Passthrough
+//! providers are listed with the client's own key.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::join_all;
+use serde::Deserialize;
+
+use crate::actors::forwarder::{forwarder_for, Forward};
+use crate::app::{error_response, AppState};
+use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
+use crate::error::GatewayError;
+use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
+use crate::proxy::client_auth::{authenticate, ClientKey};
+use crate::proxy::response::collect;
+use crate::secret::fingerprint;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    format: Option<String>,
+    limit: Option<usize>,
+    after_id: Option<String>,
+    before_id: Option<String>,
+}
+
+pub async fn list_models(req: HttpRequest, query: web::Query<ListQuery>, app: web::Data<AppState>) -> HttpResponse {
+    let snapshot = app.snapshots.current();
+    match handle(&req, &query, &snapshot, &app).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn handle(
+    req: &HttpRequest,
+    query: &ListQuery,
+    snapshot: &Arc<Snapshot>,
+    app: &AppState,
+) -> Result<HttpResponse, GatewayError> {
+    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
+    let fetches = snapshot.providers.values().map(|p| provider_models(p, snapshot, req, client_key.as_ref(), app));
+    let mut models: Vec<ListedModel> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
+    for (provider, result) in snapshot.providers.values().zip(join_all(fetches).await) {
+        match result {
+            Ok(Some(list)) => {
+                models.extend(list.iter().map(|m| ListedModel::from_entry(&provider.name, provider.format, m)))
+            }
+            Ok(None) => {}
+            Err(error) => {
+                log::warn!("models of provider {}: {error}", provider.name);
+                failed.push(&provider.name);
+            }
+        }
+        models.extend(provider.aliases.iter().map(|alias| ListedModel {
+            id: format!("{}:{}", provider.name, alias.name),
+            display_name: format!("alias {} -> {}", alias.name, alias.targets.join(", ")),
+            created_at: "1970-01-01T00:00:00Z".into(),
+            created: 0,
+            owned_by: provider.name.clone(),
+        }));
+    }
+    models.sort_by(|a, b| a.id.cmp(&b.id));
+    models.dedup_by(|a, b| a.id == b.id);
+    let body = match query.format.as_deref() {
+        Some("openai") => openai_list(&models),
+        Some("anthropic") | None => {
+            let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+            anthropic_page(&models, limit, query.after_id.as_deref(), query.before_id.as_deref())
+        }
+        Some(other) => {
+            return Err(GatewayError::InvalidRequest(format!(
+                "format: '{other}' is not known (use anthropic or openai)"
+            )))
+        }
+    };
+    let mut response = HttpResponse::Ok();
+    if !failed.is_empty() {
+        response.insert_header(("x-gatehouse-models-unavailable", failed.join(",")));
+    }
+    Ok(response.json(body))
+}
+
+/// One provider's list, from the cache or upstream. `Ok(None)`: a passthrough provider and no client key.
+async fn provider_models(
+    provider: &Arc<Provider>,
+    snapshot: &Snapshot,
+    req: &HttpRequest,
+    client_key: Option<&ClientKey>,
+    app: &AppState,
+) -> Result<Option<Arc<Vec<ModelEntry>>>, GatewayError> {
+    let key_id = match (&provider.auth, client_key) {
+        (Auth::Static(_), _) => "static".to_string(),
+        (Auth::Passthrough, Some(client)) => fingerprint(&client.key),
+        (Auth::Passthrough, None) => return Ok(None),
+    };
+    if let Some(list) = app.models.get(&provider.name, &key_id) {
+        return Ok(Some(list));
+    }
+    let (forward, _client) =
+        Forward::new(UpstreamCall::ListModels, bytes::Bytes::new(), req.headers().clone(), client_key.cloned());
+    let mut reply = forwarder_for(provider, &snapshot.limits)
+        .send(forward)
+        .await
+        .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))??;
+    let body = collect(&mut reply.body, &provider.name).await?;
+    if !reply.status.is_success() {
+        return Err(GatewayError::UpstreamProtocol {
+            provider: provider.name.clone(),
+            detail: format!("model list answered HTTP {}", reply.status.as_u16()),
+        });
+    }
+    let list = Arc::new(
+        parse_list(&body)
+            .map_err(|detail| GatewayError::UpstreamProtocol { provider: provider.name.clone(), detail })?,
+    );
+    app.models.put(&provider.name, &key_id, list.clone());
+    Ok(Some(list))
+}
