@@ -62,13 +62,20 @@ async fn handle(
             }
         }
         ApiFormat::OpenAi => {
-            let value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+            let value: serde_json::Value = match serde_json::from_slice(&body) {
+                Ok(value) => value,
+                Err(e) => {
+                    return Ok(
+                        recorder.fail(&GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))
+                    )
+                }
+            };
             let model = target.model.clone();
             // Tokenising a long conversation takes milliseconds: keep it off the worker's event loop.
-            let tokens = web::block(move || estimate_input_tokens(&value, &model))
-                .await
-                .map_err(|e| GatewayError::Internal(format!("token counting failed: {e}")))?;
+            let tokens = match web::block(move || estimate_input_tokens(&value, &model)).await {
+                Ok(tokens) => tokens,
+                Err(e) => return Ok(recorder.fail(&GatewayError::Internal(format!("token counting failed: {e}")))),
+            };
             let ttfb = Some(recorder.elapsed());
             recorder.finish(200, None, Default::default(), ttfb);
             Ok(HttpResponse::Ok()
