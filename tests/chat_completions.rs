@@ -332,3 +332,45 @@ async fn usage_is_recorded_under_the_chat_completions_route() {
     assert_eq!(route["cache_read_input_tokens"], 4);
     assert_eq!(route["cache_creation_input_tokens"], 3);
 }
+
+#[actix_rt::test]
+async fn client_disconnect_before_the_head_cancels_the_upstream_request_for_both_formats() {
+    for format in ["anthropic", "openai"] {
+        let (url, closed) = start_silent_upstream();
+        let gw = start_gateway(&[
+            ("SILENT_API_KEY", "k"),
+            ("SILENT_BASE_URL", url.as_str()),
+            ("SILENT_API_FORMAT", format),
+            ("MAX_RETRIES", "0"),
+        ]);
+        let impatient = awc::Client::builder().timeout(std::time::Duration::from_millis(300)).finish();
+        let sent = impatient.post(format!("{}/v1/chat/completions", gw.url)).send_body(chat("silent:m", false)).await;
+        assert!(sent.is_err(), "{format}: the client gave up");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while closed.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "{format}: the upstream request outlived its client");
+            actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn client_disconnect_mid_stream_cancels_the_upstream_stream() {
+    use futures_util::StreamExt;
+    let mock = start_mock();
+    let gw = gateway(&mock, &[]);
+    let mut res = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .send_body(chat("mock:slow-stream", true))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let first = res.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("\"role\":\"assistant\""));
+    drop(res);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while mock.state.streams_cancelled.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the upstream stream outlived its client");
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -44,22 +44,27 @@ impl HookChain {
         chain
     }
 
+    /// Appends a hook; it runs after the ones already there.
     pub fn push(&mut self, hook: Box<dyn OpenAiHook>) {
         self.hooks.push(hook);
     }
 
+    /// No hook enabled (the provider turned them all off).
     pub fn is_empty(&self) -> bool {
         self.hooks.is_empty()
     }
 
+    /// Every hook's [`OpenAiHook::on_request`], in order.
     pub fn on_request(&mut self, body: &mut Value) {
         self.hooks.iter_mut().for_each(|h| h.on_request(body));
     }
 
+    /// Every hook's [`OpenAiHook::on_response`], in order.
     pub fn on_response(&mut self, body: &Value) {
         self.hooks.iter_mut().for_each(|h| h.on_response(body));
     }
 
+    /// Every hook's [`OpenAiHook::on_chunk`], in order.
     pub fn on_chunk(&mut self, chunk: &Value) {
         self.hooks.iter_mut().for_each(|h| h.on_chunk(chunk));
     }

@@ -75,6 +75,7 @@ impl Default for SignatureCache {
 }
 
 impl SignatureCache {
+    /// An empty cache with these limits (providers use [`DEFAULT_LIMITS`]; tests use small ones).
     pub fn new(limits: CacheLimits) -> Self {
         Self { inner: Mutex::new(Inner::default()), len: AtomicUsize::new(0), limits }
     }

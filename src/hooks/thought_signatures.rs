@@ -32,6 +32,7 @@ pub struct ThoughtSignatures {
 }
 
 impl ThoughtSignatures {
+    /// The hook for one request, over the provider's shared cache.
     pub fn new(cache: Arc<SignatureCache>) -> Self {
         Self { cache, ids: Vec::new(), reasoning: Vec::new(), reasoning_bytes: 0, committed: false }
     }

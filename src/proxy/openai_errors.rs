@@ -54,6 +54,16 @@ fn data_frame(json: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// The OpenAI route's counterpart of [`super::admission::answer`]: the handler's response, or its error in the
+/// OpenAI shape (recorded, if the recorder was not handed on).
+pub fn answer_openai(outcome: Result<HttpResponse, GatewayError>, recorder: Option<Recorder>) -> HttpResponse {
+    match (outcome, recorder) {
+        (Ok(response), _) => response,
+        (Err(error), Some(recorder)) => fail_openai(recorder, &error),
+        (Err(error), None) => openai_error_response(&error),
+    }
+}
+
 /// Answers with `error` in the OpenAI shape (plus the request id) and records the failure.
 pub fn fail_openai(recorder: Recorder, error: &GatewayError) -> HttpResponse {
     let mut response = openai_error_response(error);

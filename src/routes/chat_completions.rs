@@ -1,6 +1,7 @@
 //! `POST /v1/chat/completions`: the OpenAI-compatible route, for applications built on the OpenAI SDKs.
 //!
-//! Routing, aliases, fallbacks, client authentication and recording are those of `/v1/messages`. To an
+//! Admission (client authentication, body limit, routing with aliases), fallbacks, hang-up detection and
+//! recording are those of `/v1/messages`. To an
 //! OpenAI-format provider the client's body goes through with only `model` rewritten and the answer comes back
 //! unchanged; to an Anthropic-format provider the request is converted to Messages and the answer back to Chat
 //! Completions (`convert::inbound`). Every error on this route is in the OpenAI shape.
@@ -16,29 +17,30 @@ use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::convert::inbound::to_anthropic_request;
 use crate::error::GatewayError;
-use crate::proxy::body::{inspect, read_limited, with_model, Required};
+use crate::proxy::admission::{admit, Admitted};
+use crate::proxy::body::{with_model, Required};
 use crate::proxy::chat_from_anthropic::{self, Shape};
-use crate::proxy::client_auth::{authenticate, ClientKey, KeyStyle};
-use crate::proxy::openai_errors::{fail_openai, openai_error_response};
+use crate::proxy::client_auth::{ClientKey, KeyStyle};
+use crate::proxy::disconnect::client_gone;
+use crate::proxy::openai_errors::answer_openai;
 use crate::proxy::openai_passthrough;
 use crate::proxy::recorder::Recorder;
-use crate::proxy::routing::{resolve, Target};
+use crate::proxy::routing::Target;
 use crate::upstream::retry::is_retriable_status;
 
 /// The route label in metrics and logs.
 pub const ROUTE: &str = "chat_completions";
 
+/// The handler: any failure, before or after routing, is answered in the OpenAI error shape.
 pub async fn chat_completions(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let snapshot = app.snapshots.current();
     let mut recorder = Some(Recorder::start(app.metrics.clone(), ROUTE, started));
-    match handle(&req, payload, &snapshot, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => match recorder {
-            Some(recorder) => fail_openai(recorder, &error),
-            None => openai_error_response(&error),
-        },
-    }
+    let outcome = tokio::select! {
+        outcome = handle(&req, payload, &snapshot, &mut recorder) => outcome,
+        _ = client_gone(&req) => Err(GatewayError::ClientClosed),
+    };
+    answer_openai(outcome, recorder)
 }
 
 /// How the answer of one target is read.
@@ -55,10 +57,8 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     recorder: &mut Option<Recorder>,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
-    let inspected = inspect(&body, Required::ChatCompletions)?;
-    let route = resolve(snapshot, &inspected.model)?;
+    let Admitted { client_key, body, inspected, route } =
+        admit(req, payload, snapshot, Required::ChatCompletions).await?;
     // Parsed into a tree only if an Anthropic-format target needs converting, and then once.
     let mut tree: Option<serde_json::Value> = None;
     let last = route.targets.len() - 1;

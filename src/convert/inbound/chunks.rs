@@ -26,6 +26,7 @@ pub(super) struct Choice<'a> {
 }
 
 impl<'a> Choice<'a> {
+    /// The one choice gatehouse writes (index 0: requests never get more than one).
     pub fn new(delta: Delta<'a>, finish_reason: Option<&'a str>) -> Self {
         Choice { index: 0, delta, logprobs: None, finish_reason }
     }
