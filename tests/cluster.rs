@@ -552,9 +552,9 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     let (up, total) = loop {
         let up = promql(&http, &cluster.prometheus_url, "up{job=\"gatehouse\"}").await;
         let up: Vec<String> =
-            up["data"]["result"].as_array().unwrap().iter().map(|s| s["value"][1].to_string()).collect();
+            up["data"]["result"].as_array().unwrap().iter().map(|s| s["value"][1].as_str().unwrap().into()).collect();
         let total = scalar(&promql(&http, &cluster.prometheus_url, "sum(gatehouse_requests_total)").await);
-        if up.len() == REPLICAS && up.iter().all(|v| v == "\"1\"") && total == Some(sent as f64) {
+        if up.len() == REPLICAS && up.iter().all(|v| v == "1") && total == Some(sent as f64) {
             break (up, total);
         }
         assert!(
@@ -599,7 +599,8 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     let load_for = Duration::from_secs(5);
     let kill_after = Duration::from_millis(1200);
     let load_start = client.epoch.elapsed();
-    let killed_at = Cell::new(None);
+    // From just before SIGKILL until the process is reaped (its sockets are closed by then).
+    let kill_window = Cell::new(None);
     let nginx_url = cluster.nginx_url.clone();
     let worker = |streamed: bool| {
         let (client, nginx) = (&client, nginx_url.as_str());
@@ -619,18 +620,20 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     let killer = async {
         actix_rt::time::sleep(kill_after).await;
         println!("cluster: SIGKILL {} (pid {})", victim.name, victim.pid());
-        killed_at.set(Some(client.epoch.elapsed()));
+        let signalled = client.epoch.elapsed();
         victim.kill();
+        kill_window.set(Some((signalled, client.epoch.elapsed())));
     };
     let workers = futures_util::future::join_all((0..9).map(|i| worker(i < 6)));
     let ((), outcomes) = futures_util::future::join(killer, workers).await;
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-    let kill = killed_at.get().unwrap();
+    let (kill, dead) = kill_window.get().unwrap();
+    // In flight at the kill: started before the process was gone, not finished when the signal went.
+    let in_flight = |o: &Outcome| o.start < dead && o.end >= kill;
 
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
-    let in_flight_on_victim =
-        outcomes.iter().filter(|o| o.replica == Some(VICTIM) && o.start < kill && o.end >= kill).count();
-    let after: Vec<&Outcome> = outcomes.iter().filter(|o| o.start > kill).collect();
+    let in_flight_on_victim = outcomes.iter().filter(|o| o.replica == Some(VICTIM) && in_flight(o)).count();
+    let after: Vec<&Outcome> = outcomes.iter().filter(|o| o.start > dead).collect();
     println!(
         "cluster: {} requests under load ({} streams); {} in flight on the victim at the kill (by response head); \
          {} failed; {} started after the kill, on replicas {:?}",
@@ -651,7 +654,7 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
             o.replica,
             o.detail
         );
-        assert!(o.start < kill && o.end >= kill, "a request that was not in flight at the kill failed: {}", o.detail);
+        assert!(in_flight(o), "a request that was not in flight at the kill failed: {}", o.detail);
         assert!(
             o.replica.is_none() || o.replica == Some(VICTIM),
             "a request answered by a survivor failed: {}",
@@ -659,7 +662,7 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
         );
     }
     assert!(in_flight_on_victim >= 1, "the test killed a replica that had requests in flight");
-    for o in outcomes.iter().filter(|o| o.replica == Some(VICTIM) && o.streamed && o.start < kill && o.end >= kill) {
+    for o in outcomes.iter().filter(|o| o.replica == Some(VICTIM) && o.streamed && in_flight(o)) {
         assert!(!o.ok, "a stream cut by the kill cannot have completed");
     }
     assert!(after.len() >= 20, "load went on after the kill: {} requests", after.len());
