@@ -4,6 +4,7 @@
 pub mod anthropic_upstream;
 pub mod body;
 pub mod client_auth;
+pub mod disconnect;
 pub mod headers;
 pub mod openai_upstream;
 pub mod recorder;

@@ -46,12 +46,12 @@ async fn handle(
     recorder.routed(&target.provider.name, &target.model, false);
     match target.provider.format {
         ApiFormat::Anthropic => {
-            let forward = Forward {
-                call: UpstreamCall::CountTokens,
-                body: with_model(&body, &inspected, &target.model),
-                client_headers: req.headers().clone(),
+            let (forward, _client) = Forward::new(
+                UpstreamCall::CountTokens,
+                with_model(&body, &inspected, &target.model),
+                req.headers().clone(),
                 client_key,
-            };
+            );
             let reply = forwarder_for(&target.provider, &snapshot.limits)
                 .send(forward)
                 .await

@@ -12,6 +12,7 @@ use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::body::{inspect, read_limited, with_model, Required};
 use crate::proxy::client_auth::authenticate;
+use crate::proxy::disconnect::client_gone;
 use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
 use crate::proxy::routing::resolve;
@@ -22,7 +23,11 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<Ap
     let started = Instant::now();
     let snapshot = app.snapshots.current();
     let mut recorder = Some(Recorder::start(app.metrics.clone(), "messages", started));
-    match handle(&req, payload, &snapshot, &mut recorder).await {
+    let outcome = tokio::select! {
+        outcome = handle(&req, payload, &snapshot, &mut recorder) => outcome,
+        _ = client_gone(&req) => Err(GatewayError::ClientClosed),
+    };
+    match outcome {
         Ok(response) => response,
         Err(error) => match recorder {
             Some(recorder) => recorder.fail(&error),
@@ -54,12 +59,8 @@ async fn handle(
                 (converted.body, Some(converted.names))
             }
         };
-        let forward = Forward {
-            call: UpstreamCall::Messages,
-            body: upstream_body,
-            client_headers: req.headers().clone(),
-            client_key: client_key.clone(),
-        };
+        let (forward, _client) =
+            Forward::new(UpstreamCall::Messages, upstream_body, req.headers().clone(), client_key.clone());
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod aliases;
 pub mod count_tokens;
+pub mod dashboard;
 pub mod health;
 pub mod messages;
 pub mod metrics;
