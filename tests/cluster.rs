@@ -311,6 +311,8 @@ struct Client {
     seeds: HashMap<String, usize>,
     sent: Cell<u64>,
     epoch: Instant,
+    /// Streams whose response head came from each replica and that have not ended yet.
+    open_streams: [Cell<usize>; REPLICAS],
 }
 
 impl Client {
@@ -342,6 +344,10 @@ impl Client {
         };
         out.status = Some(res.status().as_u16());
         out.replica = seed_of(&res).and_then(|s| self.seeds.get(&s).copied());
+        let open = out.replica.filter(|_| stream).map(|r| &self.open_streams[r]);
+        if let Some(open) = open {
+            open.set(open.get() + 1);
+        }
         let mut received = Vec::new();
         let mut failed = None;
         while let Some(chunk) = res.next().await {
@@ -354,6 +360,9 @@ impl Client {
             }
         }
         out.end = self.epoch.elapsed();
+        if let Some(open) = open {
+            open.set(open.get() - 1);
+        }
         let expected = if stream { stream_body() } else { MESSAGE_JSON.to_string() };
         out.ok = failed.is_none() && out.status == Some(200) && received == expected.as_bytes();
         if !out.ok {
@@ -422,7 +431,13 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     phase("started redis, 3 replicas, nginx, prometheus and the mock", t_all);
 
     // Each replica's request-id seed, from one direct call: it tells which replica answered through nginx.
-    let mut client = Client { http: http.clone(), seeds: HashMap::new(), sent: Cell::new(0), epoch: Instant::now() };
+    let mut client = Client {
+        http: http.clone(),
+        seeds: HashMap::new(),
+        sent: Cell::new(0),
+        epoch: Instant::now(),
+        open_streams: Default::default(),
+    };
     for (i, r) in cluster.replicas.iter().enumerate() {
         client.sent.set(client.sent.get() + 1);
         let res = http.post(format!("{}/v1/messages", r.url)).send_body(body("mock:claude", false)).await.unwrap();
@@ -596,17 +611,21 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
 
     // 5. Kill one replica under load: only the requests in flight on it fail; new requests go to the other two.
     let t = Instant::now();
-    let load_for = Duration::from_secs(5);
-    let kill_after = Duration::from_millis(1200);
+    // Load runs 1.2 s, until the victim has a stream open, then 3 s past the kill.
+    let (kill_after, load_after_kill) = (Duration::from_millis(1200), Duration::from_secs(3));
     let load_start = client.epoch.elapsed();
     // From just before SIGKILL until the process is reaped (its sockets are closed by then).
-    let kill_window = Cell::new(None);
+    let kill_window: Cell<Option<(Duration, Duration)>> = Cell::new(None);
     let nginx_url = cluster.nginx_url.clone();
     let worker = |streamed: bool| {
-        let (client, nginx) = (&client, nginx_url.as_str());
+        let (client, nginx, kill_window) = (&client, nginx_url.as_str(), &kill_window);
         async move {
             let mut outcomes = Vec::new();
-            while client.epoch.elapsed() < load_start + load_for {
+            let running = || match kill_window.get() {
+                None => client.epoch.elapsed() < load_start + Duration::from_secs(20),
+                Some((_, dead)) => client.epoch.elapsed() < dead + load_after_kill,
+            };
+            while running() {
                 let model = if streamed { "mock:slow-stream" } else { "mock:claude" };
                 outcomes.push(client.message(nginx, model, streamed).await);
                 if !streamed {
@@ -619,6 +638,12 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     let victim = &mut cluster.replicas[VICTIM].proc;
     let killer = async {
         actix_rt::time::sleep(kill_after).await;
+        // Kill while the victim is streaming, so that the test sees what happens to requests in flight.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.open_streams[VICTIM].get() == 0 {
+            assert!(Instant::now() < deadline, "no stream went to the victim in 10 s");
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
         println!("cluster: SIGKILL {} (pid {})", victim.name, victim.pid());
         let signalled = client.epoch.elapsed();
         victim.kill();
