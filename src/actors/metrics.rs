@@ -9,7 +9,7 @@ use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, MessageResult}
 
 use crate::metrics::aggregate::InFlightView;
 use crate::metrics::series::SeriesView;
-use crate::metrics::{Format, InFlight, InFlightGuard, MetricsState, RequestRecord, Summary};
+use crate::metrics::{Format, InFlight, InFlightGuard, MetricsState, ProviderHealth, RequestRecord, Summary};
 
 /// How often the actor samples in-flight counts into the time series.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -108,12 +108,12 @@ impl Handler<GetSeries> for MetricsActor {
 /// Asks for the Prometheus exposition (`GET /metrics`).
 #[derive(Message)]
 #[rtype(result = "String")]
-pub struct RenderPrometheus(pub Format);
+pub struct RenderPrometheus(pub Format, pub Vec<ProviderHealth>);
 
 impl Handler<RenderPrometheus> for MetricsActor {
     type Result = MessageResult<RenderPrometheus>;
 
     fn handle(&mut self, msg: RenderPrometheus, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.state.prometheus(msg.0))
+        MessageResult(self.state.prometheus(msg.0, &msg.1))
     }
 }

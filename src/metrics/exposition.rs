@@ -83,6 +83,20 @@ struct DurationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabels {
+    provider: String,
+    state: &'static str,
+}
+
+/// A provider's resilience state at scrape time (from the live configuration, not from request records).
+#[derive(Debug, Clone)]
+pub struct ProviderHealth {
+    pub provider: String,
+    pub breaker: crate::upstream::BreakerState,
+    pub keys_cooling_down: usize,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     provider: String,
     kind: &'static str,
@@ -102,6 +116,8 @@ pub struct Exposition {
     upstream_errors: Family<ErrorLabels, Counter>,
     in_flight: Family<ProviderLabels, Gauge>,
     in_flight_streams: Gauge,
+    breaker: Family<BreakerLabels, Gauge>,
+    keys_cooling: Family<ProviderLabels, Gauge>,
 }
 
 impl Default for Exposition {
@@ -117,6 +133,8 @@ impl Default for Exposition {
         let upstream_errors = Family::default();
         let in_flight = Family::default();
         let in_flight_streams = Gauge::default();
+        let breaker = Family::default();
+        let keys_cooling = Family::default();
         registry.register(
             "requests",
             "Finished requests by provider, model, streaming and HTTP status",
@@ -150,6 +168,16 @@ impl Default for Exposition {
             "Streaming requests routed and not yet finished",
             in_flight_streams.clone(),
         );
+        registry.register(
+            "circuit_breaker_state",
+            "Circuit breaker per provider: 1 for its current state (closed, open, half_open), 0 for the others",
+            breaker.clone(),
+        );
+        registry.register(
+            "keys_cooling_down",
+            "Static keys skipped after 401/403/429, per provider",
+            keys_cooling.clone(),
+        );
         Self {
             registry,
             requests,
@@ -161,6 +189,8 @@ impl Default for Exposition {
             upstream_errors,
             in_flight,
             in_flight_streams,
+            breaker,
+            keys_cooling,
         }
     }
 }
@@ -205,8 +235,23 @@ impl Exposition {
         }
     }
 
-    /// Encodes everything, with the in-flight gauges set from `in_flight` first.
-    pub fn encode(&self, format: Format, in_flight: &InFlightView) -> String {
+    /// Encodes everything, with the in-flight gauges set from `in_flight` and the provider gauges from `providers`
+    /// first (providers that left the configuration disappear).
+    pub fn encode(&self, format: Format, in_flight: &InFlightView, providers: &[ProviderHealth]) -> String {
+        self.breaker.clear();
+        self.keys_cooling.clear();
+        for p in providers {
+            use crate::upstream::BreakerState;
+            for (state, name) in
+                [(BreakerState::Closed, "closed"), (BreakerState::Open, "open"), (BreakerState::HalfOpen, "half_open")]
+            {
+                let labels = BreakerLabels { provider: p.provider.clone(), state: name };
+                self.breaker.get_or_create(&labels).set(i64::from(p.breaker == state));
+            }
+            self.keys_cooling
+                .get_or_create(&ProviderLabels { provider: p.provider.clone() })
+                .set(p.keys_cooling_down as i64);
+        }
         for (provider, n) in &in_flight.by_provider {
             self.in_flight.get_or_create(&ProviderLabels { provider: provider.clone() }).set(*n);
         }
@@ -267,7 +312,7 @@ mod tests {
         e.record(&record(502, Some("upstream_unreachable")), &labels);
         e.record(&record(400, Some("invalid_request")), &labels);
         let live = InFlightView { requests: 2, streams: 1, by_provider: [("openai".to_string(), 2)].into() };
-        let text = e.encode(Format::Prometheus, &live);
+        let text = e.encode(Format::Prometheus, &live, &[]);
         for line in [
             r#"gatehouse_requests_total{route="messages",provider="openai",model="gpt-4o",stream="true",status="200"} 1"#,
             r#"gatehouse_tokens_total{provider="openai",model="gpt-4o",kind="input"} 21"#,
@@ -282,7 +327,7 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
         assert!(!text.contains(r#"upstream_errors_total{provider="openai",kind="invalid_request"}"#));
-        let open = e.encode(Format::OpenMetrics, &live);
+        let open = e.encode(Format::OpenMetrics, &live, &[]);
         assert!(open.ends_with("# EOF\n"));
     }
 

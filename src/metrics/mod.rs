@@ -13,7 +13,7 @@ pub mod state;
 pub mod totals;
 
 pub use aggregate::{Aggregate, Summary};
-pub use exposition::Format;
+pub use exposition::{Format, ProviderHealth};
 pub use in_flight::{InFlight, InFlightGuard};
 pub use record::RequestRecord;
 pub use state::MetricsState;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::aggregate::{Aggregate, Summary};
-use super::exposition::{Exposition, Format};
+use super::exposition::{Exposition, Format, ProviderHealth};
 use super::in_flight::InFlight;
 use super::labels::LabelPolicy;
 use super::series::{Series, SeriesView};
@@ -61,8 +61,8 @@ impl MetricsState {
     }
 
     /// `GET /metrics`.
-    pub fn prometheus(&self, format: Format) -> String {
-        self.exposition.encode(format, &self.in_flight.view())
+    pub fn prometheus(&self, format: Format, providers: &[ProviderHealth]) -> String {
+        self.exposition.encode(format, &self.in_flight.view(), providers)
     }
 }
 
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(series.requests.iter().sum::<u64>(), 1);
         assert_eq!(series.in_flight.iter().max(), Some(&1));
         drop(guard);
-        let text = m.prometheus(Format::Prometheus);
+        let text = m.prometheus(Format::Prometheus, &[]);
         assert!(text.contains(r#"gatehouse_in_flight_requests{provider="mock"} 0"#), "{text}");
         assert!(text.contains(
             r#"gatehouse_requests_total{route="none",provider="mock",model="claude",stream="false",status="200"} 1"#

@@ -1,6 +1,7 @@
 //! The request path between a handler and a forwarder: reading and inspecting the body, routing by model name,
 //! client authentication, header policy, and relaying the upstream body back.
 
+pub mod admission;
 pub mod anthropic_upstream;
 pub mod body;
 pub mod client_auth;

@@ -7,15 +7,14 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::actors::forwarder::{forwarder_for, Forward};
-use crate::app::{error_response, AppState};
+use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
-use crate::proxy::body::{inspect, read_limited, with_model, Required};
-use crate::proxy::client_auth::authenticate;
+use crate::proxy::admission::{admit, answer, Admitted};
+use crate::proxy::body::{with_model, Required};
 use crate::proxy::disconnect::client_gone;
 use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
-use crate::proxy::routing::resolve;
 use crate::proxy::{anthropic_upstream, openai_upstream};
 use crate::upstream::retry::is_retriable_status;
 
@@ -27,13 +26,7 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<Ap
         outcome = handle(&req, payload, &snapshot, &mut recorder) => outcome,
         _ = client_gone(&req) => Err(GatewayError::ClientClosed),
     };
-    match outcome {
-        Ok(response) => response,
-        Err(error) => match recorder {
-            Some(recorder) => recorder.fail(&error),
-            None => error_response(&error),
-        },
-    }
+    answer(outcome, recorder)
 }
 
 async fn handle(
@@ -42,10 +35,7 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     recorder: &mut Option<Recorder>,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
-    let inspected = inspect(&body, Required::Messages)?;
-    let route = resolve(snapshot, &inspected.model)?;
+    let Admitted { client_key, body, inspected, route } = admit(req, payload, snapshot, Required::Messages).await?;
     let last = route.targets.len() - 1;
     for (i, target) in route.targets.iter().enumerate() {
         let provider = &target.provider;

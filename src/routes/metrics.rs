@@ -11,7 +11,7 @@ use crate::actors::metrics::{GetSeries, GetSummary, MetricsActor, RenderPromethe
 use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::metrics::series::SECONDS;
-use crate::metrics::Format;
+use crate::metrics::{Format, ProviderHealth};
 
 /// Sends `msg` to the metrics actor and waits for the answer.
 async fn ask<M>(app: &AppState, msg: M) -> Result<M::Result, GatewayError>
@@ -27,7 +27,18 @@ where
 pub async fn prometheus(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
-    let text = ask(&app, RenderPrometheus(format)).await?;
+    let providers = app
+        .snapshots
+        .current()
+        .providers
+        .values()
+        .map(|p| ProviderHealth {
+            provider: p.name.clone(),
+            breaker: p.runtime.breaker.state(),
+            keys_cooling_down: p.runtime.keys.cooling(),
+        })
+        .collect();
+    let text = ask(&app, RenderPrometheus(format, providers)).await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
