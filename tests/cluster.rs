@@ -428,6 +428,12 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     }
     let mut res = http.get(format!("{}/health", cluster.nginx_url)).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200, "/health through nginx: {:?}", res.body().await);
+    // Per-replica pages are not served through the load balancer, in the Anthropic error shape.
+    for path in ["/metrics", "/metrics/summary", "/dashboard"] {
+        let mut res = http.get(format!("{}{path}", cluster.nginx_url)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{path} through nginx");
+        assert_eq!(error_type(&res.body().await.unwrap()), "not_found_error", "{path} through nginx");
+    }
     phase("started redis, 3 replicas, nginx, prometheus and the mock", t_all);
 
     // Each replica's request-id seed, from one direct call: it tells which replica answered through nginx.
