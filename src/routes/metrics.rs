@@ -21,6 +21,8 @@ where
     MetricsActor: Handler<M>,
     <MetricsActor as actix::Actor>::Context: ToEnvelope<MetricsActor, M>,
 {
+    // This worker's batch first, so a client that just finished a request sees it counted.
+    app.metrics.flush_local();
     app.metrics.addr.send(msg).await.map_err(|e| GatewayError::Internal(format!("metrics actor: {e}")))
 }
 
