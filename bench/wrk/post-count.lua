@@ -1,4 +1,6 @@
--- Like post.lua, but each wrk thread stops after LIMIT responses: wrk ... -s post-count.lua URL -- LIMIT BODY_FILE [header]...
+-- Like post.lua, but stops after LIMIT responses (use one thread): wrk -t1 ... -s post-count.lua URL -- LIMIT BODY [header]...
+-- A stopped thread does not end wrk (its main thread sleeps out -d), so the thread also sends wrk the SIGINT that
+-- makes it report at once: from a background shell (`$PPID` is wrk), because wrk ignores SIGINT while os.execute runs.
 local limit, seen = 0, 0
 
 function init(args)
@@ -16,8 +18,9 @@ end
 
 function response(status, headers, body)
   seen = seen + 1
-  if seen >= limit then
+  if seen == limit then
     wrk.thread:stop()
+    os.execute("(sleep 0.02; kill -INT $PPID) &")
   end
 end
 

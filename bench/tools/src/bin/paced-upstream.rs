@@ -42,7 +42,7 @@ fn delta(openai: bool) -> String {
     }
 }
 
-fn end(openai: bool, n: usize) -> String {
+fn finish(openai: bool, n: usize) -> String {
     if openai {
         format!("data: {OPENAI_PREFIX},\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\n")
             + &format!("data: {OPENAI_PREFIX},\"choices\":[],\"usage\":{{\"prompt_tokens\":10,\"completion_tokens\":{n},\"total_tokens\":{}}}}}\n\n", n + 10)
@@ -109,7 +109,7 @@ async fn serve(mut conn: TcpStream) -> std::io::Result<()> {
             conn.write_all(&out).await?;
         }
         out.clear();
-        chunk(&mut out, &end(openai, n));
+        chunk(&mut out, &finish(openai, n));
         out.extend_from_slice(b"0\r\n\r\n");
         conn.write_all(&out).await?;
     }
