@@ -7,7 +7,7 @@ use std::time::Instant;
 use actix::Addr;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::actors::metrics::MetricsActor;
+use crate::actors::metrics::MetricsHandle;
 use crate::actors::registry::{Registry, SnapshotHandle};
 use crate::error::GatewayError;
 use crate::models::ModelsCache;
@@ -17,7 +17,7 @@ use crate::routes;
 #[derive(Clone)]
 pub struct AppState {
     pub snapshots: SnapshotHandle,
-    pub metrics: Addr<MetricsActor>,
+    pub metrics: MetricsHandle,
     pub registry: Addr<Registry>,
     pub started: Instant,
     /// Provider model lists for `GET /v1/models`, shared by every worker.
@@ -30,10 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::head().to(routes::root::root))
         .route("/health", web::get().to(routes::health::health))
         .route("/v1/messages", web::post().to(routes::messages::messages))
+        .route("/v1/chat/completions", web::post().to(routes::chat_completions::chat_completions))
         .route("/v1/messages/count_tokens", web::post().to(routes::count_tokens::count_tokens))
         .route("/v1/models", web::get().to(routes::models::list_models))
         .route("/v1/aliases", web::get().to(routes::aliases::aliases))
+        .route("/metrics", web::get().to(routes::metrics::prometheus))
         .route("/metrics/summary", web::get().to(routes::metrics::summary))
+        .route("/metrics/series", web::get().to(routes::metrics::series))
+        .route("/dashboard", web::get().to(routes::dashboard::dashboard))
         .configure(routes::admin::configure)
         .default_service(web::to(not_found));
 }

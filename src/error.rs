@@ -51,6 +51,9 @@ pub enum GatewayError {
     /// An upstream error already translated into Anthropic terms (OpenAI-format upstreams).
     #[display("{message}")]
     Upstream { status: StatusCode, error_type: &'static str, message: String, retry_after: Option<String> },
+    /// The client hung up before its answer began; nothing more is sent (the status is only for logs and metrics).
+    #[display("the client closed the connection before the response began")]
+    ClientClosed,
     /// A bug or resource failure inside the gateway.
     #[display("internal gateway error: {_0}")]
     Internal(String),
@@ -65,6 +68,7 @@ impl GatewayError {
             Self::NotFound(_) => "not_found_error",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
+            Self::ClientClosed => "invalid_request_error",
             Self::Unavailable(_) => "api_error",
             Self::UpstreamTimeout { .. } => "timeout_error",
             Self::KeysExhausted { .. } => "rate_limit_error",
@@ -90,6 +94,7 @@ impl GatewayError {
             Self::ProviderUnavailable { .. } => "circuit_open",
             Self::Upstream { .. } => "upstream_status",
             Self::Internal(_) => "internal",
+            Self::ClientClosed => "client_disconnected",
         }
     }
 
@@ -106,6 +111,7 @@ impl GatewayError {
             | Self::Unavailable(_)
             | Self::PayloadTooLarge { .. }
             | Self::UnknownProvider { .. }
+            | Self::ClientClosed
             | Self::Internal(_) => false,
         }
     }
@@ -180,6 +186,8 @@ impl ResponseError for GatewayError {
             Self::ProviderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // nginx's "client closed request": never seen by the client, useful in logs and metrics.
+            Self::ClientClosed => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod hooks;
 pub mod metrics;
 pub mod models;
 pub mod proxy;
@@ -24,7 +25,7 @@ use std::time::Instant;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 
-use actors::metrics::MetricsActor;
+use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use app::AppState;
 use config::{ConfigSource, Settings};
@@ -54,11 +55,12 @@ pub fn serve(
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("REDIS_URL: {:?}", e.kind())))?;
     let live = registry::LiveConfig::new(source, settings.raw, snapshots.clone());
     let registry = Registry::new(live, redis).start();
-    let metrics = MetricsActor::default().start();
+    let metrics = MetricsHandle::start();
     let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
     let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };
     let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
         .workers(settings.listen.workers)
+        .on_connect(proxy::disconnect::record_socket)
         .shutdown_timeout(grace)
         .listen(listener)?
         .run();

@@ -165,6 +165,19 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 }
 
 #[actix_rt::test]
+async fn client_disconnect_before_the_response_head_cancels_the_upstream_request() {
+    let (url, closed) = start_silent_upstream();
+    let gw = gateway_for(&url, &[]);
+    let impatient = awc::Client::builder().timeout(Duration::from_millis(300)).finish();
+    assert!(impatient.post(format!("{}/v1/messages", gw.url)).send_body(body("mock:m", false)).await.is_err());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the upstream request was still open 5 s after the client left");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
 async fn unknown_routes_get_the_envelope() {
     let mock = start_mock();
     let gw = gateway_for(&mock.url, &[]);

@@ -160,6 +160,10 @@ async fn breaker_opens_fails_fast_then_half_opens_and_closes() {
         }
     };
     assert_eq!(health(&gw).await, "open");
+    let mut res = client().get(format!("{}/metrics", gw.url)).send().await.unwrap();
+    let metrics = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    assert!(metrics.contains(r#"gatehouse_circuit_breaker_state{provider="mock",state="open"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"gatehouse_circuit_breaker_state{provider="mock",state="closed"} 0"#));
     let started = Instant::now();
     let (status, body, headers) = post(&gw, "mock:anything", false).await;
     assert_eq!(status, 503);

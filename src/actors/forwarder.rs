@@ -16,7 +16,7 @@ use actix_web::http::StatusCode;
 use awc::error::{ConnectError, SendRequestError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Auth, Limits, Provider, UpstreamCall};
 use crate::error::GatewayError;
@@ -25,8 +25,36 @@ use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
 use crate::upstream::retry::{is_key_failure, is_retriable_status, parse_retry_after};
 use crate::upstream::runtime::now_millis;
 
-/// Body chunks from the upstream, in order; an `Err` is the last item.
-pub type UpstreamBody = mpsc::Receiver<Result<Bytes, GatewayError>>;
+/// The upstream's body: read whole by the forwarder (JSON answers and errors: no channel, no extra task), or
+/// arriving in chunks from a pump task (event streams). Either way the same `recv` / `poll_recv` interface; an
+/// `Err` is the last item.
+pub struct UpstreamBody(BodySource);
+
+enum BodySource {
+    Whole(Option<Bytes>),
+    Chunks(mpsc::Receiver<Result<Bytes, GatewayError>>),
+}
+
+impl UpstreamBody {
+    /// The next chunk, `None` at the end.
+    pub async fn recv(&mut self) -> Option<Result<Bytes, GatewayError>> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next chunk.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, GatewayError>>> {
+        match &mut self.0 {
+            BodySource::Whole(bytes) => std::task::Poll::Ready(bytes.take().map(Ok)),
+            BodySource::Chunks(rx) => rx.poll_recv(cx),
+        }
+    }
+}
+
+/// Largest upstream body read whole (JSON answers, errors).
+pub const MAX_WHOLE_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Chunks buffered between the upstream pump and the client before the pump waits (backpressure).
 const BODY_CHANNEL_CAPACITY: usize = 32;
@@ -46,7 +74,7 @@ impl Actor for Forwarder {
     }
 }
 
-/// Send one request body upstream.
+/// Send one request body upstream. Build it with [`Forward::new`], which also returns the [`ClientGuard`].
 #[derive(Message)]
 #[rtype(result = "Result<UpstreamReply, GatewayError>")]
 pub struct Forward {
@@ -58,6 +86,24 @@ pub struct Forward {
     pub client_headers: HeaderMap,
     /// The client's own provider key, for passthrough providers.
     pub client_key: Option<ClientKey>,
+    /// Resolves when the client's handler is gone: the forwarder then stops waiting and drops the upstream request.
+    alive: Option<oneshot::Receiver<()>>,
+}
+
+/// Held by the handler while its client waits for the response head; dropping it (the client disconnected, so
+/// actix dropped the handler) cancels the upstream request, so no tokens keep being generated for nobody.
+pub struct ClientGuard(#[allow(dead_code)] oneshot::Sender<()>);
+
+impl Forward {
+    pub fn new(
+        call: UpstreamCall,
+        body: Bytes,
+        client_headers: HeaderMap,
+        client_key: Option<ClientKey>,
+    ) -> (Self, ClientGuard) {
+        let (tx, alive) = oneshot::channel();
+        (Self { call, body, client_headers, client_key, alive: Some(alive) }, ClientGuard(tx))
+    }
 }
 
 /// The upstream's answer: head now, body as it arrives.
@@ -91,7 +137,13 @@ async fn forward(
         retry_in_secs: wait.as_secs().max(1),
     })?;
     let started = Instant::now();
-    let outcome = attempts(&provider, &client, &msg).await;
+    let mut msg = msg;
+    let Some(mut alive) = msg.alive.take() else { return Err(GatewayError::Internal("forward sent twice".into())) };
+    let outcome = tokio::select! {
+        biased;
+        _ = &mut alive => return Err(GatewayError::Internal("the client went away".into())),
+        outcome = attempts(&provider, &client, &msg) => outcome,
+    };
     // The breaker counts signs of a provider in trouble (5xx, unreachable, timeouts), not rate limits or
     // client-side errors.
     match &outcome {
@@ -104,13 +156,41 @@ async fn forward(
         ) => permit.failure(),
         Err(_) => drop(permit),
     }
-    let response = outcome?;
-    let upstream_time = started.elapsed();
+    let mut response = outcome?;
     let status = response.status();
     let headers = response.headers().clone();
-    let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
-    actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
-    Ok(UpstreamReply { status, headers, body: rx, upstream_time })
+    let is_event_stream = headers
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let body = if is_event_stream {
+        let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
+        actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
+        UpstreamBody(BodySource::Chunks(rx))
+    } else {
+        let read = tokio::time::timeout(idle, response.body().limit(MAX_WHOLE_BODY_BYTES));
+        let bytes = tokio::select! {
+            biased;
+            _ = &mut alive => return Err(GatewayError::Internal("the client went away".into())),
+            read = read => read,
+        };
+        let bytes = match bytes {
+            Err(_) => {
+                return Err(GatewayError::UpstreamTimeout { provider: provider.name.clone(), secs: idle.as_secs() })
+            }
+            Ok(Err(awc::error::PayloadError::Overflow)) => {
+                let detail = format!("response body larger than {MAX_WHOLE_BODY_BYTES} bytes");
+                return Err(GatewayError::UpstreamProtocol { provider: provider.name.clone(), detail });
+            }
+            Ok(Err(e)) => {
+                let detail = format!("connection lost while reading the response: {e}");
+                return Err(GatewayError::UpstreamUnreachable { provider: provider.name.clone(), detail });
+            }
+            Ok(Ok(bytes)) => bytes,
+        };
+        UpstreamBody(BodySource::Whole(Some(bytes)))
+    };
+    Ok(UpstreamReply { status, headers, body, upstream_time: started.elapsed() })
 }
 
 type Response = awc::ClientResponse;

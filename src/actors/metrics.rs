@@ -1,17 +1,66 @@
-//! The metrics actor: owns the aggregate; receives one message per finished request.
+//! The metrics actor: owns the [`MetricsState`] and delegates to it. Requests reach it through one
+//! fire-and-forget [`RecordRequest`] each; readers ask for a summary, a series or the Prometheus text. In-flight
+//! counts do not go through the actor at all: they are atomics shared through [`MetricsHandle`].
 
-use actix::{Actor, Context, Handler, Message, MessageResult};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::metrics::{Aggregate, RequestRecord, Summary};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, MessageResult};
+
+use crate::metrics::aggregate::InFlightView;
+use crate::metrics::series::SeriesView;
+use crate::metrics::{Format, InFlight, InFlightGuard, MetricsState, ProviderHealth, RequestRecord, Summary};
+
+/// How often the actor samples in-flight counts into the time series.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Aggregates request records; one per process.
-#[derive(Default)]
 pub struct MetricsActor {
-    aggregate: Aggregate,
+    state: MetricsState,
 }
 
 impl Actor for MetricsActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(SAMPLE_EVERY, |actor, _| actor.state.sample(now_ms()));
+    }
+}
+
+/// What handlers and the request recorder hold: the actor's address plus the shared in-flight counters.
+#[derive(Clone)]
+pub struct MetricsHandle {
+    pub addr: Addr<MetricsActor>,
+    in_flight: Arc<InFlight>,
+}
+
+impl MetricsHandle {
+    /// Starts the metrics actor on the current arbiter.
+    pub fn start() -> Self {
+        let in_flight = Arc::new(InFlight::default());
+        let addr = MetricsActor { state: MetricsState::new(in_flight.clone(), now_ms()) }.start();
+        Self { addr, in_flight }
+    }
+
+    /// Counts a routed request as in flight until the guard drops. No message, no await.
+    pub fn enter(&self, provider: &str, streamed: bool) -> InFlightGuard {
+        self.in_flight.enter(provider, streamed)
+    }
+
+    /// The in-flight counts now (read from the atomics, not the actor).
+    pub fn in_flight(&self) -> InFlightView {
+        self.in_flight.view()
+    }
+
+    /// Hands a finished request to the actor without waiting.
+    pub fn record(&self, record: RequestRecord) {
+        self.addr.do_send(RecordRequest(record));
+    }
+}
+
+/// Unix time in milliseconds (0 if the clock is before 1970).
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A request finished. Sent with `do_send`: the hot path never waits for metrics.
@@ -23,11 +72,11 @@ impl Handler<RecordRequest> for MetricsActor {
     type Result = ();
 
     fn handle(&mut self, msg: RecordRequest, _: &mut Context<Self>) {
-        self.aggregate.record(&msg.0);
+        self.state.record(&msg.0, now_ms());
     }
 }
 
-/// Asks for a copy of the running totals.
+/// Asks for the running totals (`GET /metrics/summary`).
 #[derive(Message)]
 #[rtype(result = "Summary")]
 pub struct GetSummary;
@@ -36,6 +85,35 @@ impl Handler<GetSummary> for MetricsActor {
     type Result = MessageResult<GetSummary>;
 
     fn handle(&mut self, _: GetSummary, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.aggregate.summary())
+        MessageResult(self.state.summary(now_ms()))
+    }
+}
+
+/// Asks for the last `window` seconds in steps of `step` seconds (`GET /metrics/series`).
+#[derive(Message)]
+#[rtype(result = "SeriesView")]
+pub struct GetSeries {
+    pub window: u64,
+    pub step: u64,
+}
+
+impl Handler<GetSeries> for MetricsActor {
+    type Result = MessageResult<GetSeries>;
+
+    fn handle(&mut self, msg: GetSeries, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.series(now_ms(), msg.window, msg.step))
+    }
+}
+
+/// Asks for the Prometheus exposition (`GET /metrics`).
+#[derive(Message)]
+#[rtype(result = "String")]
+pub struct RenderPrometheus(pub Format, pub Vec<ProviderHealth>);
+
+impl Handler<RenderPrometheus> for MetricsActor {
+    type Result = MessageResult<RenderPrometheus>;
+
+    fn handle(&mut self, msg: RenderPrometheus, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.prometheus(msg.0, &msg.1))
     }
 }

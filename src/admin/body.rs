@@ -9,7 +9,7 @@ use crate::config::RawProvider;
 use crate::error::GatewayError;
 
 /// Every field the body may have.
-pub const FIELDS: [&str; 10] = [
+pub const FIELDS: [&str; 11] = [
     "base_url",
     "api_format",
     "api_keys",
@@ -19,6 +19,7 @@ pub const FIELDS: [&str; 10] = [
     "reasoning_effort",
     "send_reasoning_back",
     "rewrite_tool_names",
+    "thought_signatures",
     "request_timeout",
 ];
 
@@ -53,6 +54,7 @@ pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
             "reasoning_effort" => provider.reasoning_effort = field(&name, value, "true or false")?,
             "send_reasoning_back" => provider.send_reasoning_back = field(&name, value, "true or false")?,
             "rewrite_tool_names" => provider.rewrite_tool_names = field(&name, value, "true or false")?,
+            "thought_signatures" => provider.thought_signatures = field(&name, value, "true or false")?,
             "request_timeout" => provider.request_timeout = field(&name, value, "a whole number of seconds")?,
             _ => {} // Unknown fields were refused above.
         }

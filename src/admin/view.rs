@@ -32,6 +32,7 @@ pub struct ProviderView<'a> {
     pub reasoning_effort: bool,
     pub send_reasoning_back: bool,
     pub rewrite_tool_names: bool,
+    pub thought_signatures: bool,
 }
 
 impl<'a> ProviderView<'a> {
@@ -61,6 +62,7 @@ impl<'a> ProviderView<'a> {
             reasoning_effort: options.reasoning_effort,
             send_reasoning_back: options.send_reasoning_back,
             rewrite_tool_names: options.rewrite_tool_names,
+            thought_signatures: options.thought_signatures,
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct RawProvider {
     pub send_reasoning_back: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite_tool_names: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thought_signatures: Option<bool>,
     /// Model aliases: name → target(s).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aliases: BTreeMap<String, RawAliasTargets>,

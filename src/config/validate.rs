@@ -258,6 +258,7 @@ fn options(name: &str, raw: &RawProvider) -> Result<ConvertOptions, ConfigError>
         reasoning_effort: raw.reasoning_effort.unwrap_or(defaults.reasoning_effort),
         send_reasoning_back: raw.send_reasoning_back.unwrap_or(defaults.send_reasoning_back),
         rewrite_tool_names: raw.rewrite_tool_names.unwrap_or(defaults.rewrite_tool_names),
+        thought_signatures: raw.thought_signatures.unwrap_or(defaults.thought_signatures),
     })
 }
 

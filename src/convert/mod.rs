@@ -7,9 +7,11 @@
 //! - [`to_anthropic`]: a non-streaming OpenAI response → an Anthropic message.
 //! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
 //! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
+//! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
 
 pub mod errors;
 pub mod ids;
+pub mod inbound;
 pub mod options;
 pub mod request;
 pub mod response;

@@ -40,6 +40,9 @@ pub struct ConvertOptions {
     /// Rewrite tool names an OpenAI provider would reject (over 64 characters,
     /// characters outside `[A-Za-z0-9_-]`), and restore them in responses.
     pub rewrite_tool_names: bool,
+    /// Remember the opaque reasoning state some providers (Gemini) return with tool calls and send it back when
+    /// the calls are replayed (see `crate::hooks::thought_signatures`); inert for providers that send none.
+    pub thought_signatures: bool,
 }
 
 impl Default for ConvertOptions {
@@ -49,6 +52,7 @@ impl Default for ConvertOptions {
             reasoning_effort: false,
             send_reasoning_back: false,
             rewrite_tool_names: true,
+            thought_signatures: true,
         }
     }
 }
@@ -61,7 +65,7 @@ mod tests {
     fn defaults_apply_to_missing_fields() {
         let opts: ConvertOptions = serde_json::from_str("{}").unwrap();
         assert_eq!(opts, ConvertOptions::default());
-        assert!(opts.rewrite_tool_names);
+        assert!(opts.rewrite_tool_names && opts.thought_signatures);
         assert_eq!(opts.max_tokens_field, MaxTokensField::MaxTokens);
     }
 

@@ -21,6 +21,7 @@ use super::errors::classify_error_json;
 use super::response::{reasoning_text, stop_reason};
 use super::tool_names::ToolNames;
 use super::usage::Usage;
+use crate::hooks::HookChain;
 use crate::sse::{SseEvent, SseParser};
 
 /// Converts one upstream response stream; create one per request.
@@ -39,6 +40,8 @@ pub struct StreamConverter {
     finished: bool,
     /// The Anthropic error type of the `event: error` frame that ended the stream, if one did.
     failed_with: Option<String>,
+    /// Middleware that observes each parsed chunk (see `crate::hooks`).
+    hooks: HookChain,
 }
 
 impl StreamConverter {
@@ -57,7 +60,14 @@ impl StreamConverter {
             usage: Usage::default(),
             finished: false,
             failed_with: None,
+            hooks: HookChain::default(),
         }
+    }
+
+    /// Lets `hooks` see every chunk as parsed here (so they need not parse it again).
+    pub fn with_hooks(mut self, hooks: HookChain) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// Raw upstream bytes (OpenAI `data:` SSE, any chunking) in; Anthropic SSE bytes appended to `out`.
@@ -154,6 +164,7 @@ impl StreamConverter {
     }
 
     fn handle_chunk(&mut self, chunk: &Value, out: &mut BytesMut) {
+        self.hooks.on_chunk(chunk);
         self.start(out);
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage = Usage::from_openai(usage);

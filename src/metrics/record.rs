@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::convert::Usage;
 
 /// One finished request. Sent once, fire-and-forget, when the response (or stream) ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RequestRecord {
     pub request_id: String,
     /// Provider name; `-` when the request failed before routing.
@@ -21,12 +21,28 @@ pub struct RequestRecord {
     pub duration: Duration,
     /// Until the first body byte left for the client.
     pub time_to_first_byte: Option<Duration>,
-    /// Until the upstream's response head arrived.
+    /// Time spent waiting for the upstream: until its response head for streams, until the whole body for
+    /// answers read in one piece. `None` when the request never reached an upstream.
     pub upstream_time: Option<Duration>,
     pub usage: Usage,
 }
 
 impl RequestRecord {
+    /// Whether this request counts as an error: an HTTP error status, or a failure after a 200 (a stream cut
+    /// short, a client that left).
+    pub fn is_error(&self) -> bool {
+        self.status >= 400 || self.error_kind.is_some()
+    }
+
+    /// The time the gateway itself added: total minus upstream time for answers read whole; for streams, whose
+    /// total is paced by the upstream, time to first byte minus the upstream's head time. `None` when the request
+    /// never reached an upstream (there is nothing to compare with).
+    pub fn overhead(&self) -> Option<Duration> {
+        let upstream = self.upstream_time?;
+        let until = if self.streamed { self.time_to_first_byte? } else { self.duration };
+        Some(until.saturating_sub(upstream))
+    }
+
     /// The one log line per request. Never contains a key.
     pub fn log_line(&self) -> String {
         let ms =

@@ -30,7 +30,7 @@ pub async fn read_limited(mut payload: web::Payload, headers: &HeaderMap, limit:
     Ok(body.freeze())
 }
 
-/// What the gateway needs to know about a Messages (or count_tokens) request body.
+/// What the gateway needs to know about a Messages, count_tokens or Chat Completions request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspected {
     /// The model as the client wrote it (JSON-decoded).
@@ -59,6 +59,8 @@ pub enum Required {
     Messages,
     /// `POST /v1/messages/count_tokens`: model, messages.
     CountTokens,
+    /// `POST /v1/chat/completions` (OpenAI format): model, messages; `max_tokens` is optional there.
+    ChatCompletions,
 }
 
 /// Validates the body just enough to route it; everything else is the upstream's business.
@@ -66,7 +68,7 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
     let invalid = |m: String| GatewayError::InvalidRequest(m);
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_none() {
-        return Err(invalid("request body is empty; send a JSON object with model, messages and max_tokens".into()));
+        return Err(invalid("request body is empty; send a JSON object with model and messages".into()));
     }
     if first != Some(&b'{') {
         return Err(invalid("request body must be a JSON object".into()));
@@ -202,8 +204,11 @@ mod tests {
     }
 
     #[test]
-    fn count_tokens_does_not_need_max_tokens() {
+    fn count_tokens_and_chat_completions_do_not_need_max_tokens() {
         assert!(inspect(br#"{"model":"m","messages":[1]}"#, Required::CountTokens).is_ok());
+        let chat = inspect(br#"{"model":"m","messages":[1],"stream":true}"#, Required::ChatCompletions).unwrap();
+        assert!(chat.stream);
+        assert!(inspect(br#"{"model":"m","messages":[]}"#, Required::ChatCompletions).is_err());
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! The request path between a handler and a forwarder: reading and inspecting the body, routing by model name,
 //! client authentication, header policy, and relaying the upstream body back.
 
+pub mod admission;
 pub mod anthropic_upstream;
 pub mod body;
+pub mod chat_from_anthropic;
 pub mod client_auth;
+pub mod disconnect;
 pub mod headers;
+pub mod openai_errors;
+pub mod openai_passthrough;
+pub mod openai_sse_passthrough;
 pub mod openai_upstream;
 pub mod recorder;
 pub mod relay;

@@ -1,5 +1,6 @@
 //! Requests to OpenAI-format providers: the Anthropic body is converted to Chat Completions before forwarding,
-//! and the answer — JSON, stream or error — is converted back to Anthropic's shapes.
+//! and the answer — JSON, stream or error — is converted back to Anthropic's shapes. The provider's hook chain
+//! (`crate::hooks`) sees the converted request and the answer on the way.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
@@ -14,11 +15,14 @@ use crate::convert::{
     generate_message_id, openai_error_to_anthropic, to_anthropic, to_openai, StreamConverter, ToolNames,
 };
 use crate::error::{status_for_error_type, GatewayError};
+use crate::hooks::HookChain;
 
 /// The converted request body and what is needed to read the answer.
 pub struct Converted {
     pub body: Bytes,
     pub names: ToolNames,
+    /// The provider's middleware for this request; it has seen the request and must see the answer.
+    pub hooks: HookChain,
 }
 
 /// Converts a client's Anthropic request body for `provider`; a body the converter cannot read is the client's
@@ -26,12 +30,15 @@ pub struct Converted {
 pub fn convert_request(body: &[u8], upstream_model: &str, provider: &Provider) -> Result<Converted, GatewayError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
-    let (openai, names) = to_openai(&value, upstream_model, &provider.options).map_err(|e| match e.error_type() {
-        "invalid_request_error" => GatewayError::InvalidRequest(e.to_string()),
-        _ => GatewayError::Internal(e.to_string()),
-    })?;
+    let (mut openai, names) =
+        to_openai(&value, upstream_model, &provider.options).map_err(|e| match e.error_type() {
+            "invalid_request_error" => GatewayError::InvalidRequest(e.to_string()),
+            _ => GatewayError::Internal(e.to_string()),
+        })?;
+    let mut hooks = HookChain::for_provider(provider);
+    hooks.on_request(&mut openai);
     let body = serde_json::to_vec(&openai).map_err(|e| GatewayError::Internal(format!("serialising request: {e}")))?;
-    Ok(Converted { body: Bytes::from(body), names })
+    Ok(Converted { body: Bytes::from(body), names, hooks })
 }
 
 /// Builds the client's response from an OpenAI-format upstream's reply. Records the request.
@@ -39,7 +46,7 @@ pub async fn respond(
     mut reply: UpstreamReply,
     streamed: bool,
     requested_model: &str,
-    names: ToolNames,
+    (names, mut hooks): (ToolNames, HookChain),
     mut recorder: Recorder,
     provider: &str,
 ) -> HttpResponse {
@@ -47,9 +54,9 @@ pub async fn respond(
     let result = if !reply.status.is_success() {
         upstream_error(&mut reply, provider).await
     } else if streamed {
-        return stream(reply, requested_model, names, recorder, provider).await;
+        return stream(reply, requested_model, (names, hooks), recorder, provider).await;
     } else {
-        message(&mut reply, requested_model, &names, provider).await
+        message(&mut reply, requested_model, &names, &mut hooks, provider).await
     };
     match result {
         Ok((body, usage)) => {
@@ -70,6 +77,7 @@ async fn message(
     reply: &mut UpstreamReply,
     requested_model: &str,
     names: &ToolNames,
+    hooks: &mut HookChain,
     provider: &str,
 ) -> Result<(Bytes, crate::convert::Usage), GatewayError> {
     let body = collect(&mut reply.body, provider).await?;
@@ -77,6 +85,7 @@ async fn message(
         provider: provider.to_string(),
         detail: format!("response is not JSON: {e}"),
     })?;
+    hooks.on_response(&value);
     let (message, usage) = to_anthropic(&value, requested_model, names).map_err(|e| match e.error_type() {
         "api_error" if e.path() != "error" => {
             GatewayError::UpstreamProtocol { provider: provider.to_string(), detail: e.to_string() }
@@ -110,7 +119,7 @@ async fn upstream_error(
 async fn stream(
     mut reply: UpstreamReply,
     requested_model: &str,
-    names: ToolNames,
+    (names, hooks): (ToolNames, HookChain),
     recorder: Recorder,
     provider: &str,
 ) -> HttpResponse {
@@ -127,7 +136,7 @@ async fn stream(
         .insert_header((header::CONTENT_TYPE, "text/event-stream; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-accel-buffering", "no"));
-    let converter = StreamConverter::new(requested_model.to_string(), generate_message_id(), names);
+    let converter = StreamConverter::new(requested_model.to_string(), generate_message_id(), names).with_hooks(hooks);
     let transform = BodyTransform::OpenAiSse(Box::new(converter), BytesMut::new());
     response.streaming(Relay::new(reply.body, transform, recorder, 200, Some(first)))
 }

@@ -10,9 +10,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
+use super::openai_errors::{openai_error_frame, openai_error_frame_for};
+use super::openai_sse_passthrough::OpenAiSsePassthrough;
 use super::recorder::Recorder;
 use super::sse_passthrough::SsePassthrough;
 use crate::actors::forwarder::UpstreamBody;
+use crate::convert::inbound::ChatStreamConverter;
 use crate::convert::{StreamConverter, Usage};
 use crate::error::{sse_error_frame, GatewayError};
 
@@ -22,6 +25,11 @@ pub enum BodyTransform {
     AnthropicSse(SsePassthrough),
     /// An OpenAI SSE stream converted to Anthropic events, with a reused output buffer.
     OpenAiSse(Box<StreamConverter>, BytesMut),
+    /// An OpenAI SSE stream relayed byte for byte to an OpenAI client (`/v1/chat/completions`).
+    OpenAiPassthrough(OpenAiSsePassthrough),
+    /// An Anthropic SSE stream converted to `chat.completion.chunk`s for an OpenAI client; the buffer may hold
+    /// output converted before the response was committed.
+    ChatFromAnthropic(Box<ChatStreamConverter>, BytesMut),
 }
 
 impl BodyTransform {
@@ -29,6 +37,11 @@ impl BodyTransform {
         match self {
             Self::AnthropicSse(p) => p.on_chunk(chunk),
             Self::OpenAiSse(converter, out) => {
+                converter.push(&chunk, out);
+                (!out.is_empty()).then(|| out.split().freeze())
+            }
+            Self::OpenAiPassthrough(p) => p.on_chunk(chunk),
+            Self::ChatFromAnthropic(converter, out) => {
                 converter.push(&chunk, out);
                 (!out.is_empty()).then(|| out.split().freeze())
             }
@@ -42,6 +55,16 @@ impl BodyTransform {
                 (!p.on_end()).then(|| sse_error_frame("api_error", "upstream stream ended before message_stop"))
             }
             Self::OpenAiSse(converter, out) => {
+                converter.finish(out);
+                (!out.is_empty()).then(|| out.split().freeze())
+            }
+            Self::OpenAiPassthrough(p) => match p.on_end() {
+                // A complete stream's last event may lack its blank line (`data: [DONE]` at EOF): relay it.
+                (tail, true) => tail,
+                // A cut stream's unfinished event is dropped so the error chunk parses on its own.
+                (_, false) => Some(openai_error_frame_for("api_error", "upstream stream ended before completion")),
+            },
+            Self::ChatFromAnthropic(converter, out) => {
                 converter.finish(out);
                 (!out.is_empty()).then(|| out.split().freeze())
             }
@@ -59,6 +82,14 @@ impl BodyTransform {
                 converter.fail(error.error_type(), &error.to_string(), out);
                 out.split().freeze()
             }
+            Self::OpenAiPassthrough(p) => {
+                p.on_end();
+                openai_error_frame(error)
+            }
+            Self::ChatFromAnthropic(converter, out) => {
+                converter.fail(error.error_type(), &error.to_string(), out);
+                out.split().freeze()
+            }
         }
     }
 
@@ -67,6 +98,8 @@ impl BodyTransform {
         match self {
             Self::AnthropicSse(p) => p.ended_badly().then_some("upstream_stream_error"),
             Self::OpenAiSse(converter, _) => converter.failed_with().map(|_| "upstream_stream_error"),
+            Self::OpenAiPassthrough(p) => p.ended_badly().then_some("upstream_stream_error"),
+            Self::ChatFromAnthropic(converter, _) => converter.failed_with().map(|_| "upstream_stream_error"),
         }
     }
 
@@ -74,6 +107,8 @@ impl BodyTransform {
         match self {
             Self::AnthropicSse(p) => p.usage(),
             Self::OpenAiSse(converter, _) => converter.usage(),
+            Self::OpenAiPassthrough(p) => p.usage(),
+            Self::ChatFromAnthropic(converter, _) => converter.usage(),
         }
     }
 }

@@ -197,13 +197,16 @@ fn find_alias<'a>(
     model: &str,
     mode: Match,
 ) -> Option<(&'a Arc<Provider>, &'a Alias)> {
+    let in_scope = |p: &&Arc<Provider>| scope.is_none_or(|s| Arc::ptr_eq(s, p));
+    // The common case, no aliases at all, costs no allocation.
+    if snapshot.providers.values().filter(in_scope).all(|p| p.aliases.is_empty()) {
+        return None;
+    }
     let wanted = normalize(model);
-    let providers: Vec<&Arc<Provider>> = match scope {
-        Some(p) => vec![p],
-        None => snapshot.providers.values().collect(),
-    };
-    providers
-        .into_iter()
+    snapshot
+        .providers
+        .values()
+        .filter(in_scope)
         .flat_map(|p| p.aliases.iter().map(move |a| (p, a)))
         .filter(|(_, a)| match mode {
             Match::Substring => wanted.contains(&a.key),

@@ -13,9 +13,9 @@ use crate::convert::Usage;
 use crate::sse::{SseEvent, SseParser};
 
 /// An unfinished event longer than this is forwarded anyway rather than held.
-const MAX_HELD_TAIL: usize = 1024 * 1024;
+pub(crate) const MAX_HELD_TAIL: usize = 1024 * 1024;
 /// Events larger than this are not parsed for usage (they are still relayed).
-const MAX_PARSED_EVENT: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_PARSED_EVENT: usize = 16 * 1024 * 1024;
 
 /// State of one relayed Anthropic stream.
 pub struct SsePassthrough {
@@ -94,12 +94,13 @@ impl SsePassthrough {
     }
 }
 
-fn ends_with_event_boundary(chunk: &[u8]) -> bool {
+/// Whether a chunk ends exactly at the end of an event (so it can be forwarded without holding a tail).
+pub(crate) fn ends_with_event_boundary(chunk: &[u8]) -> bool {
     chunk.ends_with(b"\n\n") || chunk.ends_with(b"\r\n\r\n")
 }
 
 /// The index just past the last blank line (end of the last complete event).
-fn last_event_end(data: &[u8]) -> Option<usize> {
+pub(crate) fn last_event_end(data: &[u8]) -> Option<usize> {
     let lf = memmem::rfind(data, b"\n\n").map(|i| i + 2);
     let crlf = memmem::rfind(data, b"\n\r\n").map(|i| i + 3);
     lf.max(crlf)

@@ -9,26 +9,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::actors::forwarder::{forwarder_for, Forward};
-use crate::app::{error_response, AppState};
+use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
+use crate::proxy::admission::{admit, answer, Admitted};
 use crate::proxy::anthropic_upstream;
-use crate::proxy::body::{inspect, read_limited, with_model, Required};
-use crate::proxy::client_auth::authenticate;
+use crate::proxy::body::{with_model, Required};
 use crate::proxy::recorder::Recorder;
-use crate::proxy::routing::resolve;
 use crate::tokens::estimate_input_tokens;
 
 pub async fn count_tokens(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
     let snapshot = app.snapshots.current();
     let mut recorder = Some(Recorder::start(app.metrics.clone(), "count_tokens", Instant::now()));
-    match handle(&req, payload, &snapshot, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => match recorder {
-            Some(recorder) => recorder.fail(&error),
-            None => error_response(&error),
-        },
-    }
+    let outcome = handle(&req, payload, &snapshot, &mut recorder).await;
+    answer(outcome, recorder)
 }
 
 async fn handle(
@@ -37,21 +31,18 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     recorder: &mut Option<Recorder>,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
-    let inspected = inspect(&body, Required::CountTokens)?;
-    let route = resolve(snapshot, &inspected.model)?;
+    let Admitted { client_key, body, inspected, route } = admit(req, payload, snapshot, Required::CountTokens).await?;
     let target = route.primary();
     let mut recorder = recorder.take().ok_or_else(|| GatewayError::Internal("request recorded twice".into()))?;
     recorder.routed(&target.provider.name, &target.model, false);
     match target.provider.format {
         ApiFormat::Anthropic => {
-            let forward = Forward {
-                call: UpstreamCall::CountTokens,
-                body: with_model(&body, &inspected, &target.model),
-                client_headers: req.headers().clone(),
+            let (forward, _client) = Forward::new(
+                UpstreamCall::CountTokens,
+                with_model(&body, &inspected, &target.model),
+                req.headers().clone(),
                 client_key,
-            };
+            );
             let reply = forwarder_for(&target.provider, &snapshot.limits)
                 .send(forward)
                 .await
@@ -62,13 +53,20 @@ async fn handle(
             }
         }
         ApiFormat::OpenAi => {
-            let value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+            let value: serde_json::Value = match serde_json::from_slice(&body) {
+                Ok(value) => value,
+                Err(e) => {
+                    return Ok(
+                        recorder.fail(&GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))
+                    )
+                }
+            };
             let model = target.model.clone();
             // Tokenising a long conversation takes milliseconds: keep it off the worker's event loop.
-            let tokens = web::block(move || estimate_input_tokens(&value, &model))
-                .await
-                .map_err(|e| GatewayError::Internal(format!("token counting failed: {e}")))?;
+            let tokens = match web::block(move || estimate_input_tokens(&value, &model)).await {
+                Ok(tokens) => tokens,
+                Err(e) => return Ok(recorder.fail(&GatewayError::Internal(format!("token counting failed: {e}")))),
+            };
             let ttfb = Some(recorder.elapsed());
             recorder.finish(200, None, Default::default(), ttfb);
             Ok(HttpResponse::Ok()

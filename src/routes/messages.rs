@@ -7,14 +7,14 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::actors::forwarder::{forwarder_for, Forward};
-use crate::app::{error_response, AppState};
+use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
-use crate::proxy::body::{inspect, read_limited, with_model, Required};
-use crate::proxy::client_auth::authenticate;
+use crate::proxy::admission::{admit, answer, Admitted};
+use crate::proxy::body::{with_model, Required};
+use crate::proxy::disconnect::client_gone;
 use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
-use crate::proxy::routing::resolve;
 use crate::proxy::{anthropic_upstream, openai_upstream};
 use crate::upstream::retry::is_retriable_status;
 
@@ -22,13 +22,11 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<Ap
     let started = Instant::now();
     let snapshot = app.snapshots.current();
     let mut recorder = Some(Recorder::start(app.metrics.clone(), "messages", started));
-    match handle(&req, payload, &snapshot, &mut recorder).await {
-        Ok(response) => response,
-        Err(error) => match recorder {
-            Some(recorder) => recorder.fail(&error),
-            None => error_response(&error),
-        },
-    }
+    let outcome = tokio::select! {
+        outcome = handle(&req, payload, &snapshot, &mut recorder) => outcome,
+        _ = client_gone(&req) => Err(GatewayError::ClientClosed),
+    };
+    answer(outcome, recorder)
 }
 
 async fn handle(
@@ -37,10 +35,7 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     recorder: &mut Option<Recorder>,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
-    let inspected = inspect(&body, Required::Messages)?;
-    let route = resolve(snapshot, &inspected.model)?;
+    let Admitted { client_key, body, inspected, route } = admit(req, payload, snapshot, Required::Messages).await?;
     let last = route.targets.len() - 1;
     for (i, target) in route.targets.iter().enumerate() {
         let provider = &target.provider;
@@ -51,15 +46,11 @@ async fn handle(
             ApiFormat::Anthropic => (with_model(&body, &inspected, &target.model), None),
             ApiFormat::OpenAi => {
                 let converted = convert_request(&body, &target.model, provider)?;
-                (converted.body, Some(converted.names))
+                (converted.body, Some((converted.names, converted.hooks)))
             }
         };
-        let forward = Forward {
-            call: UpstreamCall::Messages,
-            body: upstream_body,
-            client_headers: req.headers().clone(),
-            client_key: client_key.clone(),
-        };
+        let (forward, _client) =
+            Forward::new(UpstreamCall::Messages, upstream_body, req.headers().clone(), client_key.clone());
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await
@@ -87,8 +78,8 @@ async fn handle(
         let name = provider.name.as_str();
         return Ok(match names {
             None => anthropic_upstream::respond(reply, inspected.stream, recorder, name).await,
-            Some(names) => {
-                openai_upstream::respond(reply, inspected.stream, &inspected.model, names, recorder, name).await
+            Some(read_back) => {
+                openai_upstream::respond(reply, inspected.stream, &inspected.model, read_back, recorder, name).await
             }
         });
     }

@@ -1,13 +1,69 @@
-//! `GET /metrics/summary`: running totals as JSON.
+//! `GET /metrics` (Prometheus text or OpenMetrics, by `Accept`), `GET /metrics/summary` (running totals as JSON)
+//! and `GET /metrics/series` (the last minutes, second by second, as JSON). All three ask the metrics actor.
 
-use actix_web::{web, HttpResponse};
+use actix::dev::ToEnvelope;
+use actix::{Handler, Message};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 
-use crate::actors::metrics::GetSummary;
+use crate::actors::metrics::{GetSeries, GetSummary, MetricsActor, RenderPrometheus};
 use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::metrics::series::SECONDS;
+use crate::metrics::{Format, ProviderHealth};
+
+/// Sends `msg` to the metrics actor and waits for the answer.
+async fn ask<M>(app: &AppState, msg: M) -> Result<M::Result, GatewayError>
+where
+    M: Message + Send + 'static,
+    M::Result: Send,
+    MetricsActor: Handler<M>,
+    <MetricsActor as actix::Actor>::Context: ToEnvelope<MetricsActor, M>,
+{
+    app.metrics.addr.send(msg).await.map_err(|e| GatewayError::Internal(format!("metrics actor: {e}")))
+}
+
+pub async fn prometheus(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::from_accept(accept);
+    let providers = app
+        .snapshots
+        .current()
+        .providers
+        .values()
+        .map(|p| ProviderHealth {
+            provider: p.name.clone(),
+            breaker: p.runtime.breaker.state(),
+            keys_cooling_down: p.runtime.keys.cooling(),
+        })
+        .collect();
+    let text = ask(&app, RenderPrometheus(format, providers)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(text))
+}
 
 pub async fn summary(app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {
-    let summary =
-        app.metrics.send(GetSummary).await.map_err(|e| GatewayError::Internal(format!("metrics actor: {e}")))?;
-    Ok(HttpResponse::Ok().json(summary))
+    let summary = ask(&app, GetSummary).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(summary))
+}
+
+/// Query of `GET /metrics/series`: `window` seconds back (default and most: the ring's 15 minutes less the
+/// current second), in steps of `step` seconds (default: as fine as 300 points allow).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesQuery {
+    window: Option<u64>,
+    step: Option<u64>,
+}
+
+pub async fn series(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {
+    let query = web::Query::<SeriesQuery>::from_query(req.query_string())
+        .map_err(|e| GatewayError::InvalidRequest(format!("query: {e} (expected window=SECONDS&step=SECONDS)")))?;
+    let window = query.window.unwrap_or(SECONDS - 1);
+    let step = query.step.unwrap_or(1);
+    let view = ask(&app, GetSeries { window, step }).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(view))
 }

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod aliases;
+pub mod chat_completions;
 pub mod count_tokens;
+pub mod dashboard;
 pub mod health;
 pub mod messages;
 pub mod metrics;

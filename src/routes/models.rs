@@ -100,12 +100,8 @@ async fn provider_models(
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));
     }
-    let forward = Forward {
-        call: UpstreamCall::ListModels,
-        body: bytes::Bytes::new(),
-        client_headers: req.headers().clone(),
-        client_key: client_key.cloned(),
-    };
+    let (forward, _client) =
+        Forward::new(UpstreamCall::ListModels, bytes::Bytes::new(), req.headers().clone(), client_key.cloned());
     let mut reply = forwarder_for(provider, &snapshot.limits)
         .send(forward)
         .await

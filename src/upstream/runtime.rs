@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Breaker, KeyPool};
+use crate::hooks::SignatureCache;
 
 /// Milliseconds since the Unix epoch: a clock all workers agree on, cheap enough for the request path.
 pub fn now_millis() -> u64 {
@@ -37,6 +38,8 @@ impl Default for RuntimeSettings {
 pub struct ProviderRuntime {
     pub breaker: Arc<Breaker>,
     pub keys: Arc<KeyPool>,
+    /// Thought signatures remembered for this provider's tool calls (see `crate::hooks`).
+    pub signatures: Arc<SignatureCache>,
     settings: RuntimeSettings,
     key_fingerprints: Vec<String>,
 }
@@ -47,14 +50,17 @@ impl ProviderRuntime {
         Self {
             breaker: Arc::new(Breaker::new(settings.breaker_threshold, settings.breaker_cooldown)),
             keys: Arc::new(KeyPool::new(key_fingerprints.len(), settings.key_cooldown, settings.key_failure_threshold)),
+            signatures: Arc::new(SignatureCache::default()),
             settings: settings.clone(),
             key_fingerprints,
         }
     }
 
-    /// Takes over `previous`'s state where it still applies: the breaker when its settings are unchanged, the key
-    /// cool-downs when the keys are also the same.
+    /// Takes over `previous`'s state where it still applies: the thought-signature cache always, the breaker when
+    /// its settings are unchanged, the key cool-downs when the keys are also the same.
     pub fn inherit(&mut self, previous: &ProviderRuntime) {
+        // Remembered signatures belong to conversations in flight, whatever else changed.
+        self.signatures = previous.signatures.clone();
         if previous.settings != self.settings {
             return;
         }
@@ -77,6 +83,7 @@ mod tests {
         b.inherit(&a);
         assert!(Arc::ptr_eq(&a.breaker, &b.breaker));
         assert!(Arc::ptr_eq(&a.keys, &b.keys));
+        assert!(Arc::ptr_eq(&a.signatures, &b.signatures));
         let mut c = ProviderRuntime::new(vec!["k2".into(), "k3".into()], &s);
         c.inherit(&a);
         assert!(Arc::ptr_eq(&a.breaker, &c.breaker), "the breaker is about the provider, not its keys");

@@ -93,6 +93,8 @@ pub fn stream_body() -> String {
 /// - `hang`: never answers; `slow-stream`: events 300 ms apart; `endless-stream`: a ping every 50 ms forever;
 /// - `drop-mid-stream`: three events, then the connection breaks; `stall-stream`: three events, then silence; `truncated-stream`: three events, clean end;
 /// - `error-<status>`: that status with an Anthropic error body (429 adds `retry-after: 7`);
+/// - `fixture-<name>`: `tests/fixtures/anthropic_streams/<name>.sse` when streaming (in 7-byte chunks), else
+///   `tests/fixtures/anthropic_responses/<name>.json`; `tool-use` is `fixture-tool_use` (two parallel calls);
 /// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
 pub fn start_mock() -> MockUpstream {
     let state = Arc::new(MockState::default());
@@ -160,6 +162,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
     if let Some(response) = resilience_behaviour(&model, hit, &req) {
         return response;
     }
+    if model == "script" {
+        return scripted(&json, req.path().ends_with("/chat/completions"), streamed, state);
+    }
     if req.path().ends_with("/chat/completions") {
         return openai_handler(&model, streamed, state).await;
     }
@@ -176,6 +181,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
         return response.content_type("application/json").body(format!(
             r#"{{"type":"error","error":{{"type":"mock_error_{status}","message":"mock upstream says {status}"}}}}"#
         ));
+    }
+    if let Some(name) = model.strip_prefix("fixture-").or((model == "tool-use").then_some("tool_use")) {
+        return anthropic_fixture(name, streamed, state);
     }
     match model.as_str() {
         "hang" => {
@@ -216,6 +224,122 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
             .content_type("application/json")
             .body(MESSAGE_JSON),
     }
+}
+
+/// An Anthropic-format fixture, streamed in 7-byte chunks (so events and lines are split) or as one JSON body.
+fn anthropic_fixture(name: &str, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let path = match streamed {
+        true => format!("{dir}/anthropic_streams/{name}.sse"),
+        false => format!("{dir}/anthropic_responses/{name}.json"),
+    };
+    let Ok(body) = std::fs::read(&path) else {
+        return HttpResponse::NotFound()
+            .content_type("application/json")
+            .body(r#"{"type":"error","error":{"type":"not_found_error","message":"no such fixture"}}"#);
+    };
+    if streamed {
+        let chunks: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
+        return sse(paced(state, chunks, 0, true));
+    }
+    HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+/// What the `script` model does next in a conversation, for driving real clients (Claude Code).
+enum Turn {
+    /// Ask for the Bash tool to run `echo tool-ran-ok`.
+    CallTool,
+    /// Answer with text.
+    Say(String),
+}
+
+/// `script`: asked to "use the tool", it calls Bash; once it sees the tool's result it reports it; otherwise
+/// it answers `MAGIC-42`. Works in both formats, streamed or not.
+fn scripted(json: &serde_json::Value, openai: bool, streamed: bool, state: Arc<MockState>) -> HttpResponse {
+    let text = json["messages"].to_string();
+    let saw_result = text.contains("tool-ran-ok") && (text.contains("tool_result") || text.contains("\"tool\""));
+    let turn = if saw_result {
+        Turn::Say("The tool said: tool-ran-ok".into())
+    } else if text.to_lowercase().contains("use the tool") {
+        Turn::CallTool
+    } else {
+        Turn::Say("MAGIC-42 from the mock".into())
+    };
+    let events: Vec<String> = match (openai, &turn) {
+        (false, Turn::Say(t)) => anthropic_events(
+            &[serde_json::json!({"type":"text","text":""})],
+            &[serde_json::json!({"type":"text_delta","text":t})],
+            "end_turn",
+        ),
+        (false, Turn::CallTool) => anthropic_events(
+            &[serde_json::json!({"type":"tool_use","id":"toolu_mock_1","name":"Bash","input":{}})],
+            &[
+                serde_json::json!({"type":"input_json_delta","partial_json":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}),
+            ],
+            "tool_use",
+        ),
+        (true, Turn::Say(t)) => openai_chunks(serde_json::json!({"content": t}), "stop"),
+        (true, Turn::CallTool) => openai_chunks(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"call_mock_1","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}}]}),
+            "tool_calls",
+        ),
+    };
+    if streamed {
+        return sse(paced(state, events.into_iter().map(Bytes::from).collect(), 0, true));
+    }
+    let body = match (openai, turn) {
+        (false, Turn::Say(t)) => {
+            serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"text","text":t}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (false, Turn::CallTool) => {
+            serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"tool_use","id":"toolu_mock_1","name":"Bash","input":{"command":"echo tool-ran-ok","description":"Print a marker"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (true, Turn::Say(t)) => {
+            serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":t},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})
+        }
+        (true, Turn::CallTool) => {
+            serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_mock_1","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})
+        }
+    };
+    HttpResponse::Ok().content_type("application/json").body(body.to_string())
+}
+
+/// An Anthropic event stream with one block (start, one delta) and the given stop reason.
+fn anthropic_events(start: &[serde_json::Value], delta: &[serde_json::Value], stop: &str) -> Vec<String> {
+    let ev = |name: &str, data: serde_json::Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut out = vec![ev(
+        "message_start",
+        serde_json::json!({"type":"message_start","message":{"id":"msg_script","type":"message","role":"assistant","model":"script","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
+    )];
+    out.push(ev(
+        "content_block_start",
+        serde_json::json!({"type":"content_block_start","index":0,"content_block":start[0]}),
+    ));
+    out.push(ev("content_block_delta", serde_json::json!({"type":"content_block_delta","index":0,"delta":delta[0]})));
+    out.push(ev("content_block_stop", serde_json::json!({"type":"content_block_stop","index":0})));
+    out.push(ev("message_delta", serde_json::json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":7}})));
+    out.push(ev("message_stop", serde_json::json!({"type":"message_stop"})));
+    out
+}
+
+/// An OpenAI chunk stream: a role chunk, one delta, the finish, a usage chunk and `[DONE]`.
+fn openai_chunks(delta: serde_json::Value, finish: &str) -> Vec<String> {
+    let chunk = |choices: serde_json::Value, usage: serde_json::Value| {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"id":"c","object":"chat.completion.chunk","created":0,"model":"script","choices":choices,"usage":usage})
+        )
+    };
+    vec![
+        chunk(
+            serde_json::json!([{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]),
+            serde_json::Value::Null,
+        ),
+        chunk(serde_json::json!([{"index":0,"delta":delta,"finish_reason":null}]), serde_json::Value::Null),
+        chunk(serde_json::json!([{"index":0,"delta":{},"finish_reason":finish}]), serde_json::Value::Null),
+        chunk(serde_json::json!([]), serde_json::json!({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})),
+        "data: [DONE]\n\n".to_string(),
+    ]
 }
 
 /// `GET …/models`: Anthropic's list shape when the request carries `anthropic-version`, else OpenAI's.
@@ -453,6 +577,28 @@ pub fn start_binary(env: &[(&str, &str)]) -> Binary {
         std::thread::sleep(Duration::from_millis(20));
     }
     Binary { child, url }
+}
+
+/// A TCP server that reads requests and never answers; counts connections the peer closed. (An actix mock cannot
+/// show this: actix-web keeps running a handler after its client leaves.)
+pub fn start_silent_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 4096];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, closed)
 }
 
 /// A loopback URL where nothing listens.

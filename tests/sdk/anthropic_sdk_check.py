@@ -61,6 +61,28 @@ def stream_tools(model, expected_calls):
     check(final.stop_reason == "tool_use", f"{model}: streamed stop_reason tool_use")
 
 
+def count_tokens():
+    counted = client.messages.count_tokens(model="mock:claude", messages=PROMPT)
+    check(counted.input_tokens == 42, "anthropic format: count_tokens forwarded upstream")
+    estimated = client.messages.count_tokens(model="oai:gpt-4o", messages=PROMPT, tools=WEATHER_TOOLS)
+    check(estimated.input_tokens > 10, f"openai format: count_tokens estimated locally ({estimated.input_tokens})")
+
+
+def models():
+    ids = [m.id for m in client.models.list(limit=2)]  # auto-pagination follows has_more / last_id
+    check({"mock:claude-mock-1", "mock:claude-mock-2", "oai:gpt-mock"} <= set(ids), f"models.list pages through all ({ids})")
+
+
+def anthropic_format_tools():
+    tool_prompt = [{"role": "user", "content": "Please use the tool."}]
+    message = client.messages.create(model="mock:script", max_tokens=100, messages=tool_prompt, tools=WEATHER_TOOLS)
+    calls = [b for b in message.content if b.type == "tool_use"]
+    check(calls and calls[0].input.get("command") == "echo tool-ran-ok", "anthropic format: tool_use input")
+    with client.messages.stream(model="mock:script", max_tokens=100, messages=tool_prompt, tools=WEATHER_TOOLS) as stream:
+        final = stream.get_final_message()
+    check(final.content[0].type == "tool_use" and final.content[0].input == calls[0].input, "anthropic format: streamed tool_use")
+
+
 def errors():
     try:
         client.messages.create(model="oai:error-429", max_tokens=10, messages=PROMPT)
@@ -80,5 +102,8 @@ create_text("oai:fixture-text")
 stream_text("oai:fixture-text")
 calls = create_tools("oai:fixture-tool_calls")
 stream_tools("oai:fixture-parallel_tools", calls)
+anthropic_format_tools()
+count_tokens()
+models()
 errors()
 print("all anthropic SDK checks passed")

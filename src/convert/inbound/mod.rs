@@ -1,0 +1,29 @@
+//! OpenAI Chat Completions ⇄ Anthropic Messages for *inbound* OpenAI clients (`POST /v1/chat/completions`)
+//! routed to Anthropic-format providers: the mirror image of the rest of `convert`. Pure functions and a state
+//! machine over bytes and JSON values, no I/O.
+//!
+//! - [`to_anthropic_request`]: a Chat Completions request → a Messages request.
+//! - [`to_chat_completion`]: a Messages response → a `chat.completion`.
+//! - [`ChatStreamConverter`]: Anthropic SSE bytes → `chat.completion.chunk` frames, incrementally.
+//! - [`OpenAiError`], [`read_anthropic_error`]: errors in OpenAI's shape.
+
+mod chunks;
+mod content;
+pub mod errors;
+mod messages;
+pub mod request;
+pub mod response;
+pub mod stream;
+mod tools;
+
+use serde_json::{Map, Value};
+
+pub use errors::{anthropic_type, openai_error_kind, read_anthropic_error, OpenAiError};
+pub use request::{to_anthropic_request, InboundRequest, DEFAULT_MAX_TOKENS};
+pub use response::{openai_usage, to_chat_completion};
+pub use stream::ChatStreamConverter;
+
+/// A present, non-null field.
+fn field<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    body.get(key).filter(|v| !v.is_null())
+}

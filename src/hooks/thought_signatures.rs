@@ -1,0 +1,224 @@
+//! Thought signatures: Gemini's OpenAI-compatible API returns, with tool calls, opaque reasoning state that must
+//! come back when the conversation replays those calls — `extra_content` on each tool call (Gemini:
+//! `extra_content.google.thought_signature`) and/or a `reasoning_details` array on the message (OpenRouter-style).
+//! Anthropic clients drop fields they do not know, so the gateway remembers them by tool call id and puts them
+//! back on the assistant messages of later requests that replay those ids.
+//!
+//! Cost when a provider sends none of this: a few map lookups on values the stream converter already parsed;
+//! the shared cache is not touched until something is remembered.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::signature_cache::SignatureCache;
+use super::OpenAiHook;
+
+/// Tool calls of one answer tracked for their ids; a stream with more is hostile, and the rest are not cached.
+const MAX_CALLS_PER_ANSWER: usize = 1024;
+/// Bytes of `reasoning_details` collected from one streamed answer before giving up on it.
+const MAX_REASONING_BYTES: usize = 1024 * 1024;
+
+/// The hook for one request.
+pub struct ThoughtSignatures {
+    cache: Arc<SignatureCache>,
+    /// Streamed answer: tool call ids by OpenAI index, as they appear.
+    ids: Vec<(u64, String)>,
+    /// Streamed answer: `reasoning_details` items collected so far.
+    reasoning: Vec<Value>,
+    reasoning_bytes: usize,
+    committed: bool,
+}
+
+impl ThoughtSignatures {
+    /// The hook for one request, over the provider's shared cache.
+    pub fn new(cache: Arc<SignatureCache>) -> Self {
+        Self { cache, ids: Vec::new(), reasoning: Vec::new(), reasoning_bytes: 0, committed: false }
+    }
+
+    fn id_at(&self, index: u64) -> Option<&str> {
+        self.ids.iter().rev().find(|(i, _)| *i == index).map(|(_, id)| id.as_str())
+    }
+
+    /// Remembers a finished message's `reasoning_details` for each of its tool calls.
+    fn commit_reasoning(&mut self, details: Value, ids: &[&str]) {
+        if ids.is_empty() {
+            return;
+        }
+        let details = Arc::new(details);
+        let now = Instant::now();
+        for id in ids {
+            self.cache.put_reasoning_details(id, details.clone(), now);
+        }
+    }
+}
+
+impl OpenAiHook for ThoughtSignatures {
+    fn on_request(&mut self, body: &mut Value) {
+        if self.cache.is_empty() {
+            return;
+        }
+        let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) else { return };
+        let now = Instant::now();
+        for message in messages.iter_mut().filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant")) {
+            let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) else { continue };
+            let ids: Vec<String> =
+                calls.iter().map(|c| c.get("id").and_then(Value::as_str).unwrap_or_default().to_string()).collect();
+            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let remembered = self.cache.get_many(&id_refs, now);
+            let mut reasoning = None;
+            for (call, found) in calls.iter_mut().zip(remembered) {
+                let Some(found) = found else { continue };
+                if let (Some(extra), Some(call)) = (found.extra_content, call.as_object_mut()) {
+                    call.entry("extra_content").or_insert(extra);
+                }
+                reasoning = reasoning.or(found.reasoning_details);
+            }
+            if let (Some(details), Some(message)) = (reasoning, message.as_object_mut()) {
+                message.entry("reasoning_details").or_insert_with(|| (*details).clone());
+            }
+        }
+    }
+
+    fn on_response(&mut self, body: &Value) {
+        let Some(message) = body.pointer("/choices/0/message") else { return };
+        let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else { return };
+        let now = Instant::now();
+        let mut ids = Vec::with_capacity(calls.len());
+        for call in calls {
+            let Some(id) = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) else { continue };
+            if let Some(extra) = call.get("extra_content").filter(|e| e.is_object()) {
+                self.cache.put_extra_content(id, extra.clone(), now);
+            }
+            ids.push(id);
+        }
+        if let Some(details) = message.get("reasoning_details").filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            self.commit_reasoning(details.clone(), &ids);
+        }
+    }
+
+    fn on_chunk(&mut self, chunk: &Value) {
+        let Some(choice) = chunk.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else { return };
+        if let Some(delta) = choice.get("delta") {
+            if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+                for (position, call) in calls.iter().enumerate() {
+                    let index = call.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+                    if let Some(id) = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) {
+                        if self.ids.len() < MAX_CALLS_PER_ANSWER && self.id_at(index) != Some(id) {
+                            self.ids.push((index, id.to_string()));
+                        }
+                    }
+                    if let Some(extra) = call.get("extra_content").filter(|e| e.is_object()) {
+                        if let Some(id) = self.id_at(index) {
+                            self.cache.put_extra_content(id, extra.clone(), Instant::now());
+                        }
+                    }
+                }
+            }
+            if let Some(items) = delta.get("reasoning_details").and_then(Value::as_array) {
+                for item in items {
+                    self.reasoning_bytes += item.to_string().len();
+                    if self.reasoning_bytes <= MAX_REASONING_BYTES {
+                        self.reasoning.push(item.clone());
+                    }
+                }
+            }
+        }
+        let finished = choice.get("finish_reason").is_some_and(|r| r.as_str().is_some_and(|r| !r.is_empty()));
+        if finished && !self.committed {
+            self.committed = true;
+            if !self.reasoning.is_empty() && self.reasoning_bytes <= MAX_REASONING_BYTES {
+                let details = Value::Array(std::mem::take(&mut self.reasoning));
+                let ids: Vec<String> = self.ids.iter().map(|(_, id)| id.clone()).collect();
+                let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                self.commit_reasoning(details, &id_refs);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hook() -> (ThoughtSignatures, Arc<SignatureCache>) {
+        let cache = Arc::new(SignatureCache::default());
+        (ThoughtSignatures::new(cache.clone()), cache)
+    }
+
+    fn replay() -> Value {
+        json!({"model": "gemini", "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "w", "arguments": "{}"}},
+                {"id": "call_b", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+        ]})
+    }
+
+    #[test]
+    fn non_streaming_signatures_are_injected_into_the_replay() {
+        let (mut first, cache) = hook();
+        first.on_response(&json!({"choices": [{"message": {
+            "tool_calls": [
+                {"id": "call_a", "function": {"name": "w"}, "extra_content": {"google": {"thought_signature": "SIG_A"}}},
+                {"id": "call_b", "function": {"name": "w"}}],
+            "reasoning_details": [{"type": "reasoning.encrypted", "data": "ENC"}]}}]}));
+        assert_eq!(cache.len(), 2);
+        let mut body = replay();
+        ThoughtSignatures::new(cache).on_request(&mut body);
+        let message = &body["messages"][1];
+        assert_eq!(message["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "SIG_A");
+        assert!(message["tool_calls"][1].get("extra_content").is_none());
+        assert_eq!(message["reasoning_details"], json!([{"type": "reasoning.encrypted", "data": "ENC"}]));
+    }
+
+    #[test]
+    fn streamed_signatures_are_keyed_by_the_index_of_their_call() {
+        let (mut hook, cache) = hook();
+        let chunks = [
+            json!({"choices": [{"delta": {"reasoning_details": [{"type": "reasoning.encrypted", "data": "E1"}]}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "w", "arguments": ""}}]}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "extra_content": {"google": {"thought_signature": "LATE"}}}]}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"index": 1, "id": "call_b", "function": {"name": "w", "arguments": "{}"},
+                "extra_content": {"google": {"thought_signature": "SIG_B"}}}]}}]}),
+            json!({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}),
+        ];
+        for chunk in &chunks {
+            hook.on_chunk(chunk);
+        }
+        let mut body = replay();
+        ThoughtSignatures::new(cache).on_request(&mut body);
+        let calls = &body["messages"][1]["tool_calls"];
+        assert_eq!(calls[0]["extra_content"]["google"]["thought_signature"], "LATE");
+        assert_eq!(calls[1]["extra_content"]["google"]["thought_signature"], "SIG_B");
+        assert_eq!(body["messages"][1]["reasoning_details"][0]["data"], "E1");
+    }
+
+    #[test]
+    fn nothing_changes_without_signatures_or_for_unknown_ids() {
+        let (mut hook, cache) = hook();
+        hook.on_chunk(&json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "w"}}]}, "finish_reason": "tool_calls"}]}));
+        hook.on_response(&json!({"choices": [{"message": {"content": "hi"}}]}));
+        assert!(cache.is_empty());
+        let mut body = replay();
+        ThoughtSignatures::new(cache.clone()).on_request(&mut body);
+        assert_eq!(body, replay());
+        cache.put_extra_content("other", json!({"google": {"thought_signature": "X"}}), Instant::now());
+        ThoughtSignatures::new(cache).on_request(&mut body);
+        assert_eq!(body, replay());
+    }
+
+    #[test]
+    fn a_signature_the_client_kept_is_not_overwritten() {
+        let (_, cache) = hook();
+        cache.put_extra_content("call_a", json!({"google": {"thought_signature": "CACHED"}}), Instant::now());
+        let mut body = replay();
+        body["messages"][1]["tool_calls"][0]["extra_content"] = json!({"google": {"thought_signature": "CLIENT"}});
+        ThoughtSignatures::new(cache).on_request(&mut body);
+        assert_eq!(body["messages"][1]["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "CLIENT");
+    }
+}

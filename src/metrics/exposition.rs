@@ -1,0 +1,344 @@
+//! `GET /metrics`: the Prometheus metrics, kept in a `prometheus-client` registry and encoded by it, in the
+//! Prometheus text format (0.0.4) or OpenMetrics, whichever the scraper asks for. Every label value here has
+//! been through [`super::labels::LabelPolicy`]; docs/metrics.md lists the metrics and the queries they answer.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::aggregate::InFlightView;
+use super::labels::Labels;
+use super::RequestRecord;
+
+/// Request duration buckets, seconds: LLM calls run from milliseconds (errors) to many minutes (long streams).
+const DURATION_BUCKETS: [f64; 16] =
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+/// Time-to-first-byte buckets, seconds.
+const TTFB_BUCKETS: [f64; 13] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// Gateway overhead buckets, seconds: the gateway should add well under a millisecond.
+const OVERHEAD_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// Which text format to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`: what `curl`, `promtool` and older scrapers read.
+    Prometheus,
+    /// `application/openmetrics-text; version=1.0.0`: what Prometheus asks for first.
+    OpenMetrics,
+}
+
+impl Format {
+    /// Picks the format from an `Accept` header value.
+    pub fn from_accept(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Self::OpenMetrics,
+            _ => Self::Prometheus,
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    provider: String,
+    model: String,
+    stream: &'static str,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    provider: String,
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    route: &'static str,
+    provider: String,
+    stream: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabels {
+    provider: String,
+    state: &'static str,
+}
+
+/// A provider's resilience state at scrape time (from the live configuration, not from request records).
+#[derive(Debug, Clone)]
+pub struct ProviderHealth {
+    pub provider: String,
+    pub breaker: crate::upstream::BreakerState,
+    pub keys_cooling_down: usize,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    provider: String,
+    kind: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The registry and handles to each metric in it.
+pub struct Exposition {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    tokens: Family<TokenLabels, Counter>,
+    duration: HistogramFamily<DurationLabels>,
+    ttfb: HistogramFamily<RouteLabels>,
+    overhead: HistogramFamily<RouteLabels>,
+    errors: Family<ErrorLabels, Counter>,
+    upstream_errors: Family<ErrorLabels, Counter>,
+    in_flight: Family<ProviderLabels, Gauge>,
+    in_flight_streams: Gauge,
+    breaker: Family<BreakerLabels, Gauge>,
+    keys_cooling: Family<ProviderLabels, Gauge>,
+}
+
+impl Default for Exposition {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gatehouse");
+        let requests = Family::default();
+        let tokens = Family::default();
+        let duration: HistogramFamily<DurationLabels> =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        let ttfb: HistogramFamily<RouteLabels> = Family::new_with_constructor(|| Histogram::new(TTFB_BUCKETS));
+        let overhead: HistogramFamily<RouteLabels> = Family::new_with_constructor(|| Histogram::new(OVERHEAD_BUCKETS));
+        let errors = Family::default();
+        let upstream_errors = Family::default();
+        let in_flight = Family::default();
+        let in_flight_streams = Gauge::default();
+        let breaker = Family::default();
+        let keys_cooling = Family::default();
+        registry.register(
+            "requests",
+            "Finished requests by provider, model, streaming and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens by provider, model and kind (input, output, cache_read, cache_creation)",
+            tokens.clone(),
+        );
+        registry.register("request_duration_seconds", "Request duration, arrival to last byte", duration.clone());
+        registry.register(
+            "time_to_first_byte_seconds",
+            "Arrival to the first body byte sent to the client",
+            ttfb.clone(),
+        );
+        registry.register("overhead_seconds", "Time the gateway added on top of the upstream's", overhead.clone());
+        registry.register(
+            "errors",
+            "Failed requests by provider and error kind, client and upstream side",
+            errors.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Failures attributed to the upstream, by provider and kind",
+            upstream_errors.clone(),
+        );
+        registry.register("in_flight_requests", "Requests routed and not yet finished", in_flight.clone());
+        registry.register(
+            "in_flight_streams",
+            "Streaming requests routed and not yet finished",
+            in_flight_streams.clone(),
+        );
+        registry.register(
+            "circuit_breaker_state",
+            "Circuit breaker per provider: 1 for its current state (closed, open, half_open), 0 for the others",
+            breaker.clone(),
+        );
+        registry.register(
+            "keys_cooling_down",
+            "Static keys skipped after 401/403/429, per provider",
+            keys_cooling.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            tokens,
+            duration,
+            ttfb,
+            overhead,
+            errors,
+            upstream_errors,
+            in_flight,
+            in_flight_streams,
+            breaker,
+            keys_cooling,
+        }
+    }
+}
+
+impl Exposition {
+    /// Counts one finished request under its bounded labels.
+    pub fn record(&mut self, r: &RequestRecord, labels: &Labels) {
+        let stream = if r.streamed { "true" } else { "false" };
+        let status = status_label(r.status);
+        // Routes are names from the gateway's code (`messages`, `count_tokens`), so the label is bounded.
+        let route = if r.route.is_empty() { "none" } else { r.route };
+        let provider = || labels.provider.clone();
+        let model = || labels.model.clone();
+        self.requests
+            .get_or_create(&RequestLabels { route, provider: provider(), model: model(), stream, status })
+            .inc();
+        let u = &r.usage;
+        for (kind, n) in [
+            ("input", u.input_tokens),
+            ("output", u.output_tokens),
+            ("cache_read", u.cache_read_input_tokens),
+            ("cache_creation", u.cache_creation_input_tokens),
+        ] {
+            // Created even at zero, so `rate()` sees each series from its first request.
+            self.tokens.get_or_create(&TokenLabels { provider: provider(), model: model(), kind }).inc_by(n);
+        }
+        let duration = DurationLabels { route, provider: provider(), stream };
+        self.duration.get_or_create(&duration).observe(r.duration.as_secs_f64());
+        let by_route = RouteLabels { route, provider: provider() };
+        if let Some(ttfb) = r.time_to_first_byte {
+            self.ttfb.get_or_create(&by_route).observe(ttfb.as_secs_f64());
+        }
+        if let Some(overhead) = r.overhead() {
+            self.overhead.get_or_create(&by_route).observe(overhead.as_secs_f64());
+        }
+        if r.is_error() {
+            let kind = r.error_kind.unwrap_or("http_error");
+            self.errors.get_or_create(&ErrorLabels { provider: provider(), kind }).inc();
+            if is_upstream_kind(kind) {
+                self.upstream_errors.get_or_create(&ErrorLabels { provider: provider(), kind }).inc();
+            }
+        }
+    }
+
+    /// Encodes everything, with the in-flight gauges set from `in_flight` and the provider gauges from `providers`
+    /// first (providers that left the configuration disappear).
+    pub fn encode(&self, format: Format, in_flight: &InFlightView, providers: &[ProviderHealth]) -> String {
+        self.breaker.clear();
+        self.keys_cooling.clear();
+        for p in providers {
+            use crate::upstream::BreakerState;
+            for (state, name) in
+                [(BreakerState::Closed, "closed"), (BreakerState::Open, "open"), (BreakerState::HalfOpen, "half_open")]
+            {
+                let labels = BreakerLabels { provider: p.provider.clone(), state: name };
+                self.breaker.get_or_create(&labels).set(i64::from(p.breaker == state));
+            }
+            self.keys_cooling
+                .get_or_create(&ProviderLabels { provider: p.provider.clone() })
+                .set(p.keys_cooling_down as i64);
+        }
+        for (provider, n) in &in_flight.by_provider {
+            self.in_flight.get_or_create(&ProviderLabels { provider: provider.clone() }).set(*n);
+        }
+        self.in_flight_streams.set(in_flight.streams);
+        let mut out = String::with_capacity(16 * 1024);
+        let result = match format {
+            Format::Prometheus => prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry),
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &self.registry),
+        };
+        // Writing into a String cannot fail; an encoder error would be a bug in the label types.
+        if let Err(e) = result {
+            log::error!("metrics encoding failed: {e}");
+        }
+        out
+    }
+}
+
+/// Failures that are the upstream's doing (as opposed to the client's or the gateway's): its own errors, and the
+/// gateway refusing to call it because its keys are cooling down or its breaker is open.
+fn is_upstream_kind(kind: &str) -> bool {
+    kind.starts_with("upstream_") || matches!(kind, "keys_exhausted" | "circuit_open")
+}
+
+/// The status as a label: any real HTTP status (100–599) as its number, anything else `other`.
+fn status_label(status: u16) -> String {
+    if (100..=599).contains(&status) {
+        status.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::Usage;
+    use std::time::Duration;
+
+    fn record(status: u16, kind: Option<&'static str>) -> RequestRecord {
+        RequestRecord {
+            status,
+            error_kind: kind,
+            streamed: true,
+            duration: Duration::from_millis(120),
+            time_to_first_byte: Some(Duration::from_millis(30)),
+            upstream_time: Some(Duration::from_millis(29)),
+            usage: Usage { input_tokens: 7, output_tokens: 3, ..Default::default() },
+            route: "messages",
+            ..RequestRecord::default()
+        }
+    }
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let mut e = Exposition::default();
+        let labels = Labels { provider: "openai".into(), model: "gpt-4o".into() };
+        e.record(&record(200, None), &labels);
+        e.record(&record(502, Some("upstream_unreachable")), &labels);
+        e.record(&record(400, Some("invalid_request")), &labels);
+        let live = InFlightView { requests: 2, streams: 1, by_provider: [("openai".to_string(), 2)].into() };
+        let text = e.encode(Format::Prometheus, &live, &[]);
+        for line in [
+            r#"gatehouse_requests_total{route="messages",provider="openai",model="gpt-4o",stream="true",status="200"} 1"#,
+            r#"gatehouse_tokens_total{provider="openai",model="gpt-4o",kind="input"} 21"#,
+            r#"gatehouse_tokens_total{provider="openai",model="gpt-4o",kind="cache_read"} 0"#,
+            r#"gatehouse_request_duration_seconds_count{route="messages",provider="openai",stream="true"} 3"#,
+            r#"gatehouse_overhead_seconds_bucket{route="messages",provider="openai",le="0.0025"} 3"#,
+            r#"gatehouse_upstream_errors_total{provider="openai",kind="upstream_unreachable"} 1"#,
+            r#"gatehouse_errors_total{provider="openai",kind="invalid_request"} 1"#,
+            r#"gatehouse_in_flight_requests{provider="openai"} 2"#,
+            "gatehouse_in_flight_streams 1",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains(r#"upstream_errors_total{provider="openai",kind="invalid_request"}"#));
+        let open = e.encode(Format::OpenMetrics, &live, &[]);
+        assert!(open.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn format_follows_accept() {
+        assert_eq!(Format::from_accept(None), Format::Prometheus);
+        let prometheus_accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+        assert_eq!(Format::from_accept(Some(prometheus_accept)), Format::OpenMetrics);
+        assert!(Format::Prometheus.content_type().starts_with("text/plain"));
+        assert_eq!(status_label(0), "other");
+        assert!(is_upstream_kind("circuit_open") && is_upstream_kind("upstream_status"));
+        assert!(!is_upstream_kind("client_disconnected") && !is_upstream_kind("invalid_request"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The metrics checked by the real tools operators use: `promtool check metrics`, a Prometheus server scraping
+//! the gateway, and the dashboard rendered by headless Chromium (screenshot in `test-output/`). Ignored by
+//! default; `.ci/suites/metrics.sh` installs the tools and runs them with `--ignored`.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{body, client, start_mock, Gateway};
+use crate::metrics_support::*;
+
+const PROMTOOL: &str = "promtool";
+const PROMETHEUS: &str = "prometheus";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[actix_rt::test]
+#[ignore = "needs promtool (Debian package prometheus); run by .ci/suites/metrics.sh"]
+async fn promtool_accepts_the_exposition() {
+    let mock = start_mock();
+    let gw = mock_gateway(&mock);
+    send_mix(&gw).await;
+    summary_after(&gw, MIX.len() as u64).await;
+    let text = get_text(&gw, "/metrics").await;
+    let mut child = Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool check metrics failed:\n{report}\n--- exposition ---\n{text}");
+    assert!(report.trim().is_empty(), "promtool found lint problems:\n{report}");
+}
+
+/// A Prometheus server scraping `gw` every second, with its storage in a temp dir; killed on drop.
+struct Prometheus {
+    url: String,
+    _child: ChildGuard,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    fn scraping(gw: &Gateway) -> Self {
+        let dir = TempDir::new("prometheus");
+        let target = gw.url.trim_start_matches("http://");
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: gatehouse\n    \
+             scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let port = free_port();
+        let log = File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new(PROMETHEUS)
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus is installed");
+        Self { url: format!("http://127.0.0.1:{port}"), _child: ChildGuard(child), _dir: dir }
+    }
+
+    /// The single value of an instant query, if the query returned one.
+    async fn value(&self, query: &str) -> Option<f64> {
+        let mut res =
+            client().get(format!("{}/api/v1/query", self.url)).query(&[("query", query)]).ok()?.send().await.ok()?;
+        let v: serde_json::Value = res.json().await.ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    /// Waits until `query` returns `want`.
+    async fn wait_for(&self, query: &str, want: f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.value(query).await;
+            if got == Some(want) {
+                return;
+            }
+            let log = std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default();
+            assert!(Instant::now() < deadline, "{query} = {got:?}, want {want}; prometheus log:\n{log}");
+            actix_rt::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[actix_rt::test]
+#[ignore = "needs a Prometheus server (Debian package prometheus); run by .ci/suites/metrics.sh"]
+async fn a_real_prometheus_scrapes_the_request_count() {
+    let mock = start_mock();
+    let gw = mock_gateway(&mock);
+    send_mix(&gw).await;
+    summary_after(&gw, MIX.len() as u64).await;
+    let prometheus = Prometheus::scraping(&gw);
+    prometheus.wait_for("up{job=\"gatehouse\"}", 1.0).await;
+    prometheus.wait_for("sum(gatehouse_requests_total)", MIX.len() as f64).await;
+    let output = CLAUDE_TOKENS.iter().find(|(k, _)| *k == "output").unwrap().1;
+    prometheus.wait_for("sum(gatehouse_tokens_total{model=\"claude\",kind=\"output\"})", output as f64).await;
+    prometheus.wait_for("sum(gatehouse_upstream_errors_total{provider=\"mock\"})", 2.0).await;
+    prometheus.wait_for("sum(gatehouse_in_flight_requests)", 0.0).await;
+    // A query from docs/metrics.md evaluates (p95 over the test's lifetime is a finite number of seconds).
+    let p95 = "histogram_quantile(0.95, sum by (le) (rate(gatehouse_request_duration_seconds_bucket[1m])))";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !prometheus.value(p95).await.is_some_and(|v| v.is_finite() || v.is_nan()) {
+        assert!(Instant::now() < deadline, "{p95} never evaluated");
+        actix_rt::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Runs headless Chromium on `url` with `extra` arguments, killing it after a minute; returns its stdout.
+fn chromium(url: &str, extra: &[String]) -> String {
+    let profile = TempDir::new("chromium-profile");
+    let out_dir = TempDir::new("chromium-out");
+    let stdout_path = out_dir.path().join("stdout.html");
+    let mut command = Command::new(CHROMIUM);
+    command
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(url)
+        .stdout(File::create(&stdout_path).unwrap())
+        .stderr(File::create(out_dir.path().join("stderr.txt")).unwrap());
+    let mut child = ChildGuard(command.spawn().expect("chromium is installed"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "chromium did not finish within a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(&stdout_path).unwrap_or_default()
+}
+
+/// The value of attribute `name` on the first element that has attribute `marker`.
+fn attribute_near(dom: &str, marker: &str, name: &str) -> Option<String> {
+    let start = dom.find(marker)?;
+    let tag_start = dom[..start].rfind('<')?;
+    let tag_end = start + dom[start..].find('>')?;
+    let tag = &dom[tag_start..tag_end];
+    let key = format!("{name}=\"");
+    let at = tag.find(&key)? + key.len();
+    Some(tag[at..].split('"').next()?.to_string())
+}
+
+/// Sends a varied load for a few seconds so the charts have shape: messages and streams on three models, a few
+/// upstream errors, slow streams in flight. Returns how many requests were sent.
+async fn varied_traffic(gw: &Gateway, seconds: u64) -> u64 {
+    let models = ["mock:claude-sonnet-4-5", "mock:claude-haiku-4-5", "mock:claude-opus-4-1"];
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut i = 0usize;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let (model, stream) = match i % 11 {
+            3 => ("mock:error-429".to_string(), false),
+            7 if i % 22 == 7 => ("mock:error-529".to_string(), false),
+            9 => ("mock:slow-stream".to_string(), true),
+            n => (models[n % models.len()].to_string(), n % 2 == 0),
+        };
+        let url = format!("{}/v1/messages", gw.url);
+        tasks.push(actix_rt::spawn(async move {
+            let mut res = client().post(url).send_body(body(&model, stream)).await.unwrap();
+            res.body().limit(1 << 20).await.unwrap();
+        }));
+        sent += 1;
+        i += 1;
+        actix_rt::time::sleep(Duration::from_millis(60 + (i as u64 * 37) % 140)).await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    sent
+}
+
+#[actix_rt::test]
+#[ignore = "needs Chromium (Debian package chromium); run by .ci/suites/metrics.sh"]
+async fn the_dashboard_renders_the_traffic_in_headless_chromium() {
+    let mock = start_mock();
+    let gw = mock_gateway(&mock);
+    send_mix(&gw).await;
+    let sent = MIX.len() as u64 + varied_traffic(&gw, 14).await;
+    let summary = summary_after(&gw, sent).await;
+    let output_tokens = summary["totals"]["output_tokens"].as_u64().unwrap();
+    let url = format!("{}/dashboard", gw.url);
+
+    // The page polls every 2 s and charts complete 2 s steps: retry until the DOM shows everything that was sent.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let dom = loop {
+        let dom = chromium(&url, &["--virtual-time-budget=6000".into(), "--dump-dom".into()]);
+        let shown = attribute_near(&dom, "id=\"dash\"", "data-requests");
+        let charted = attribute_near(&dom, "data-chart=\"requests\"", "data-sum");
+        if shown.as_deref() == Some(&sent.to_string()) && charted.as_deref() == Some(&sent.to_string()) {
+            break dom;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard never showed {sent} requests (shown {shown:?}, charted {charted:?})"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(attribute_near(&dom, "id=\"dash\"", "data-state").as_deref(), Some("live"));
+    assert_eq!(attribute_near(&dom, "id=\"dash\"", "data-output-tokens"), Some(output_tokens.to_string()));
+    assert!(dom.contains("data-series=\"mock\""), "the requests chart has a series for provider mock");
+    for chart in ["latency", "tokens", "in_flight", "errors"] {
+        assert!(dom.contains(&format!("data-chart=\"{chart}\"")), "chart {chart} rendered");
+    }
+    let errors = attribute_near(&dom, "data-chart=\"errors\"", "data-sum").unwrap();
+    assert!(errors.parse::<u64>().unwrap() >= MIX_ERRORS, "errors chart shows the errors: {errors}");
+    assert!(dom.contains("data-model=\"mock:claude\""), "the model table lists mock:claude");
+    assert!(attribute_near(&dom, "data-chart=\"tokens_by_model\"", "data-rows").unwrap().parse::<u64>().unwrap() >= 3);
+
+    let shot = test_output_dir().join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &url,
+        &[
+            "--virtual-time-budget=6000".into(),
+            "--window-size=1400,900".into(),
+            format!("--screenshot={}", shot.display()),
+        ],
+    );
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 20_000, "screenshot {} missing or blank ({size} bytes)", shot.display());
+    assert!(Path::new(&shot).exists());
+}
