@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Auth, Limits, Provider, UpstreamCall};
 use crate::error::GatewayError;
+use crate::proxy::body::OutgoingBody;
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
 use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
 use crate::upstream::retry::{is_key_failure, is_retriable_status, parse_retry_after};
@@ -81,7 +82,7 @@ pub struct Forward {
     /// Which upstream endpoint.
     pub call: UpstreamCall,
     /// The exact bytes to POST (empty for a GET).
-    pub body: Bytes,
+    pub body: OutgoingBody,
     /// The client's request headers (filtered by the forwarder's policy).
     pub client_headers: HeaderMap,
     /// The client's own provider key, for passthrough providers.
@@ -97,12 +98,12 @@ pub struct ClientGuard(#[allow(dead_code)] oneshot::Sender<()>);
 impl Forward {
     pub fn new(
         call: UpstreamCall,
-        body: Bytes,
+        body: impl Into<OutgoingBody>,
         client_headers: HeaderMap,
         client_key: Option<ClientKey>,
     ) -> (Self, ClientGuard) {
         let (tx, alive) = oneshot::channel();
-        (Self { call, body, client_headers, client_key, alive: Some(alive) }, ClientGuard(tx))
+        (Self { call, body: body.into(), client_headers, client_key, alive: Some(alive) }, ClientGuard(tx))
     }
 }
 

@@ -144,19 +144,68 @@ fn is_non_empty_array(raw: &str) -> bool {
     raw.strip_prefix('[').is_some_and(|rest| !rest.trim_start().starts_with(']'))
 }
 
-/// The body with `model` replaced by `new_model`; every other byte unchanged. Returns the original (no copy)
-/// when the model does not change.
-pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> Bytes {
+/// The body with `model` replaced by `new_model`; every other byte unchanged. Only the model literal is new: the
+/// rest are shared slices of the client's body, so a 230 KB request is not copied to change a dozen bytes.
+pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> OutgoingBody {
     if new_model == inspected.model {
-        return body.clone();
+        return OutgoingBody::from(body.clone());
     }
     let literal = serde_json::Value::String(new_model.to_string()).to_string();
     let span = &inspected.model_span;
-    let mut out = BytesMut::with_capacity(body.len() - span.len() + literal.len());
-    out.extend_from_slice(&body[..span.start]);
-    out.extend_from_slice(literal.as_bytes());
-    out.extend_from_slice(&body[span.end..]);
-    out.freeze()
+    OutgoingBody { parts: [body.slice(..span.start), Bytes::from(literal), body.slice(span.end..)] }
+}
+
+/// A request body as sent upstream: up to three shared slices, with a known length (so it goes out with
+/// `content-length`, never chunked). Cheap to clone for a retry.
+#[derive(Debug, Clone, Default)]
+pub struct OutgoingBody {
+    parts: [Bytes; 3],
+}
+
+impl OutgoingBody {
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body in one buffer (copies when it has several parts).
+    pub fn to_bytes(&self) -> Bytes {
+        match self.parts.iter().filter(|p| !p.is_empty()).count() {
+            0 => Bytes::new(),
+            1 => self.parts.iter().find(|p| !p.is_empty()).cloned().unwrap_or_default(),
+            _ => {
+                let mut out = BytesMut::with_capacity(self.len());
+                self.parts.iter().for_each(|p| out.extend_from_slice(p));
+                out.freeze()
+            }
+        }
+    }
+}
+
+impl From<Bytes> for OutgoingBody {
+    fn from(body: Bytes) -> Self {
+        Self { parts: [body, Bytes::new(), Bytes::new()] }
+    }
+}
+
+impl actix_web::body::MessageBody for OutgoingBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.len() as u64)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
+        let next = self.get_mut().parts.iter_mut().find(|p| !p.is_empty()).map(std::mem::take);
+        std::task::Poll::Ready(next.map(Ok))
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +267,7 @@ mod tests {
         );
         let i = inspect(&body, Required::Messages).unwrap();
         assert_eq!(i.model, "p:mé");
-        let out = with_model(&body, &i, "m\"é");
+        let out = with_model(&body, &i, "m\"é").to_bytes();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{ "max_tokens" : 5, "model" : "m\"é", "messages":[{"x":"model"}], "zz": {"model":"keep"} }"#
@@ -229,7 +278,7 @@ mod tests {
     fn unchanged_model_shares_the_buffer() {
         let body = Bytes::from_static(br#"{"model":"m","messages":[1],"max_tokens":1}"#);
         let i = inspect(&body, Required::Messages).unwrap();
-        assert_eq!(with_model(&body, &i, "m").as_ptr(), body.as_ptr());
+        assert_eq!(with_model(&body, &i, "m").to_bytes().as_ptr(), body.as_ptr());
     }
 
     proptest! {
@@ -240,7 +289,7 @@ mod tests {
             let body = Bytes::from(original.to_string());
             let i = inspect(&body, Required::Messages).unwrap();
             prop_assert_eq!(&i.model, &model);
-            let out: serde_json::Value = serde_json::from_slice(&with_model(&body, &i, &new_model)).unwrap();
+            let out: serde_json::Value = serde_json::from_slice(&with_model(&body, &i, &new_model).to_bytes()).unwrap();
             let mut expected = original.clone();
             expected["model"] = serde_json::Value::String(new_model.clone());
             prop_assert_eq!(out, expected);

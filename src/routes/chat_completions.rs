@@ -82,7 +82,7 @@ async fn handle(
                 let bytes = serde_json::to_vec(&converted.body)
                     .map_err(|e| GatewayError::Internal(format!("serialising request: {e}")))?;
                 let plan = Plan::Convert { include_usage: converted.include_usage };
-                (Bytes::from(bytes), plan, client_key.clone().map(anthropic_style))
+                (Bytes::from(bytes).into(), plan, client_key.clone().map(anthropic_style))
             }
         };
         // `_client` held until the head arrives: if the client goes away first, the upstream request is dropped.

@@ -46,7 +46,7 @@ async fn handle(
             ApiFormat::Anthropic => (with_model(&body, &inspected, &target.model), None),
             ApiFormat::OpenAi => {
                 let converted = convert_request(&body, &target.model, provider)?;
-                (converted.body, Some((converted.names, converted.hooks)))
+                (converted.body.into(), Some((converted.names, converted.hooks)))
             }
         };
         let (forward, _client) =
