@@ -12,7 +12,8 @@ thread_local! {
 
 async fn relay(req: HttpRequest, body: web::Bytes, upstream: web::Data<String>) -> HttpResponse {
     let request = CLIENT.with(|c| c.post(format!("{}{}", upstream.get_ref(), req.path())));
-    let request = request.insert_header(("content-type", "application/json")).insert_header(("accept-encoding", "identity"));
+    let request =
+        request.insert_header(("content-type", "application/json")).insert_header(("accept-encoding", "identity"));
     match request.send_body(body).await {
         Ok(response) => {
             let mut out = HttpResponse::build(response.status());

@@ -19,14 +19,20 @@ fn anthropic_event(kind: &str, data: &str) -> String {
     format!("event: {kind}\ndata: {data}\n\n")
 }
 
-const OPENAI_PREFIX: &str = r#"{"id":"chatcmpl-paced","object":"chat.completion.chunk","created":1764172800,"model":"paced""#;
+const OPENAI_PREFIX: &str =
+    r#"{"id":"chatcmpl-paced","object":"chat.completion.chunk","created":1764172800,"model":"paced""#;
 
 fn start(openai: bool) -> String {
     if openai {
         format!("data: {OPENAI_PREFIX},\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n")
     } else {
-        anthropic_event("message_start", r#"{"type":"message_start","message":{"id":"msg_paced","type":"message","role":"assistant","model":"paced","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}"#)
-            + &anthropic_event("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#)
+        anthropic_event(
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"msg_paced","type":"message","role":"assistant","model":"paced","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+        ) + &anthropic_event(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        )
     }
 }
 
@@ -49,7 +55,12 @@ fn finish(openai: bool, n: usize) -> String {
             + "data: [DONE]\n\n"
     } else {
         anthropic_event("content_block_stop", r#"{"type":"content_block_stop","index":0}"#)
-            + &anthropic_event("message_delta", &format!(r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn","stop_sequence":null}},"usage":{{"output_tokens":{n}}}}}"#))
+            + &anthropic_event(
+                "message_delta",
+                &format!(
+                    r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn","stop_sequence":null}},"usage":{{"output_tokens":{n}}}}}"#
+                ),
+            )
             + &anthropic_event("message_stop", r#"{"type":"message_stop"}"#)
     }
 }

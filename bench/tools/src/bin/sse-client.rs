@@ -162,10 +162,8 @@ async fn run_stream(args: &Args, outcome: &mut Outcome) -> Result<(), String> {
         while let Some(pos) = body[scanned..].windows(4).position(|w| w == b"@ts=") {
             let start = scanned + pos + 4;
             let Some(len) = body[start..].iter().position(|&b| b == b'@') else { break };
-            let ts: u64 = std::str::from_utf8(&body[start..start + len])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or("bad marker")?;
+            let ts: u64 =
+                std::str::from_utf8(&body[start..start + len]).ok().and_then(|s| s.parse().ok()).ok_or("bad marker")?;
             outcome.delays_ns.push(now.saturating_sub(ts));
             scanned = start + len + 1;
         }
