@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 
 use super::recorder::Recorder;
 use super::relay::{BodyTransform, Relay};
-use super::response::{collect, is_event_stream, response_head};
+use super::response::{collect, is_event_stream, relay_whole, response_head};
 use super::sse_passthrough::{usage_of_message, SsePassthrough};
 use crate::actors::forwarder::UpstreamReply;
 
@@ -25,12 +25,5 @@ pub async fn respond(mut reply: UpstreamReply, streamed: bool, mut recorder: Rec
         Ok(body) => body,
         Err(error) => return recorder.fail(&error),
     };
-    recorder.record.upstream_time = Some(recorder.elapsed());
-    let status = reply.status;
-    let usage = if status.is_success() { usage_of_message(&body) } else { Default::default() };
-    let error_kind = (!status.is_success()).then_some("upstream_status");
-    let response = response_head(&reply, status, &recorder, true).body(body);
-    let ttfb = Some(recorder.elapsed());
-    recorder.finish(status.as_u16(), error_kind, usage, ttfb);
-    response
+    relay_whole(&reply, body, recorder, usage_of_message)
 }

@@ -11,7 +11,7 @@ use super::openai_errors::fail_openai;
 use super::openai_sse_passthrough::OpenAiSsePassthrough;
 use super::recorder::Recorder;
 use super::relay::{BodyTransform, Relay};
-use super::response::{collect, is_event_stream, response_head};
+use super::response::{collect, is_event_stream, relay_whole, response_head};
 use crate::actors::forwarder::UpstreamReply;
 use crate::convert::Usage;
 
@@ -29,14 +29,7 @@ pub async fn respond(mut reply: UpstreamReply, streamed: bool, mut recorder: Rec
         Ok(body) => body,
         Err(error) => return fail_openai(recorder, &error),
     };
-    recorder.record.upstream_time = Some(recorder.elapsed());
-    let status = reply.status;
-    let usage = if status.is_success() { usage_of_completion(&body) } else { Usage::default() };
-    let error_kind = (!status.is_success()).then_some("upstream_status");
-    let response = response_head(&reply, status, &recorder, true).body(body);
-    let ttfb = Some(recorder.elapsed());
-    recorder.finish(status.as_u16(), error_kind, usage, ttfb);
-    response
+    relay_whole(&reply, body, recorder, usage_of_completion)
 }
 
 /// Usage of a non-streaming `chat.completion` (only its `usage` member is materialised).

@@ -44,6 +44,24 @@ fn server_timing(gateway: Duration, upstream: Duration) -> String {
     format!("gateway;dur={:.3}, upstream;dur={:.3}", gateway.as_secs_f64() * 1000.0, upstream.as_secs_f64() * 1000.0)
 }
 
+/// Answers with an upstream body read whole, relayed unchanged with its status and headers, and records the
+/// request (usage read by `usage_of` from a successful body). Shared by every passthrough route.
+pub fn relay_whole(
+    reply: &UpstreamReply,
+    body: Bytes,
+    mut recorder: Recorder,
+    usage_of: fn(&[u8]) -> crate::convert::Usage,
+) -> HttpResponse {
+    recorder.record.upstream_time = Some(recorder.elapsed());
+    let status = reply.status;
+    let usage = if status.is_success() { usage_of(&body) } else { Default::default() };
+    let error_kind = (!status.is_success()).then_some("upstream_status");
+    let response = response_head(reply, status, &recorder, true).body(body);
+    let ttfb = Some(recorder.elapsed());
+    recorder.finish(status.as_u16(), error_kind, usage, ttfb);
+    response
+}
+
 /// Whether the upstream answered with an event stream.
 pub fn is_event_stream(reply: &UpstreamReply) -> bool {
     reply
