@@ -83,7 +83,9 @@ async fn hostile_clients_get_quick_4xx() {
     let started = Instant::now();
     let mut res = client().post(format!("{}/v1/messages", gw.url)).send_body(nested).await.unwrap();
     assert_eq!(res.status(), 400);
-    assert_eq!(error_type(&res.body().await.unwrap()), "invalid_request_error");
+    let answer = res.body().await.unwrap();
+    assert_eq!(error_type(&answer), "invalid_request_error");
+    assert!(String::from_utf8_lossy(&answer).contains("deeper than 128 levels"), "{answer:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 
     // A declared body over the limit is refused before it is read.

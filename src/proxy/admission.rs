@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::body::{inspect, read_limited, Inspected, Required};
+use super::body::{inspect, read_json, Inspected, Required};
 use super::client_auth::{authenticate, ClientKey};
 use super::recorder::Recorder;
 use super::routing::{resolve, Route};
@@ -29,7 +29,7 @@ pub async fn admit(
     required: Required,
 ) -> Result<Admitted, GatewayError> {
     let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_limited(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
+    let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
     let inspected = inspect(&body, required)?;
     let route = resolve(snapshot, &inspected.model)?;
     Ok(Admitted { client_key, body, inspected, route })

@@ -11,23 +11,61 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::json_depth::{DepthGuard, TooDeep, MAX_DEPTH};
 use crate::error::GatewayError;
 
 /// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
-pub async fn read_limited(mut payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+    read_checked(payload, headers, limit, |_| Ok(())).await
+}
+
+/// Reads a JSON request body like [`read_limited`], and refuses it as soon as it nests deeper than [`MAX_DEPTH`]:
+/// the depth is checked on each chunk as it arrives, while the rest is still on its way.
+pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+    let mut guard = DepthGuard::default();
+    read_checked(payload, headers, limit, |chunk| {
+        guard.feed(chunk, MAX_DEPTH).map_err(|TooDeep| {
+            GatewayError::InvalidRequest(format!(
+                "request body nests arrays and objects deeper than {MAX_DEPTH} levels"
+            ))
+        })
+    })
+    .await
+}
+
+/// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
+async fn read_checked(
+    mut payload: web::Payload,
+    headers: &HeaderMap,
+    limit: usize,
+    mut check: impl FnMut(&[u8]) -> Result<(), GatewayError>,
+) -> Result<Bytes, GatewayError> {
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024));
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut total = 0usize;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
+        total += chunk.len();
+        if total > limit {
             return Err(GatewayError::PayloadTooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        check(&chunk)?;
+        match (&mut joined, first.take()) {
+            (Some(buffer), _) => buffer.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(earlier)) => {
+                let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0).max(total));
+                buffer.extend_from_slice(&earlier);
+                buffer.extend_from_slice(&chunk);
+                joined = Some(buffer);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
 }
 
 /// What the gateway needs to know about a Messages, count_tokens or Chat Completions request body.
@@ -75,9 +113,6 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
     }
     let probe: Probe =
         serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not valid JSON: {e}")))?;
-    if exceeds_depth(body, MAX_DEPTH) {
-        return Err(invalid(format!("request body nests arrays and objects deeper than {MAX_DEPTH} levels")));
-    }
 
     let model_raw = probe.model.ok_or_else(|| invalid("model: field is required".into()))?;
     let model: String = serde_json::from_str(model_raw.get())
@@ -102,42 +137,6 @@ pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayErro
     };
     let start = model_raw.get().as_ptr() as usize - body.as_ptr() as usize;
     Ok(Inspected { model, model_span: start..start + model_raw.get().len(), stream })
-}
-
-/// Deepest nesting of arrays and objects accepted (serde_json's own limit for parsing into values).
-pub const MAX_DEPTH: usize = 128;
-
-/// Whether valid JSON `body` nests deeper than `limit`. Strings are skipped with memchr, so the cost is close to
-/// one fast pass over the bytes; nothing is allocated.
-fn exceeds_depth(body: &[u8], limit: usize) -> bool {
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'"' => {
-                // Skip to the closing quote, stepping over escapes.
-                i += 1;
-                while let Some(offset) = body.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
-                    i += offset;
-                    if body[i] == b'\\' {
-                        i += 2;
-                    } else {
-                        break;
-                    }
-                }
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    false
 }
 
 fn is_non_empty_array(raw: &str) -> bool {
@@ -240,16 +239,6 @@ mod tests {
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1.5}"#).starts_with("max_tokens:"));
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":"9"}"#).starts_with("max_tokens:"));
         assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1,"stream":"yes"}"#).starts_with("stream:"));
-    }
-
-    #[test]
-    fn deep_nesting_is_refused_but_strings_do_not_count() {
-        let deep = format!(r#"{{"model":"m","max_tokens":1,"messages":[{}1{}]}}"#, "[".repeat(200), "]".repeat(200));
-        assert!(err(&deep).contains("deeper than 128"));
-        let ok = format!(r#"{{"model":"m","max_tokens":1,"messages":["{}\\\"[[["]}}"#, "[".repeat(500));
-        assert!(inspect(ok.as_bytes(), Required::Messages).is_ok());
-        let fine = format!(r#"{{"model":"m","max_tokens":1,"messages":[{}1{}]}}"#, "[".repeat(100), "]".repeat(100));
-        assert!(inspect(fine.as_bytes(), Required::Messages).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod chat_from_anthropic;
 pub mod client_auth;
 pub mod disconnect;
 pub mod headers;
+pub mod json_depth;
 pub mod openai_errors;
 pub mod openai_passthrough;
 pub mod openai_sse_passthrough;
