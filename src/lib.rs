@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod admin;
+pub mod allocator;
 pub mod app;
 pub mod config;
 pub mod convert;

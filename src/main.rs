@@ -50,6 +50,7 @@ fn init_logging(level_from_config: Option<&str>) {
 }
 
 fn main() -> ExitCode {
+    gatehouse::allocator::tune();
     let args = match parse_args() {
         Ok(Some(args)) => args,
         Ok(None) => return ExitCode::SUCCESS,

@@ -8,14 +8,16 @@
 /// Deepest nesting of arrays and objects accepted (serde_json's own limit for parsing into values).
 pub const MAX_DEPTH: usize = 128;
 
-/// Nesting depth of a JSON text fed in arbitrary pieces. Strings are skipped with `memchr`, so brackets inside
-/// them do not count and the cost is close to one fast pass over the bytes; nothing is allocated.
+/// Nesting depth of a JSON text fed in arbitrary pieces. Strings are skipped by jumping from quote to quote with
+/// `memchr` (a quote preceded by an odd run of backslashes is escaped and does not end the string), so brackets
+/// inside them do not count and escapes cost nothing; nothing is allocated.
 #[derive(Debug, Clone, Default)]
 pub struct DepthGuard {
     depth: usize,
     in_string: bool,
-    /// The previous piece ended on a backslash inside a string: the next byte is escaped.
-    escape_pending: bool,
+    /// Inside a string, the previous pieces ended on an odd run of backslashes: a quote opening the next piece
+    /// is escaped.
+    odd_backslashes: bool,
 }
 
 /// The text nests deeper than the limit.
@@ -48,24 +50,27 @@ impl DepthGuard {
     }
 
     /// From `i` inside a string: the index just past its closing quote, or the piece's end if it goes on.
-    fn skip_string(&mut self, piece: &[u8], mut i: usize) -> usize {
-        if self.escape_pending {
-            self.escape_pending = false;
-            i += 1;
-        }
-        while let Some(offset) = piece.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
-            i += offset;
-            if piece[i] == b'"' {
+    fn skip_string(&mut self, piece: &[u8], i: usize) -> usize {
+        let mut from = i;
+        while let Some(offset) = memchr::memchr(b'"', &piece[from..]) {
+            let quote = from + offset;
+            if !self.escaped(&piece[i..quote]) {
                 self.in_string = false;
-                return i + 1;
+                self.odd_backslashes = false;
+                return quote + 1;
             }
-            if i + 1 == piece.len() {
-                self.escape_pending = true;
-                return piece.len();
-            }
-            i += 2;
+            from = quote + 1;
         }
+        self.odd_backslashes = self.escaped(&piece[i..]);
         piece.len()
+    }
+
+    /// Whether the string's bytes `before` (from the piece's start or the string's, whichever is later) end on an
+    /// odd run of backslashes, counting the run carried over from earlier pieces when it reaches back that far.
+    fn escaped(&self, before: &[u8]) -> bool {
+        let run = before.iter().rev().take_while(|&&b| b == b'\\').count();
+        let carried = run == before.len() && self.odd_backslashes;
+        (run % 2 == 1) != carried
     }
 }
 
@@ -114,8 +119,12 @@ mod tests {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
                 prop::collection::vec(("[\\[\\]{}\"\\\\a]{0,4}", inner), 0..4).prop_map(|v| {
-                    let fields: Vec<String> =
-                        v.into_iter().map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k))).collect();
+                    // Keys made unique: a parsed object keeps only the last of duplicate keys.
+                    let fields: Vec<String> = v
+                        .into_iter()
+                        .enumerate()
+                        .map(|(n, (k, v))| format!("{}:{v}", serde_json::Value::String(format!("{k}{n}"))))
+                        .collect();
                     format!("{{{}}}", fields.join(","))
                 }),
             ]
