@@ -40,8 +40,15 @@ pub fn response_head(
     response
 }
 
+/// `gateway;dur=0.123, upstream;dur=4.567` (milliseconds with microsecond precision). Integer arithmetic: float
+/// formatting was a visible share of the per-request CPU.
 fn server_timing(gateway: Duration, upstream: Duration) -> String {
-    format!("gateway;dur={:.3}, upstream;dur={:.3}", gateway.as_secs_f64() * 1000.0, upstream.as_secs_f64() * 1000.0)
+    let ms = |d: Duration| {
+        let us = d.as_micros();
+        (us / 1000, us % 1000)
+    };
+    let ((g, g_frac), (u, u_frac)) = (ms(gateway), ms(upstream));
+    format!("gateway;dur={g}.{g_frac:03}, upstream;dur={u}.{u_frac:03}")
 }
 
 /// Answers with an upstream body read whole, relayed unchanged with its status and headers, and records the
@@ -85,4 +92,15 @@ pub async fn collect(body: &mut UpstreamBody, provider: &str) -> Result<Bytes, G
         out.extend_from_slice(&chunk);
     }
     Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_is_in_milliseconds_with_microsecond_precision() {
+        let t = server_timing(Duration::from_micros(42), Duration::from_micros(1_234_567));
+        assert_eq!(t, "gateway;dur=0.042, upstream;dur=1234.567");
+    }
 }
