@@ -6,7 +6,9 @@
 //! request faults every page back in, zeroed: for the 230 KB agent request of the benchmarks that was about a fifth
 //! of the gateway's CPU (page faults plus `madvise`). Fixed thresholds keep request-sized buffers in the arenas for
 //! reuse; memory still goes back to the kernel past [`TRIM_THRESHOLD`] of free space per arena, and idle memory is
-//! unchanged (nothing is allocated up front).
+//! unchanged (nothing is allocated up front). Both thresholds are set together: setting any malloc parameter turns
+//! off glibc's dynamic mmap threshold, so the trim threshold alone would leave every body-sized buffer to its own
+//! `mmap`/`munmap` (measured slower than the defaults).
 
 /// Allocations below this come from the arenas (and are reused); larger ones get their own mapping.
 pub const MMAP_THRESHOLD: usize = 4 << 20;
