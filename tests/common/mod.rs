@@ -561,22 +561,45 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Starts the release-or-debug gatehouse binary on a free port. The port is picked before the process binds it, so
+/// under load another process can take it in between: the start counts only once `/health` answers as gatehouse,
+/// and a process that exits (its bind failed) is started again on another port.
 pub fn start_binary(env: &[(&str, &str)]) -> Binary {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
-    cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
+    for _ in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
+        cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break; // exited: most likely the port was taken; try another
+            }
+            if answers_as_gatehouse(port) {
+                return Binary { child, url: format!("http://127.0.0.1:{port}") };
+            }
+            assert!(Instant::now() < deadline, "gatehouse did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    let child = cmd.spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "gatehouse did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    panic!("gatehouse exited at start five times");
+}
+
+/// Whether `GET /health` on `port` is answered by gatehouse (not by another process that took the port).
+fn answers_as_gatehouse(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+    if tcp.write_all(b"GET /health HTTP/1.0\r\nhost: x\r\n\r\n").is_err() {
+        return false;
     }
-    Binary { child, url }
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.") && answer.contains("\"providers\"")
 }
 
 /// A TCP server that reads requests and never answers; counts connections the peer closed. (An actix mock cannot
