@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use super::openai_errors::fail_openai;
 use super::recorder::Recorder;
 use super::relay::{BodyTransform, Relay};
-use super::response::{collect, response_head};
+use super::response::{answer_converted, collect, response_head};
 use crate::actors::forwarder::UpstreamReply;
 use crate::convert::inbound::{anthropic_type, read_anthropic_error, to_chat_completion, ChatStreamConverter};
 use crate::convert::Usage;
@@ -44,15 +44,7 @@ pub async fn respond(
         return stream(reply, shape, recorder).await;
     }
     match completion(&mut reply, shape.requested_model, provider).await {
-        Ok((body, usage)) => {
-            recorder.record.upstream_time = Some(recorder.elapsed());
-            let response = response_head(&reply, StatusCode::OK, &recorder, false)
-                .insert_header((header::CONTENT_TYPE, "application/json"))
-                .body(body);
-            let ttfb = Some(recorder.elapsed());
-            recorder.finish(200, None, usage, ttfb);
-            response
-        }
+        Ok((body, usage)) => answer_converted(&reply, body, usage, recorder),
         Err(error) => fail_openai(recorder, &error),
     }
 }

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::recorder::Recorder;
 use super::relay::{BodyTransform, Relay};
-use super::response::{collect, response_head};
+use super::response::{answer_converted, collect, response_head};
 use crate::actors::forwarder::UpstreamReply;
 use crate::config::Provider;
 use crate::convert::{
@@ -59,15 +59,7 @@ pub async fn respond(
         message(&mut reply, requested_model, &names, &mut hooks, provider).await
     };
     match result {
-        Ok((body, usage)) => {
-            recorder.record.upstream_time = Some(recorder.elapsed());
-            let response = response_head(&reply, StatusCode::OK, &recorder, false)
-                .insert_header((header::CONTENT_TYPE, "application/json"))
-                .body(body);
-            let ttfb = Some(recorder.elapsed());
-            recorder.finish(200, None, usage, ttfb);
-            response
-        }
+        Ok((body, usage)) => answer_converted(&reply, body, usage, recorder),
         Err(error) => recorder.fail(&error),
     }
 }

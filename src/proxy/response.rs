@@ -69,6 +69,23 @@ pub fn relay_whole(
     response
 }
 
+/// Answers 200 with a JSON body the gateway converted from the upstream's (so no upstream header but the timing
+/// ones is relayed), and records the request with its usage.
+pub fn answer_converted(
+    reply: &UpstreamReply,
+    body: Bytes,
+    usage: crate::convert::Usage,
+    mut recorder: Recorder,
+) -> HttpResponse {
+    recorder.record.upstream_time = Some(recorder.elapsed());
+    let response = response_head(reply, StatusCode::OK, &recorder, false)
+        .insert_header((actix_web::http::header::CONTENT_TYPE, "application/json"))
+        .body(body);
+    let ttfb = Some(recorder.elapsed());
+    recorder.finish(200, None, usage, ttfb);
+    response
+}
+
 /// Whether the upstream answered with an event stream.
 pub fn is_event_stream(reply: &UpstreamReply) -> bool {
     reply
