@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
 use actix_web::http::header::HeaderMap;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, Uri};
 use awc::error::{ConnectError, SendRequestError};
+use awc::FrozenClientRequest;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +23,7 @@ use crate::config::{Auth, Limits, Provider, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::body::OutgoingBody;
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
-use crate::proxy::headers::{upstream_request_headers, UpstreamKey};
+use crate::proxy::headers::{attempt_headers, is_relayed_response_header, UpstreamKey};
 use crate::upstream::retry::{is_key_failure, is_retriable_status, parse_retry_after};
 use crate::upstream::runtime::now_millis;
 
@@ -65,6 +66,8 @@ pub struct Forwarder {
     provider: Arc<Provider>,
     client: awc::Client,
     idle_timeout: Duration,
+    /// The provider's messages endpoint, parsed once per forwarder rather than per request.
+    messages_uri: Option<Uri>,
 }
 
 impl Actor for Forwarder {
@@ -83,8 +86,9 @@ pub struct Forward {
     pub call: UpstreamCall,
     /// The exact bytes to POST (empty for a GET).
     pub body: OutgoingBody,
-    /// The client's request headers (filtered by the forwarder's policy).
-    pub client_headers: HeaderMap,
+    /// The headers every attempt shares ([`crate::proxy::headers::upstream_base_headers`]); the forwarder adds the
+    /// key and the provider's custom headers per attempt.
+    pub headers: HeaderMap,
     /// The client's own provider key, for passthrough providers.
     pub client_key: Option<ClientKey>,
     /// Resolves when the client's handler is gone: the forwarder then stops waiting and drops the upstream request.
@@ -99,17 +103,19 @@ impl Forward {
     pub fn new(
         call: UpstreamCall,
         body: impl Into<OutgoingBody>,
-        client_headers: HeaderMap,
+        headers: HeaderMap,
         client_key: Option<ClientKey>,
     ) -> (Self, ClientGuard) {
         let (tx, alive) = oneshot::channel();
-        (Self { call, body: body.into(), client_headers, client_key, alive: Some(alive) }, ClientGuard(tx))
+        (Self { call, body: body.into(), headers, client_key, alive: Some(alive) }, ClientGuard(tx))
     }
 }
 
 /// The upstream's answer: head now, body as it arrives.
 pub struct UpstreamReply {
     pub status: StatusCode,
+    /// The upstream headers worth relaying to a client ([`is_relayed_response_header`]: content type, request
+    /// ids, rate limits, retry hints); hop-by-hop and server headers are left behind.
     pub headers: HeaderMap,
     pub body: UpstreamBody,
     /// Time from sending to the response head.
@@ -120,7 +126,11 @@ impl Handler<Forward> for Forwarder {
     type Result = ResponseFuture<Result<UpstreamReply, GatewayError>>;
 
     fn handle(&mut self, msg: Forward, _: &mut Context<Self>) -> Self::Result {
-        Box::pin(forward(self.provider.clone(), self.client.clone(), self.idle_timeout, msg))
+        let endpoint = match msg.call {
+            UpstreamCall::Messages => self.messages_uri.clone(),
+            UpstreamCall::CountTokens | UpstreamCall::ListModels => None,
+        };
+        Box::pin(forward(self.provider.clone(), self.client.clone(), self.idle_timeout, endpoint, msg))
     }
 }
 
@@ -131,6 +141,7 @@ async fn forward(
     provider: Arc<Provider>,
     client: awc::Client,
     idle: Duration,
+    endpoint: Option<Uri>,
     msg: Forward,
 ) -> Result<UpstreamReply, GatewayError> {
     let permit = provider.runtime.breaker.allow(now_millis()).map_err(|wait| GatewayError::ProviderUnavailable {
@@ -140,10 +151,11 @@ async fn forward(
     let started = Instant::now();
     let mut msg = msg;
     let Some(mut alive) = msg.alive.take() else { return Err(GatewayError::Internal("forward sent twice".into())) };
+    let request = frozen_request(&provider, &client, msg.call, endpoint, std::mem::take(&mut msg.headers))?;
     let outcome = tokio::select! {
         biased;
         _ = &mut alive => return Err(GatewayError::Internal("the client went away".into())),
-        outcome = attempts(&provider, &client, &msg) => outcome,
+        outcome = attempts(&provider, &request, &msg) => outcome,
     };
     // The breaker counts signs of a provider in trouble (5xx, unreachable, timeouts), not rate limits or
     // client-side errors.
@@ -159,7 +171,7 @@ async fn forward(
     }
     let mut response = outcome?;
     let status = response.status();
-    let headers = response.headers().clone();
+    let headers = relayed_headers(response.headers());
     let is_event_stream = headers
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -197,7 +209,7 @@ async fn forward(
 type Response = awc::ClientResponse;
 
 /// Sends until a response head should go to the client: a success, a non-retriable status, or the last retry.
-async fn attempts(provider: &Provider, client: &awc::Client, msg: &Forward) -> Result<Response, GatewayError> {
+async fn attempts(provider: &Provider, request: &FrozenClientRequest, msg: &Forward) -> Result<Response, GatewayError> {
     let pool = &provider.runtime.keys;
     let mut tried_keys: Vec<usize> = Vec::new();
     let mut retries = 0u32;
@@ -209,7 +221,7 @@ async fn attempts(provider: &Provider, client: &awc::Client, msg: &Forward) -> R
             ),
             Auth::Passthrough => None,
         };
-        let request = build_request(provider, client, msg, key_index)?;
+        let request = request.extra_headers(key_headers(provider, msg, key_index)?);
         let sent = match msg.call {
             UpstreamCall::ListModels => request.send().await,
             UpstreamCall::Messages | UpstreamCall::CountTokens => request.send_body(msg.body.clone()).await,
@@ -260,13 +272,29 @@ fn retry_after(response: &Response) -> Option<Duration> {
     parse_retry_after(header("retry-after"), header("retry-after-ms"))
 }
 
-/// The upstream request for one attempt: the provider's endpoint, timeout and headers, with the chosen key.
-fn build_request(
+/// What every attempt sends: the endpoint, method, timeout and shared headers, built once per request (each attempt
+/// shares it and adds its key headers).
+fn frozen_request(
     provider: &Provider,
     client: &awc::Client,
-    msg: &Forward,
-    key_index: Option<usize>,
-) -> Result<awc::ClientRequest, GatewayError> {
+    call: UpstreamCall,
+    endpoint: Option<Uri>,
+    headers: HeaderMap,
+) -> Result<FrozenClientRequest, GatewayError> {
+    let mut request = match (call, endpoint) {
+        (UpstreamCall::ListModels, _) => client.get(provider.url_for(call)),
+        (_, Some(uri)) => client.post(uri),
+        (_, None) => client.post(provider.url_for(call)),
+    }
+    .timeout(provider.request_timeout);
+    *request.headers_mut() = headers;
+    request
+        .freeze()
+        .map_err(|e| GatewayError::UpstreamUnreachable { provider: provider.name.clone(), detail: e.to_string() })
+}
+
+/// The headers one attempt adds: the chosen static key or the client's own, and the provider's custom headers.
+fn key_headers(provider: &Provider, msg: &Forward, key_index: Option<usize>) -> Result<HeaderMap, GatewayError> {
     let key = match (key_index.and_then(|i| provider.static_key(i)), &msg.client_key) {
         (Some(key), _) => UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey },
         (None, Some(client)) => UpstreamKey { key: &client.key, style: client.style },
@@ -277,15 +305,16 @@ fn build_request(
         )))
         }
     };
-    let headers = upstream_request_headers(provider.format, &msg.client_headers, key, &provider.custom_headers)?;
-    let url = provider.url_for(msg.call);
-    let mut request = match msg.call {
-        UpstreamCall::ListModels => client.get(url),
-        UpstreamCall::Messages | UpstreamCall::CountTokens => client.post(url),
+    attempt_headers(provider.format, key, &provider.custom_headers)
+}
+
+/// The upstream headers a client may see; the rest (hop-by-hop, server, date, length) stay behind.
+fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream.iter().filter(|(name, _)| is_relayed_response_header(name)) {
+        out.append(name.clone(), value.clone());
     }
-    .timeout(provider.request_timeout);
-    *request.headers_mut() = headers;
-    Ok(request)
+    out
 }
 
 fn send_error(provider: &Provider, error: SendRequestError) -> GatewayError {
@@ -361,6 +390,7 @@ pub fn forwarder_for(provider: &Arc<Provider>, limits: &Limits) -> Addr<Forwarde
             provider: provider.clone(),
             client: upstream_client(limits),
             idle_timeout: limits.stream_idle_timeout,
+            messages_uri: Uri::try_from(provider.url_for(UpstreamCall::Messages)).ok(),
         };
         let addr = forwarder.start();
         map.insert(provider.name.clone(), (provider.clone(), addr.clone()));

@@ -2,6 +2,8 @@
 //! Prometheus text format (0.0.4) or OpenMetrics, whichever the scraper asks for. Every label value here has
 //! been through [`super::labels::LabelPolicy`]; docs/metrics.md lists the metrics and the queries they answer.
 
+use std::collections::HashMap;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,7 +12,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::aggregate::InFlightView;
-use super::labels::Labels;
+use super::labels::{LabelId, Labels};
 use super::RequestRecord;
 
 /// Request duration buckets, seconds: LLM calls run from milliseconds (errors) to many minutes (long streams).
@@ -118,6 +120,9 @@ pub struct Exposition {
     in_flight_streams: Gauge,
     breaker: Family<BreakerLabels, Gauge>,
     keys_cooling: Family<ProviderLabels, Gauge>,
+    /// Per label combination seen, its metrics, so a record costs one lookup rather than a label set and a family
+    /// lookup per metric. Bounded like the labels themselves (ids, routes, two stream values, HTTP statuses).
+    handles: HashMap<HandleKey, Handles>,
 }
 
 impl Default for Exposition {
@@ -191,41 +196,67 @@ impl Default for Exposition {
             in_flight_streams,
             breaker,
             keys_cooling,
+            handles: HashMap::new(),
         }
     }
 }
 
+/// The metrics one combination of labels feeds, taken from their families once (each is a shared handle: updating
+/// it updates the family's series).
+struct Handles {
+    requests: Counter,
+    /// Input, output, cache read, cache creation.
+    tokens: [Counter; 4],
+    duration: Histogram,
+    ttfb: Option<Histogram>,
+    overhead: Option<Histogram>,
+}
+
+/// Provider and model (by [`LabelId`]), route, streamed, HTTP status.
+type HandleKey = (LabelId, &'static str, bool, u16);
+
 impl Exposition {
-    /// Counts one finished request under its bounded labels.
-    pub fn record(&mut self, r: &RequestRecord, labels: &Labels) {
-        let stream = if r.streamed { "true" } else { "false" };
-        let status = status_label(r.status);
+    /// Counts one finished request under its bounded labels (`id` stands for `labels`).
+    pub fn record(&mut self, r: &RequestRecord, id: LabelId, labels: &Labels) {
         // Routes are names from the gateway's code (`messages`, `count_tokens`), so the label is bounded.
         let route = if r.route.is_empty() { "none" } else { r.route };
-        let provider = || labels.provider.clone();
-        let model = || labels.model.clone();
-        self.requests
-            .get_or_create(&RequestLabels { route, provider: provider(), model: model(), stream, status })
-            .inc();
+        let Self { requests, tokens, duration, ttfb, overhead, handles, .. } = self;
+        let handles = handles.entry((id, route, r.streamed, r.status)).or_insert_with(|| {
+            let stream = if r.streamed { "true" } else { "false" };
+            let (provider, model) = (|| labels.provider.clone(), || labels.model.clone());
+            let status = status_label(r.status);
+            let token =
+                |kind| tokens.get_or_create(&TokenLabels { provider: provider(), model: model(), kind }).clone();
+            Handles {
+                requests: requests
+                    .get_or_create(&RequestLabels { route, provider: provider(), model: model(), stream, status })
+                    .clone(),
+                // Created even at zero, so `rate()` sees each series from its first request.
+                tokens: [token("input"), token("output"), token("cache_read"), token("cache_creation")],
+                duration: duration.get_or_create(&DurationLabels { route, provider: provider(), stream }).clone(),
+                ttfb: None,
+                overhead: None,
+            }
+        });
+        handles.requests.inc();
         let u = &r.usage;
-        for (kind, n) in [
-            ("input", u.input_tokens),
-            ("output", u.output_tokens),
-            ("cache_read", u.cache_read_input_tokens),
-            ("cache_creation", u.cache_creation_input_tokens),
-        ] {
-            // Created even at zero, so `rate()` sees each series from its first request.
-            self.tokens.get_or_create(&TokenLabels { provider: provider(), model: model(), kind }).inc_by(n);
+        let counts = [u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens];
+        for (counter, n) in handles.tokens.iter().zip(counts) {
+            counter.inc_by(n);
         }
-        let duration = DurationLabels { route, provider: provider(), stream };
-        self.duration.get_or_create(&duration).observe(r.duration.as_secs_f64());
-        let by_route = RouteLabels { route, provider: provider() };
-        if let Some(ttfb) = r.time_to_first_byte {
-            self.ttfb.get_or_create(&by_route).observe(ttfb.as_secs_f64());
+        handles.duration.observe(r.duration.as_secs_f64());
+        // These two series appear with the first request that has a value for them.
+        let by_route = || RouteLabels { route, provider: labels.provider.clone() };
+        if let Some(t) = r.time_to_first_byte {
+            handles.ttfb.get_or_insert_with(|| ttfb.get_or_create(&by_route()).clone()).observe(t.as_secs_f64());
         }
-        if let Some(overhead) = r.overhead() {
-            self.overhead.get_or_create(&by_route).observe(overhead.as_secs_f64());
+        if let Some(t) = r.overhead() {
+            handles
+                .overhead
+                .get_or_insert_with(|| overhead.get_or_create(&by_route()).clone())
+                .observe(t.as_secs_f64());
         }
+        let provider = || labels.provider.clone();
         if r.is_error() {
             let kind = r.error_kind.unwrap_or("http_error");
             self.errors.get_or_create(&ErrorLabels { provider: provider(), kind }).inc();
@@ -307,10 +338,12 @@ mod tests {
     #[test]
     fn renders_counters_histograms_and_gauges() {
         let mut e = Exposition::default();
-        let labels = Labels { provider: "openai".into(), model: "gpt-4o".into() };
-        e.record(&record(200, None), &labels);
-        e.record(&record(502, Some("upstream_unreachable")), &labels);
-        e.record(&record(400, Some("invalid_request")), &labels);
+        let mut policy = super::super::labels::LabelPolicy::default();
+        let id = policy.intern("openai", "gpt-4o");
+        let labels = policy.get(id).clone();
+        e.record(&record(200, None), id, &labels);
+        e.record(&record(502, Some("upstream_unreachable")), id, &labels);
+        e.record(&record(400, Some("invalid_request")), id, &labels);
         let live = InFlightView { requests: 2, streams: 1, by_provider: [("openai".to_string(), 2)].into() };
         let text = e.encode(Format::Prometheus, &live, &[]);
         for line in [

@@ -53,6 +53,11 @@ impl InFlight {
         map.entry(label).or_default().clone()
     }
 
+    /// Requests and streams in flight now, without the per-provider counts (read on every record: no allocation).
+    pub fn totals(&self) -> (i64, i64) {
+        (self.requests.load(Ordering::Relaxed), self.streams.load(Ordering::Relaxed))
+    }
+
     /// The counts now.
     pub fn view(&self) -> InFlightView {
         let map = self.by_provider.read().unwrap_or_else(PoisonError::into_inner);

@@ -8,7 +8,7 @@
 //!
 //! So the number of label combinations, and the memory behind them, has a fixed ceiling whatever clients send.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Provider and model of a request that failed before it was routed (bad key, bad body, unknown provider).
 pub const NONE: &str = "none";
@@ -21,6 +21,9 @@ pub const MAX_MODELS_PER_PROVIDER: usize = 32;
 pub const MAX_PROVIDERS: usize = 32;
 /// Longest label value kept; longer values are cut.
 pub const MAX_LABEL_LEN: usize = 64;
+/// Distinct raw (provider, model) pairs remembered with their labels. Past it, a new pair is labelled from scratch
+/// on each record (correct, just slower), so clients sending ever new model names cannot grow the memory.
+pub const MAX_REMEMBERED_PAIRS: usize = 4096;
 
 /// The bounded labels of one request.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,9 +36,48 @@ pub struct Labels {
 #[derive(Debug, Default)]
 pub struct LabelPolicy {
     models: BTreeMap<String, BTreeSet<String>>,
+    /// Every distinct label pair handed out, indexed by its [`LabelId`].
+    interned: Vec<Labels>,
+    ids: HashMap<Labels, LabelId>,
+    /// Raw provider, then raw model, to the id of their labels: a pair seen before costs two lookups, no
+    /// allocation. At most [`MAX_REMEMBERED_PAIRS`] pairs.
+    remembered: HashMap<String, HashMap<String, LabelId>>,
+    remembered_pairs: usize,
 }
 
+/// A small number standing for one label pair, for caches keyed by labels (see [`LabelPolicy::intern`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LabelId(usize);
+
 impl LabelPolicy {
+    /// [`labels`](Self::labels) for a finished request, as an id: the same pair of labels always gets the same
+    /// id, and a raw pair seen before is looked up without allocating.
+    pub fn intern(&mut self, provider: &str, model: &str) -> LabelId {
+        if let Some(id) = self.remembered.get(provider).and_then(|models| models.get(model)) {
+            return *id;
+        }
+        let labels = self.labels(provider, model);
+        let id = match self.ids.get(&labels) {
+            Some(id) => *id,
+            None => {
+                let id = LabelId(self.interned.len());
+                self.interned.push(labels.clone());
+                self.ids.insert(labels, id);
+                id
+            }
+        };
+        if self.remembered_pairs < MAX_REMEMBERED_PAIRS {
+            self.remembered.entry(provider.to_string()).or_default().insert(model.to_string(), id);
+            self.remembered_pairs += 1;
+        }
+        id
+    }
+
+    /// The labels an id stands for.
+    pub fn get(&self, id: LabelId) -> &Labels {
+        &self.interned[id.0]
+    }
+
     /// The labels to count a request under. `provider` `-` (or empty) means the request was never routed.
     pub fn labels(&mut self, provider: &str, model: &str) -> Labels {
         let provider = self.provider(provider);
@@ -94,6 +136,32 @@ mod tests {
         let mut p = LabelPolicy::default();
         assert_eq!(p.labels("-", "-"), Labels { provider: "none".into(), model: "none".into() });
         assert_eq!(p.labels("", "whatever"), Labels { provider: "none".into(), model: "none".into() });
+    }
+
+    #[test]
+    fn interned_pairs_share_ids_by_their_labels() {
+        let mut p = LabelPolicy::default();
+        let a = p.intern("openai", "gpt 4o");
+        assert_eq!(p.intern("openai", "gpt 4o"), a, "a pair seen before");
+        assert_eq!(p.intern("openai", "gpt_4o"), a, "a different raw pair with the same labels");
+        assert_eq!(p.get(a), &Labels { provider: "openai".into(), model: "gpt_4o".into() });
+        let b = p.intern("openai", "o1");
+        assert_ne!(a, b);
+        assert_eq!(p.get(b).model, "o1");
+        let unrouted = p.intern("-", "-");
+        assert_eq!(p.get(unrouted).provider, NONE);
+    }
+
+    #[test]
+    fn remembered_raw_pairs_are_bounded_and_later_pairs_still_get_labels() {
+        let mut p = LabelPolicy::default();
+        for i in 0..MAX_REMEMBERED_PAIRS + 10 {
+            let id = p.intern("openai", &format!("m{i}"));
+            let expected = if i < MAX_MODELS_PER_PROVIDER { format!("m{i}") } else { OTHER.to_string() };
+            assert_eq!(p.get(id).model, expected);
+        }
+        assert_eq!(p.remembered_pairs, MAX_REMEMBERED_PAIRS);
+        assert_eq!(p.interned.len(), MAX_MODELS_PER_PROVIDER + 1);
     }
 
     #[test]

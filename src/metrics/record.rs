@@ -1,5 +1,6 @@
 //! The record of one finished request: what the metrics actor receives and the request log line shows.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::convert::Usage;
@@ -8,10 +9,10 @@ use crate::convert::Usage;
 #[derive(Debug, Clone, Default)]
 pub struct RequestRecord {
     pub request_id: String,
-    /// Provider name; `-` when the request failed before routing.
-    pub provider: String,
+    /// Provider name; `-` when the request failed before routing (borrowed until then: no allocation).
+    pub provider: Cow<'static, str>,
     /// The upstream model as resolved; `-` when unknown.
-    pub model: String,
+    pub model: Cow<'static, str>,
     /// Inbound route, e.g. `messages`.
     pub route: &'static str,
     pub streamed: bool,

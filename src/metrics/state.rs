@@ -36,17 +36,18 @@ impl MetricsState {
 
     /// Adds one finished request, seen at `now_ms`.
     pub fn record(&mut self, r: &RequestRecord, now_ms: u64) {
-        let labels = self.labels.labels(&r.provider, &r.model);
-        self.aggregate.record(r, &labels, now_ms);
-        self.series.record(r, &labels, now_ms / 1000);
-        self.exposition.record(r, &labels);
+        let id = self.labels.intern(&r.provider, &r.model);
+        let labels = self.labels.get(id);
+        self.aggregate.record(r, labels, now_ms);
+        self.series.record(r, labels, now_ms / 1000);
+        self.exposition.record(r, id, labels);
         self.sample(now_ms);
     }
 
     /// Notes the current in-flight counts in the time series (called every second and on each record).
     pub fn sample(&mut self, now_ms: u64) {
-        let live = self.in_flight.view();
-        self.series.sample_in_flight(now_ms / 1000, live.requests, live.streams);
+        let (requests, streams) = self.in_flight.totals();
+        self.series.sample_in_flight(now_ms / 1000, requests, streams);
     }
 
     /// `GET /metrics/summary`.

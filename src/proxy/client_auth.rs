@@ -4,13 +4,17 @@
 //! in `x-api-key` or `Authorization: Bearer` (used by passthrough providers). Without `x-gatehouse-key`, a key in
 //! `x-api-key`/`Authorization` that equals the proxy key authenticates to the gateway and is never sent upstream.
 
-use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
 
 use crate::error::GatewayError;
 use crate::secret::Secret;
 
 /// The header that carries the proxy key when the standard auth headers carry the client's provider key.
 pub const PROXY_KEY_HEADER: &str = "x-gatehouse-key";
+// Header names looked up as `HeaderName`s: a `&str` name outside the standard set is copied into a new
+// `HeaderName` on every lookup.
+const PROXY_KEY: HeaderName = HeaderName::from_static(PROXY_KEY_HEADER);
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// How the client presented its key; passthrough keeps the same style upstream for Anthropic-format providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +34,7 @@ pub struct ClientKey {
 pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<Option<ClientKey>, GatewayError> {
     let presented = presented_key(headers);
     let Some(proxy_key) = proxy_key else { return Ok(presented) };
-    if let Some(gatehouse_key) = headers.get(PROXY_KEY_HEADER) {
+    if let Some(gatehouse_key) = headers.get(&PROXY_KEY) {
         let ok = gatehouse_key.to_str().is_ok_and(|k| proxy_key.matches(k.trim()));
         return if ok {
             Ok(presented)
@@ -50,7 +54,7 @@ pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<O
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<ClientKey> {
-    let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
+    let x_api_key = headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     if let Some(key) = x_api_key {
         return Some(ClientKey { key: key.to_string(), style: KeyStyle::XApiKey });
     }

@@ -10,6 +10,9 @@ use crate::error::GatewayError;
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
+const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
 /// Headers never copied from the client: hop-by-hop, recomputed, or credentials that are replaced.
 const DROPPED: [&str; 15] = [
     "host",
@@ -36,19 +39,15 @@ pub struct UpstreamKey<'a> {
     pub style: KeyStyle,
 }
 
-/// The complete header set for an upstream request.
+/// The headers every attempt of one upstream request shares, built once from the client's request.
 ///
 /// Anthropic format: every client header except [`DROPPED`] and those the client's `Connection` header names
 /// (so `anthropic-beta`, `anthropic-version` and SDK headers arrive as sent). OpenAI format: only what an OpenAI
 /// endpoint understands. Both ask for an uncompressed answer, so relayed bytes and `content-encoding` agree and
-/// usage can be read on the side. Custom headers come last and win.
-pub fn upstream_request_headers(
-    format: ApiFormat,
-    client: &HeaderMap,
-    key: UpstreamKey<'_>,
-    custom: &[(HeaderName, HeaderValue)],
-) -> Result<HeaderMap, GatewayError> {
-    let mut out = HeaderMap::with_capacity(client.len() + custom.len() + 4);
+/// usage can be read on the side. The key and the provider's custom headers go on top, per attempt
+/// ([`attempt_headers`]).
+pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 4);
     match format {
         ApiFormat::Anthropic => {
             let named_by_connection = connection_tokens(client);
@@ -58,11 +57,8 @@ pub fn upstream_request_headers(
                     out.append(name.clone(), value.clone());
                 }
             }
-            if !out.contains_key("anthropic-version") {
-                out.insert(
-                    HeaderName::from_static("anthropic-version"),
-                    HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
-                );
+            if !out.contains_key(&ANTHROPIC_VERSION) {
+                out.insert(ANTHROPIC_VERSION, HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
             }
         }
         ApiFormat::OpenAi => {
@@ -76,6 +72,17 @@ pub fn upstream_request_headers(
     }
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     out.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    out
+}
+
+/// The headers one attempt adds to the shared ones, each replacing any header of the same name: the chosen key,
+/// then the provider's custom headers (which win).
+pub fn attempt_headers(
+    format: ApiFormat,
+    key: UpstreamKey<'_>,
+    custom: &[(HeaderName, HeaderValue)],
+) -> Result<HeaderMap, GatewayError> {
+    let mut out = HeaderMap::with_capacity(custom.len() + 1);
     insert_key(&mut out, format, key)?;
     for (name, value) in custom {
         out.insert(name.clone(), value.clone());
@@ -91,7 +98,7 @@ fn insert_key(out: &mut HeaderMap, format: ApiFormat, key: UpstreamKey<'_>) -> R
         KeyStyle::XApiKey => {
             let mut value = HeaderValue::from_str(key.key).map_err(|_| invalid())?;
             value.set_sensitive(true);
-            out.insert(HeaderName::from_static("x-api-key"), value);
+            out.insert(X_API_KEY, value);
         }
         KeyStyle::Bearer => {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", key.key)).map_err(|_| invalid())?;
@@ -132,6 +139,22 @@ pub fn is_relayed_response_header(name: &HeaderName) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What goes on the wire: the shared headers, minus any the attempt replaces, plus the attempt's (this is how
+    /// awc writes a frozen request's head with extra headers).
+    fn upstream_request_headers(
+        format: ApiFormat,
+        client: &HeaderMap,
+        key: UpstreamKey<'_>,
+        custom: &[(HeaderName, HeaderValue)],
+    ) -> Result<HeaderMap, GatewayError> {
+        let extra = attempt_headers(format, key, custom)?;
+        let mut out = upstream_base_headers(format, client);
+        for (name, value) in extra.iter() {
+            out.insert(name.clone(), value.clone());
+        }
+        Ok(out)
+    }
 
     fn client() -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -9,6 +9,7 @@ pub mod client_auth;
 pub mod disconnect;
 pub mod headers;
 pub mod json_depth;
+pub mod json_member;
 pub mod openai_errors;
 pub mod openai_passthrough;
 pub mod openai_sse_passthrough;

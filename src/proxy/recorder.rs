@@ -41,8 +41,8 @@ impl Recorder {
 
     /// The request was routed: from now on it is counted against this provider and model, and is in flight.
     pub fn routed(&mut self, provider: &str, model: &str, streamed: bool) {
-        self.record.provider = provider.to_string();
-        self.record.model = model.to_string();
+        self.record.provider = provider.to_string().into();
+        self.record.model = model.to_string().into();
         self.record.streamed = streamed;
         self.in_flight = Some(self.metrics.enter(provider, streamed));
     }

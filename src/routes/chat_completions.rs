@@ -22,6 +22,7 @@ use crate::proxy::body::{with_model, Required};
 use crate::proxy::chat_from_anthropic::{self, Shape};
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
 use crate::proxy::disconnect::client_gone;
+use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::openai_errors::answer_openai;
 use crate::proxy::openai_passthrough;
 use crate::proxy::recorder::Recorder;
@@ -86,7 +87,12 @@ async fn handle(
             }
         };
         // `_client` held until the head arrives: if the client goes away first, the upstream request is dropped.
-        let (forward, _client) = Forward::new(UpstreamCall::Messages, upstream_body, req.headers().clone(), key);
+        let (forward, _client) = Forward::new(
+            UpstreamCall::Messages,
+            upstream_body,
+            upstream_base_headers(provider.format, req.headers()),
+            key,
+        );
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await

@@ -15,6 +15,7 @@ use crate::error::GatewayError;
 use crate::proxy::admission::{admit, answer, Admitted};
 use crate::proxy::anthropic_upstream;
 use crate::proxy::body::{with_model, Required};
+use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::recorder::Recorder;
 use crate::tokens::estimate_input_tokens;
 
@@ -40,7 +41,7 @@ async fn handle(
             let (forward, _client) = Forward::new(
                 UpstreamCall::CountTokens,
                 with_model(&body, &inspected, &target.model),
-                req.headers().clone(),
+                upstream_base_headers(target.provider.format, req.headers()),
                 client_key,
             );
             let reply = forwarder_for(&target.provider, &snapshot.limits)

@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::proxy::admission::{admit, answer, Admitted};
 use crate::proxy::body::{with_model, Required};
 use crate::proxy::disconnect::client_gone;
+use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
 use crate::proxy::{anthropic_upstream, openai_upstream};
@@ -49,8 +50,12 @@ async fn handle(
                 (converted.body.into(), Some((converted.names, converted.hooks)))
             }
         };
-        let (forward, _client) =
-            Forward::new(UpstreamCall::Messages, upstream_body, req.headers().clone(), client_key.clone());
+        let (forward, _client) = Forward::new(
+            UpstreamCall::Messages,
+            upstream_body,
+            upstream_base_headers(provider.format, req.headers()),
+            client_key.clone(),
+        );
         let result = forwarder_for(provider, &snapshot.limits)
             .send(forward)
             .await

@@ -15,6 +15,7 @@ use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
 use crate::proxy::client_auth::{authenticate, ClientKey};
+use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::response::collect;
 use crate::secret::fingerprint;
 
@@ -100,8 +101,12 @@ async fn provider_models(
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));
     }
-    let (forward, _client) =
-        Forward::new(UpstreamCall::ListModels, bytes::Bytes::new(), req.headers().clone(), client_key.cloned());
+    let (forward, _client) = Forward::new(
+        UpstreamCall::ListModels,
+        bytes::Bytes::new(),
+        upstream_base_headers(provider.format, req.headers()),
+        client_key.cloned(),
+    );
     let mut reply = forwarder_for(provider, &snapshot.limits)
         .send(forward)
         .await
