@@ -10,6 +10,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::dev::Request;
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{StatusCode, Uri};
@@ -369,21 +370,22 @@ where
 }
 
 /// One worker's forwarders, by provider name, with the provider configuration each was started for.
-type ForwarderMap = HashMap<String, (Arc<Provider>, Addr<Forwarder>)>;
+type ForwarderMap = HashMap<String, (Arc<Provider>, Addr<Forwarder>), foldhash::fast::RandomState>;
 
 thread_local! {
     static CLIENT: RefCell<Option<awc::Client>> = const { RefCell::new(None) };
-    static FORWARDERS: RefCell<ForwarderMap> = RefCell::new(HashMap::new());
+    static FORWARDERS: RefCell<ForwarderMap> = RefCell::new(HashMap::default());
 }
 
-/// This worker's forwarder for `provider`, started on first use and restarted when the provider's configuration
-/// (its `Arc`) changed. Keyed by provider name, so the map never holds more than one entry per name.
-pub fn forwarder_for(provider: &Arc<Provider>, limits: &Limits) -> Addr<Forwarder> {
+/// Sends `msg` to this worker's forwarder for `provider`, started on first use and restarted when the provider's
+/// configuration (its `Arc`) changed. Keyed by provider name, so the map never holds more than one entry per name.
+/// The address is used in place: cloning an actix `Addr` allocates.
+pub fn send_forward(provider: &Arc<Provider>, limits: &Limits, msg: Forward) -> Request<Forwarder, Forward> {
     FORWARDERS.with(|cell| {
         let mut map = cell.borrow_mut();
         if let Some((known, addr)) = map.get(&provider.name) {
             if Arc::ptr_eq(known, provider) && addr.connected() {
-                return addr.clone();
+                return addr.send(msg);
             }
         }
         let forwarder = Forwarder {
@@ -393,8 +395,9 @@ pub fn forwarder_for(provider: &Arc<Provider>, limits: &Limits) -> Addr<Forwarde
             messages_uri: Uri::try_from(provider.url_for(UpstreamCall::Messages)).ok(),
         };
         let addr = forwarder.start();
-        map.insert(provider.name.clone(), (provider.clone(), addr.clone()));
-        addr
+        let request = addr.send(msg);
+        map.insert(provider.name.clone(), (provider.clone(), addr));
+        request
     })
 }
 

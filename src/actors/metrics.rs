@@ -27,10 +27,13 @@ impl Actor for MetricsActor {
     }
 }
 
-/// What handlers and the request recorder hold: the actor's address plus the shared in-flight counters.
+/// What handlers and the request recorder hold: the actor's address plus the shared in-flight counters, behind one
+/// `Arc` (every request's recorder holds a handle, and cloning an actix `Addr` allocates).
 #[derive(Clone)]
-pub struct MetricsHandle {
-    pub addr: Addr<MetricsActor>,
+pub struct MetricsHandle(Arc<Shared>);
+
+struct Shared {
+    addr: Addr<MetricsActor>,
     in_flight: Arc<InFlight>,
 }
 
@@ -39,17 +42,21 @@ impl MetricsHandle {
     pub fn start() -> Self {
         let in_flight = Arc::new(InFlight::default());
         let addr = MetricsActor { state: MetricsState::new(in_flight.clone(), now_ms()) }.start();
-        Self { addr, in_flight }
+        Self(Arc::new(Shared { addr, in_flight }))
     }
 
-    /// Counts a routed request as in flight until the guard drops. No message, no await.
+    /// The actor's address (for queries: summary, series, exposition).
+    pub fn addr(&self) -> &Addr<MetricsActor> {
+        &self.0.addr
+    }
+
     pub fn enter(&self, provider: &str, streamed: bool) -> InFlightGuard {
-        self.in_flight.enter(provider, streamed)
+        self.0.in_flight.enter(provider, streamed)
     }
 
     /// The in-flight counts now (read from the atomics, not the actor).
     pub fn in_flight(&self) -> InFlightView {
-        self.in_flight.view()
+        self.0.in_flight.view()
     }
 
     /// Hands a finished request to the actor without waiting. Records are batched per worker thread and sent
@@ -64,7 +71,7 @@ impl MetricsHandle {
         if !first {
             return;
         }
-        let addr = self.addr.clone();
+        let addr = self.0.addr.clone();
         match actix_rt::Arbiter::try_current() {
             Some(arbiter) => {
                 arbiter.spawn(async move {
@@ -79,7 +86,7 @@ impl MetricsHandle {
 
     /// Sends this thread's pending records now (before answering a metrics query from this worker).
     pub fn flush_local(&self) {
-        flush(&self.addr);
+        flush(&self.0.addr);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -122,7 +123,7 @@ pub struct Exposition {
     keys_cooling: Family<ProviderLabels, Gauge>,
     /// Per label combination seen, its metrics, so a record costs one lookup rather than a label set and a family
     /// lookup per metric. Bounded like the labels themselves (ids, routes, two stream values, HTTP statuses).
-    handles: HashMap<HandleKey, Handles>,
+    handles: HashMap<HandleKey, Handles, RandomState>,
 }
 
 impl Default for Exposition {
@@ -196,7 +197,7 @@ impl Default for Exposition {
             in_flight_streams,
             breaker,
             keys_cooling,
-            handles: HashMap::new(),
+            handles: HashMap::default(),
         }
     }
 }

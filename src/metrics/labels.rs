@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use foldhash::fast::RandomState;
+
 /// Provider and model of a request that failed before it was routed (bad key, bad body, unknown provider).
 pub const NONE: &str = "none";
 /// Where values past a cap are counted.
@@ -38,10 +40,10 @@ pub struct LabelPolicy {
     models: BTreeMap<String, BTreeSet<String>>,
     /// Every distinct label pair handed out, indexed by its [`LabelId`].
     interned: Vec<Labels>,
-    ids: HashMap<Labels, LabelId>,
+    ids: HashMap<Labels, LabelId, RandomState>,
     /// Raw provider, then raw model, to the id of their labels: a pair seen before costs two lookups, no
     /// allocation. At most [`MAX_REMEMBERED_PAIRS`] pairs.
-    remembered: HashMap<String, HashMap<String, LabelId>>,
+    remembered: HashMap<String, HashMap<String, LabelId, RandomState>, RandomState>,
     remembered_pairs: usize,
 }
 

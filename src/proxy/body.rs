@@ -149,7 +149,9 @@ pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> Outgo
     if new_model == inspected.model {
         return OutgoingBody::from(body.clone());
     }
-    let literal = serde_json::Value::String(new_model.to_string()).to_string();
+    // Serialising a `str` into a `Vec` cannot fail (no I/O, no map keys); the `Value` route stays as the fallback.
+    let literal = serde_json::to_vec(new_model)
+        .unwrap_or_else(|_| serde_json::Value::String(new_model.to_string()).to_string().into_bytes());
     let span = &inspected.model_span;
     OutgoingBody { parts: [body.slice(..span.start), Bytes::from(literal), body.slice(span.end..)] }
 }

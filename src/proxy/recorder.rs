@@ -100,7 +100,7 @@ mod tests {
 
     async fn summary_after(metrics: &MetricsHandle, requests: u64) -> crate::metrics::Summary {
         for _ in 0..100 {
-            let summary = metrics.addr.send(GetSummary).await.unwrap();
+            let summary = metrics.addr().send(GetSummary).await.unwrap();
             if summary.totals.requests == requests {
                 return summary;
             }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use crate::actors::forwarder::{forwarder_for, Forward, UpstreamReply};
+use crate::actors::forwarder::{send_forward, Forward, UpstreamReply};
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::convert::inbound::to_anthropic_request;
@@ -93,8 +93,7 @@ async fn handle(
             upstream_base_headers(provider.format, req.headers()),
             key,
         );
-        let result = forwarder_for(provider, &snapshot.limits)
-            .send(forward)
+        let result = send_forward(provider, &snapshot.limits, forward)
             .await
             .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?;
         if i < last {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::actors::forwarder::{forwarder_for, Forward};
+use crate::actors::forwarder::{send_forward, Forward};
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
@@ -44,8 +44,7 @@ async fn handle(
                 upstream_base_headers(target.provider.format, req.headers()),
                 client_key,
             );
-            let reply = forwarder_for(&target.provider, &snapshot.limits)
-                .send(forward)
+            let reply = send_forward(&target.provider, &snapshot.limits, forward)
                 .await
                 .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")));
             match reply {

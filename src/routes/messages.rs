@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::actors::forwarder::{forwarder_for, Forward};
+use crate::actors::forwarder::{send_forward, Forward};
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
@@ -56,8 +56,7 @@ async fn handle(
             upstream_base_headers(provider.format, req.headers()),
             client_key.clone(),
         );
-        let result = forwarder_for(provider, &snapshot.limits)
-            .send(forward)
+        let result = send_forward(provider, &snapshot.limits, forward)
             .await
             .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?;
         // Before the first byte, a retriable failure moves on to the next target of the alias.

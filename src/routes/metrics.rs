@@ -23,7 +23,7 @@ where
 {
     // This worker's batch first, so a client that just finished a request sees it counted.
     app.metrics.flush_local();
-    app.metrics.addr.send(msg).await.map_err(|e| GatewayError::Internal(format!("metrics actor: {e}")))
+    app.metrics.addr().send(msg).await.map_err(|e| GatewayError::Internal(format!("metrics actor: {e}")))
 }
 
 pub async fn prometheus(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {

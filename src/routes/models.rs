@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::join_all;
 use serde::Deserialize;
 
-use crate::actors::forwarder::{forwarder_for, Forward};
+use crate::actors::forwarder::{send_forward, Forward};
 use crate::app::{error_response, AppState};
 use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
@@ -107,8 +107,7 @@ async fn provider_models(
         upstream_base_headers(provider.format, req.headers()),
         client_key.cloned(),
     );
-    let mut reply = forwarder_for(provider, &snapshot.limits)
-        .send(forward)
+    let mut reply = send_forward(provider, &snapshot.limits, forward)
         .await
         .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))??;
     let body = collect(&mut reply.body, &provider.name).await?;
