@@ -23,7 +23,8 @@ impl Usage {
         let count = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
         let prompt = count(usage.get("prompt_tokens"));
         let cached = usage
-            .pointer("/prompt_tokens_details/cached_tokens")
+            .get("prompt_tokens_details")
+            .and_then(|details| details.get("cached_tokens"))
             .and_then(Value::as_u64)
             .or_else(|| usage.get("prompt_cache_hit_tokens").and_then(Value::as_u64))
             .unwrap_or(0);

@@ -82,7 +82,10 @@ impl OpenAiHook for ThoughtSignatures {
     }
 
     fn on_response(&mut self, body: &Value) {
-        let Some(message) = body.pointer("/choices/0/message") else { return };
+        // Indexed step by step: `Value::pointer` allocates a string per path segment.
+        let Some(message) = body.get("choices").and_then(|c| c.get(0)).and_then(|c| c.get("message")) else {
+            return;
+        };
         let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else { return };
         let now = Instant::now();
         let mut ids = Vec::with_capacity(calls.len());

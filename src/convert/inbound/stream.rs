@@ -168,7 +168,7 @@ impl ChatStreamConverter {
             "content_block_delta" => self.block_delta(&payload, out),
             "content_block_stop" => self.block_stop(&payload, out),
             "message_delta" => {
-                if let Some(reason) = payload.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                if let Some(reason) = payload.get("delta").and_then(|d| d.get("stop_reason")).and_then(Value::as_str) {
                     self.stop_reason = Some(reason.to_string());
                 }
                 if let Some(usage) = payload.get("usage").filter(|u| u.is_object()) {
