@@ -24,7 +24,9 @@ use crate::config::{Auth, Limits, Provider, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::body::OutgoingBody;
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
-use crate::proxy::headers::{attempt_headers, is_relayed_response_header, UpstreamKey};
+use crate::proxy::headers::{
+    attempt_headers, is_event_stream, is_relayed_response_header, upstream_base_headers, UpstreamKey,
+};
 use crate::upstream::retry::{is_key_failure, is_retriable_status, parse_retry_after};
 use crate::upstream::runtime::now_millis;
 
@@ -173,11 +175,7 @@ async fn forward(
     let mut response = outcome?;
     let status = response.status();
     let headers = relayed_headers(response.headers());
-    let is_event_stream = headers
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    let body = if is_event_stream {
+    let body = if is_event_stream(&headers) {
         let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
         actix_rt::spawn(pump(response, tx, idle, provider.name.clone()));
         UpstreamBody(BodySource::Chunks(rx))
@@ -377,10 +375,28 @@ thread_local! {
     static FORWARDERS: RefCell<ForwarderMap> = RefCell::new(HashMap::default());
 }
 
+/// Forwards one request through this worker's forwarder for `provider` and waits for the upstream's response head.
+/// The upstream headers are derived from the client's by the provider's format. Dropping the returned future (the
+/// client went away, so actix dropped the handler) cancels the upstream request.
+pub async fn forward_upstream(
+    provider: &Arc<Provider>,
+    limits: &Limits,
+    call: UpstreamCall,
+    body: impl Into<OutgoingBody>,
+    client_headers: &HeaderMap,
+    client_key: Option<ClientKey>,
+) -> Result<UpstreamReply, GatewayError> {
+    let headers = upstream_base_headers(provider.format, client_headers);
+    let (msg, _client) = Forward::new(call, body, headers, client_key);
+    send_forward(provider, limits, msg)
+        .await
+        .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?
+}
+
 /// Sends `msg` to this worker's forwarder for `provider`, started on first use and restarted when the provider's
 /// configuration (its `Arc`) changed. Keyed by provider name, so the map never holds more than one entry per name.
 /// The address is used in place: cloning an actix `Addr` allocates.
-pub fn send_forward(provider: &Arc<Provider>, limits: &Limits, msg: Forward) -> Request<Forwarder, Forward> {
+fn send_forward(provider: &Arc<Provider>, limits: &Limits, msg: Forward) -> Request<Forwarder, Forward> {
     FORWARDERS.with(|cell| {
         let mut map = cell.borrow_mut();
         if let Some((known, addr)) = map.get(&provider.name) {

@@ -50,6 +50,7 @@ impl MetricsHandle {
         &self.0.addr
     }
 
+    /// Counts a routed request as in flight until the guard drops. No message, no await.
     pub fn enter(&self, provider: &str, streamed: bool) -> InFlightGuard {
         self.0.in_flight.enter(provider, streamed)
     }

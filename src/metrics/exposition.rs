@@ -213,7 +213,7 @@ struct Handles {
     overhead: Option<Histogram>,
 }
 
-/// Provider and model (by [`LabelId`]), route, streamed, HTTP status.
+/// Provider and model (by [`LabelId`]), route, streamed, HTTP status (0 for any outside 100–599).
 type HandleKey = (LabelId, &'static str, bool, u16);
 
 impl Exposition {
@@ -222,7 +222,9 @@ impl Exposition {
         // Routes are names from the gateway's code (`messages`, `count_tokens`), so the label is bounded.
         let route = if r.route.is_empty() { "none" } else { r.route };
         let Self { requests, tokens, duration, ttfb, overhead, handles, .. } = self;
-        let handles = handles.entry((id, route, r.streamed, r.status)).or_insert_with(|| {
+        // Statuses outside 100–599 share the `other` label, so they share one key too.
+        let status_key = if (100..=599).contains(&r.status) { r.status } else { 0 };
+        let handles = handles.entry((id, route, r.streamed, status_key)).or_insert_with(|| {
             let stream = if r.streamed { "true" } else { "false" };
             let (provider, model) = (|| labels.provider.clone(), || labels.model.clone());
             let status = status_label(r.status);

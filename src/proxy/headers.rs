@@ -119,6 +119,11 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<&str> {
         .collect()
 }
 
+/// Whether headers announce an event stream (`content-type: text/event-stream`, any parameters).
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
 /// Whether an upstream response header is worth relaying to the client.
 pub fn is_relayed_response_header(name: &HeaderName) -> bool {
     let n = name.as_str();

@@ -110,11 +110,7 @@ pub fn answer_converted(
 
 /// Whether the upstream answered with an event stream.
 pub fn is_event_stream(reply: &UpstreamReply) -> bool {
-    reply
-        .headers
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
+    super::headers::is_event_stream(&reply.headers)
 }
 
 /// Reads a whole upstream body (non-streaming answers and errors).

@@ -12,7 +12,7 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use crate::actors::forwarder::{send_forward, Forward, UpstreamReply};
+use crate::actors::forwarder::forward_upstream;
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::convert::inbound::to_anthropic_request;
@@ -22,12 +22,10 @@ use crate::proxy::body::{with_model, Required};
 use crate::proxy::chat_from_anthropic::{self, Shape};
 use crate::proxy::client_auth::{ClientKey, KeyStyle};
 use crate::proxy::disconnect::client_gone;
-use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::openai_errors::answer_openai;
 use crate::proxy::openai_passthrough;
 use crate::proxy::recorder::Recorder;
-use crate::proxy::routing::Target;
-use crate::upstream::retry::is_retriable_status;
+use crate::proxy::routing::falls_back;
 
 /// The route label in metrics and logs.
 pub const ROUTE: &str = "chat_completions";
@@ -62,7 +60,6 @@ async fn handle(
         admit(req, payload, snapshot, Required::ChatCompletions).await?;
     // Parsed into a tree only if an Anthropic-format target needs converting, and then once.
     let mut tree: Option<serde_json::Value> = None;
-    let last = route.targets.len() - 1;
     for (i, target) in route.targets.iter().enumerate() {
         let provider = &target.provider;
         if let Some(r) = recorder.as_mut() {
@@ -86,21 +83,12 @@ async fn handle(
                 (Bytes::from(bytes).into(), plan, client_key.clone().map(anthropic_style))
             }
         };
-        // `_client` held until the head arrives: if the client goes away first, the upstream request is dropped.
-        let (forward, _client) = Forward::new(
-            UpstreamCall::Messages,
-            upstream_body,
-            upstream_base_headers(provider.format, req.headers()),
-            key,
-        );
-        let result = send_forward(provider, &snapshot.limits, forward)
-            .await
-            .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?;
-        if i < last {
-            if let Some(why) = fall_back_reason(&result) {
-                log_fallback(target, &route.targets[i + 1], &why);
-                continue;
-            }
+        // Until the head arrives, a client that goes away drops this future and with it the upstream request.
+        let result =
+            forward_upstream(provider, &snapshot.limits, UpstreamCall::Messages, upstream_body, req.headers(), key)
+                .await;
+        if falls_back(&result, &route.targets, i) {
+            continue;
         }
         let reply = result?;
         let recorder = recorder.take().ok_or_else(|| GatewayError::Internal("request recorded twice".into()))?;
@@ -114,24 +102,6 @@ async fn handle(
         });
     }
     Err(GatewayError::Internal("route without targets".into()))
-}
-
-/// Before the first byte, a retriable failure moves on to the next target of the alias.
-fn fall_back_reason(result: &Result<UpstreamReply, GatewayError>) -> Option<String> {
-    match result {
-        Ok(reply) => is_retriable_status(reply.status.as_u16()).then(|| format!("status {}", reply.status.as_u16())),
-        Err(error) => error.is_provider_failure().then(|| error.to_string()),
-    }
-}
-
-fn log_fallback(failed: &Target, next: &Target, why: &str) {
-    log::warn!(
-        "{}:{} failed ({why}); falling back to {}:{}",
-        failed.provider.name,
-        failed.model,
-        next.provider.name,
-        next.model
-    );
 }
 
 /// OpenAI SDKs send their key as `Authorization: Bearer`; Anthropic's API takes API keys in `x-api-key` (Bearer

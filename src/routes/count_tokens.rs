@@ -8,14 +8,13 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::actors::forwarder::{send_forward, Forward};
+use crate::actors::forwarder::forward_upstream;
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::admission::{admit, answer, Admitted};
 use crate::proxy::anthropic_upstream;
 use crate::proxy::body::{with_model, Required};
-use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::recorder::Recorder;
 use crate::tokens::estimate_input_tokens;
 
@@ -38,18 +37,18 @@ async fn handle(
     recorder.routed(&target.provider.name, &target.model, false);
     match target.provider.format {
         ApiFormat::Anthropic => {
-            let (forward, _client) = Forward::new(
+            let reply = forward_upstream(
+                &target.provider,
+                &snapshot.limits,
                 UpstreamCall::CountTokens,
                 with_model(&body, &inspected, &target.model),
-                upstream_base_headers(target.provider.format, req.headers()),
+                req.headers(),
                 client_key,
-            );
-            let reply = send_forward(&target.provider, &snapshot.limits, forward)
-                .await
-                .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")));
+            )
+            .await;
             match reply {
-                Ok(Ok(reply)) => Ok(anthropic_upstream::respond(reply, false, recorder, &target.provider.name).await),
-                Ok(Err(error)) | Err(error) => Ok(recorder.fail(&error)),
+                Ok(reply) => Ok(anthropic_upstream::respond(reply, false, recorder, &target.provider.name).await),
+                Err(error) => Ok(recorder.fail(&error)),
             }
         }
         ApiFormat::OpenAi => {

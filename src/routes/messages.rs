@@ -6,18 +6,17 @@ use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::actors::forwarder::{send_forward, Forward};
+use crate::actors::forwarder::forward_upstream;
 use crate::app::AppState;
 use crate::config::{ApiFormat, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::proxy::admission::{admit, answer, Admitted};
 use crate::proxy::body::{with_model, Required};
 use crate::proxy::disconnect::client_gone;
-use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::openai_upstream::convert_request;
 use crate::proxy::recorder::Recorder;
+use crate::proxy::routing::falls_back;
 use crate::proxy::{anthropic_upstream, openai_upstream};
-use crate::upstream::retry::is_retriable_status;
 
 pub async fn messages(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
@@ -37,7 +36,6 @@ async fn handle(
     recorder: &mut Option<Recorder>,
 ) -> Result<HttpResponse, GatewayError> {
     let Admitted { client_key, body, inspected, route } = admit(req, payload, snapshot, Required::Messages).await?;
-    let last = route.targets.len() - 1;
     for (i, target) in route.targets.iter().enumerate() {
         let provider = &target.provider;
         if let Some(r) = recorder.as_mut() {
@@ -50,31 +48,16 @@ async fn handle(
                 (converted.body.into(), Some((converted.names, converted.hooks)))
             }
         };
-        let (forward, _client) = Forward::new(
+        let result = forward_upstream(
+            provider,
+            &snapshot.limits,
             UpstreamCall::Messages,
             upstream_body,
-            upstream_base_headers(provider.format, req.headers()),
+            req.headers(),
             client_key.clone(),
-        );
-        let result = send_forward(provider, &snapshot.limits, forward)
-            .await
-            .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))?;
-        // Before the first byte, a retriable failure moves on to the next target of the alias.
-        let failed = match &result {
-            Ok(reply) => {
-                is_retriable_status(reply.status.as_u16()).then(|| format!("status {}", reply.status.as_u16()))
-            }
-            Err(error) => error.is_provider_failure().then(|| error.to_string()),
-        };
-        if let (Some(why), true) = (failed, i < last) {
-            let next = &route.targets[i + 1];
-            log::warn!(
-                "{}:{} failed ({why}); falling back to {}:{}",
-                provider.name,
-                target.model,
-                next.provider.name,
-                next.model
-            );
+        )
+        .await;
+        if falls_back(&result, &route.targets, i) {
             continue;
         }
         let reply = result?;

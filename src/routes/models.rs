@@ -9,13 +9,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::join_all;
 use serde::Deserialize;
 
-use crate::actors::forwarder::{send_forward, Forward};
+use crate::actors::forwarder::forward_upstream;
 use crate::app::{error_response, AppState};
 use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
 use crate::proxy::client_auth::{authenticate, ClientKey};
-use crate::proxy::headers::upstream_base_headers;
 use crate::proxy::response::collect;
 use crate::secret::fingerprint;
 
@@ -101,15 +100,15 @@ async fn provider_models(
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));
     }
-    let (forward, _client) = Forward::new(
+    let mut reply = forward_upstream(
+        provider,
+        &snapshot.limits,
         UpstreamCall::ListModels,
         bytes::Bytes::new(),
-        upstream_base_headers(provider.format, req.headers()),
+        req.headers(),
         client_key.cloned(),
-    );
-    let mut reply = send_forward(provider, &snapshot.limits, forward)
-        .await
-        .map_err(|e| GatewayError::Internal(format!("forwarder unavailable: {e}")))??;
+    )
+    .await?;
     let body = collect(&mut reply.body, &provider.name).await?;
     if !reply.status.is_success() {
         return Err(GatewayError::UpstreamProtocol {
