@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
-use gatehouse::convert::{to_anthropic, to_openai, ConvertOptions, StreamConverter, ToolNames};
+use gatehouse::convert::{to_anthropic, to_openai, Completion, ConvertOptions, StreamConverter, ToolNames};
 use serde_json::{json, Value};
 
 /// Fixed so the output is deterministic.
@@ -133,9 +133,11 @@ fn stream_fixtures() {
 #[test]
 fn response_fixtures() {
     run_all(inputs("openai_responses", ".json"), |input| {
-        let body: Value = serde_json::from_slice(&fs::read(input).unwrap()).unwrap();
-        let actual = match to_anthropic(&body, REQUESTED_MODEL, &tool_names()) {
+        let body = fs::read(input).unwrap();
+        let converted = Completion::parse(&body).and_then(|c| to_anthropic(&c, REQUESTED_MODEL, &tool_names()));
+        let actual = match converted {
             Ok((message, usage)) => {
+                let message: Value = serde_json::from_slice(&message).unwrap();
                 assert_eq!(message["usage"]["output_tokens"], usage.output_tokens);
                 message
             }

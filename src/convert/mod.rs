@@ -4,14 +4,17 @@
 //!
 //! - [`to_openai`]: an Anthropic request body → an OpenAI request body, plus
 //!   the [`ToolNames`] map needed to read the answer.
-//! - [`to_anthropic`]: a non-streaming OpenAI response → an Anthropic message.
+//! - [`Completion`] and [`to_anthropic`]: a non-streaming OpenAI response, read without a tree, → the JSON of an
+//!   Anthropic message.
 //! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
 //! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
 //! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
 
+pub mod completion;
 pub mod errors;
 pub mod ids;
 pub mod inbound;
+pub mod lax;
 pub mod options;
 pub mod request;
 pub mod response;
@@ -19,6 +22,7 @@ pub mod stream;
 pub mod tool_names;
 pub mod usage;
 
+pub use completion::Completion;
 pub use errors::{error_envelope, error_type_for_status, openai_error_to_anthropic, ConvertError};
 pub use ids::generate_message_id;
 pub use options::{ConvertOptions, MaxTokensField};

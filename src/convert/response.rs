@@ -1,9 +1,15 @@
 //! Non-streaming OpenAI chat completion → Anthropic message (wire-formats §7),
 //! plus the small readers of OpenAI message fields that the stream shares.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
-use super::errors::{classify_error_json, ConvertError};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::completion::{Completion, ToolCall};
+use super::errors::ConvertError;
 use super::ids;
 use super::tool_names::ToolNames;
 use super::usage::Usage;
@@ -13,90 +19,172 @@ use super::usage::Usage;
 /// silently turning into an empty input.
 pub const RAW_ARGUMENTS_KEY: &str = "_raw_arguments";
 
-/// Converts an OpenAI chat completion into an Anthropic message; `Usage` is
-/// returned separately for metrics.
+/// Converts an OpenAI chat completion ([`Completion::parse`]) into the JSON
+/// of an Anthropic message; `Usage` is returned separately for metrics.
 ///
 /// The id is the upstream id prefixed with `msg_`; the model is the one the
-/// client asked for. An `error` object in the body (some providers answer 200
-/// with one) becomes a [`ConvertError`] carrying the upstream's type and message.
+/// client asked for. Written straight from the borrowed completion: no tree
+/// is built on either side.
 pub fn to_anthropic(
-    openai_body: &Value,
+    completion: &Completion<'_>,
     requested_model: &str,
     names: &ToolNames,
-) -> Result<(Value, Usage), ConvertError> {
-    let body = openai_body
-        .as_object()
-        .ok_or_else(|| ConvertError::invalid_upstream("body", "upstream response is not a JSON object"))?;
-    if body.get("error").is_some_and(|e| !e.is_null()) {
-        let (error_type, message) = classify_error_json(200, openai_body);
-        return Err(ConvertError::upstream_error(error_type, message));
-    }
-    let choice = body
-        .get("choices")
-        .and_then(Value::as_array)
-        .and_then(|choices| choices.first())
+) -> Result<(Vec<u8>, Usage), ConvertError> {
+    let choice = completion
+        .choices
+        .get()
+        .and_then(|first| first.0.as_ref())
         .ok_or_else(|| ConvertError::invalid_upstream("choices", "upstream response has no choices"))?;
     let message = choice
-        .get("message")
-        .filter(|m| m.is_object())
+        .message
+        .get()
         .ok_or_else(|| ConvertError::invalid_upstream("choices[0].message", "missing message object"))?;
 
-    let id = ids::message_id_from_upstream(body.get("id").and_then(Value::as_str));
-    let content = content_blocks(message, &id, names);
-    let has_tool_use = content.iter().any(|b| b["type"] == "tool_use");
-    let finish_reason = choice.get("finish_reason").and_then(Value::as_str);
-    let usage = body.get("usage").map(Usage::from_openai).unwrap_or_default();
-
-    let anthropic = json!({
-        "id": id,
-        "type": "message",
-        "role": "assistant",
-        "model": requested_model,
-        "content": content,
-        "stop_reason": stop_reason(finish_reason, has_tool_use),
-        "stop_sequence": null,
-        "usage": usage.to_anthropic_json(),
-    });
-    Ok((anthropic, usage))
-}
-
-/// thinking → text → tool_use, the order Anthropic itself uses.
-fn content_blocks(message: &Value, message_id: &str, names: &ToolNames) -> Vec<Value> {
-    let mut blocks = Vec::new();
-    if let Some(thinking) = reasoning_text(message) {
-        blocks.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
+    let id = ids::message_id_from_upstream(completion.id.as_str());
+    let mut content = Vec::with_capacity(2);
+    if let Some(thinking) = message.reasoning_text() {
+        content.push(Block::Thinking { thinking, signature: "" });
     }
-    let text = message_text(message);
+    let text = message.text();
     if !text.is_empty() {
-        blocks.push(json!({"type": "text", "text": text}));
+        content.push(Block::Text { text });
     }
-    let calls = message.get("tool_calls").and_then(Value::as_array);
-    for call in calls.into_iter().flatten() {
-        if let Some(block) = tool_use_block(call, message_id, blocks.len(), names) {
-            blocks.push(block);
+    for call in message.tool_calls() {
+        if let Some(block) = tool_use_block(call, &id, content.len(), names) {
+            content.push(block);
         }
     }
-    blocks
+    let has_tool_use = content.iter().any(|b| matches!(b, Block::ToolUse { .. }));
+    let usage = completion.usage.get().map(Usage::from).unwrap_or_default();
+    let anthropic = AnthropicMessage {
+        id: &id,
+        kind: "message",
+        role: "assistant",
+        model: requested_model,
+        content,
+        stop_reason: stop_reason(choice.finish_reason.as_str(), has_tool_use),
+        stop_sequence: None,
+        usage,
+    };
+    let bytes = serde_json::to_vec(&anthropic)
+        .map_err(|e| ConvertError::invalid_upstream("body", format!("cannot write the converted message: {e}")))?;
+    Ok((bytes, usage))
+}
+
+/// An Anthropic message, in the member order Anthropic writes.
+#[derive(Serialize)]
+struct AnthropicMessage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<Block<'a>>,
+    stop_reason: &'static str,
+    stop_sequence: Option<&'a str>,
+    usage: Usage,
+}
+
+/// One content block: thinking → text → tool_use, the order Anthropic itself uses.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Thinking { thinking: &'a str, signature: &'static str },
+    Text { text: Cow<'a, str> },
+    ToolUse { id: Cow<'a, str>, name: &'a str, input: ToolInput<'a> },
 }
 
 /// A call without a function name cannot be represented and is skipped.
-fn tool_use_block(call: &Value, message_id: &str, index: usize, names: &ToolNames) -> Option<Value> {
-    let function = call.get("function")?;
-    let name = function.get("name").and_then(Value::as_str).filter(|n| !n.is_empty())?;
-    let id = match call.get("id").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => id.to_string(),
-        _ => ids::tool_use_id(message_id, index),
+fn tool_use_block<'a>(
+    call: &'a ToolCall<'_>,
+    message_id: &str,
+    index: usize,
+    names: &'a ToolNames,
+) -> Option<Block<'a>> {
+    let function = call.function.get()?;
+    let name = function.name.as_str().filter(|n| !n.is_empty())?;
+    let id = match call.id.as_str() {
+        Some(id) if !id.is_empty() => Cow::Borrowed(id),
+        _ => Cow::Owned(ids::tool_use_id(message_id, index)),
     };
-    Some(json!({
-        "type": "tool_use",
-        "id": id,
-        "name": names.restore(name),
-        "input": parse_arguments(function.get("arguments")),
-    }))
+    Some(Block::ToolUse { id, name: names.restore(name), input: ToolInput::read(function.arguments) })
 }
 
-/// Tool arguments as an input object: `""`, `"null"` and absent mean `{}`; a
-/// string that is not a JSON object is kept under [`RAW_ARGUMENTS_KEY`].
+/// A tool call's `input` object, from its `arguments`.
+enum ToolInput<'a> {
+    /// `""`, `"null"`, `null` or absent.
+    Empty,
+    /// An object the provider sent as one.
+    Object(&'a RawValue),
+    /// The object in an arguments string, as the model wrote it.
+    Text(Box<RawValue>),
+    /// Arguments that are not a JSON object, kept under [`RAW_ARGUMENTS_KEY`].
+    Raw(String),
+}
+
+impl<'a> ToolInput<'a> {
+    fn read(arguments: Option<&'a RawValue>) -> Self {
+        let Some(raw) = arguments else { return ToolInput::Empty };
+        match raw.get().as_bytes().first() {
+            Some(b'{') => return ToolInput::Object(raw),
+            Some(b'"') => {}
+            _ if raw.get() == "null" => return ToolInput::Empty,
+            _ => return ToolInput::Raw(compact(raw)),
+        }
+        let Ok(text) = serde_json::from_str::<Cow<str>>(raw.get()) else { return ToolInput::Empty };
+        match arguments_text(&text) {
+            ArgumentsText::Empty => ToolInput::Empty,
+            ArgumentsText::Object(_) => {
+                RawValue::from_string(text.into_owned()).map_or(ToolInput::Empty, ToolInput::Text)
+            }
+            ArgumentsText::Other => ToolInput::Raw(text.into_owned()),
+        }
+    }
+}
+
+/// A non-object, non-string `arguments` value as compact JSON text.
+fn compact(raw: &RawValue) -> String {
+    serde_json::from_str::<Value>(raw.get()).map_or_else(|_| raw.get().to_string(), |v| v.to_string())
+}
+
+impl Serialize for ToolInput<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolInput::Empty => serializer.serialize_map(Some(0))?.end(),
+            ToolInput::Object(raw) => raw.serialize(serializer),
+            ToolInput::Text(raw) => raw.serialize(serializer),
+            ToolInput::Raw(text) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(RAW_ARGUMENTS_KEY, text)?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// How an `arguments` string reads.
+enum ArgumentsText<'s> {
+    /// Blank, or `null`: no arguments.
+    Empty,
+    /// A JSON object.
+    Object(&'s RawValue),
+    /// Anything else: kept as text.
+    Other,
+}
+
+fn arguments_text(text: &str) -> ArgumentsText<'_> {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(raw) if raw.get().starts_with('{') => ArgumentsText::Object(raw),
+        Ok(raw) if raw.get() == "null" => ArgumentsText::Empty,
+        _ if text.trim().is_empty() => ArgumentsText::Empty,
+        _ => ArgumentsText::Other,
+    }
+}
+
+/// Tool arguments from a parsed tree (the OpenAI-client direction) as an
+/// input object, by the same rules as the Anthropic answer's: `""`, `"null"`
+/// and absent mean `{}`; a string that is not a JSON object is kept under
+/// [`RAW_ARGUMENTS_KEY`].
 pub fn parse_arguments(arguments: Option<&Value>) -> Value {
     let raw = match arguments {
         None | Some(Value::Null) => return Value::Object(Map::new()),
@@ -104,11 +192,10 @@ pub fn parse_arguments(arguments: Option<&Value>) -> Value {
         Some(Value::String(s)) => s.as_str(),
         Some(other) => return raw_arguments(other.to_string()),
     };
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(obj)) => Value::Object(obj),
-        Ok(Value::Null) => Value::Object(Map::new()),
-        _ if raw.trim().is_empty() => Value::Object(Map::new()),
-        _ => raw_arguments(raw.to_string()),
+    match arguments_text(raw) {
+        ArgumentsText::Empty => Value::Object(Map::new()),
+        ArgumentsText::Object(object) => serde_json::from_str(object.get()).unwrap_or_default(),
+        ArgumentsText::Other => raw_arguments(raw.to_string()),
     }
 }
 
@@ -125,22 +212,6 @@ pub(crate) fn reasoning_text(message: &Value) -> Option<&str> {
         .iter()
         .filter_map(|key| message.get(*key).and_then(Value::as_str))
         .find(|s| !s.is_empty())
-}
-
-/// `content` as a string, or the text parts of a content array joined; when
-/// there is none, OpenAI's `refusal` text so a refusal is not an empty answer.
-fn message_text(message: &Value) -> String {
-    let text = match message.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
-        _ => String::new(),
-    };
-    if text.is_empty() {
-        if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
-            return refusal.to_string();
-        }
-    }
-    text
 }
 
 /// Anthropic `stop_reason` for an OpenAI `finish_reason`. Some providers
@@ -160,22 +231,50 @@ pub(crate) fn stop_reason(finish_reason: Option<&str>, has_tool_use: bool) -> &'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn try_convert(body: &Value) -> Result<Value, ConvertError> {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let completion = Completion::parse(&bytes)?;
+        let (out, usage) = to_anthropic(&completion, "claude-x", &ToolNames::default())?;
+        let out: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(out["usage"]["input_tokens"], usage.input_tokens);
+        Ok(out)
+    }
 
     fn convert(body: Value) -> Value {
-        to_anthropic(&body, "claude-x", &ToolNames::default()).unwrap().0
+        try_convert(&body).unwrap()
+    }
+
+    /// The input of the one tool call of a converted answer whose `arguments` member is `arguments`.
+    fn input(arguments: Value) -> Value {
+        let out = convert(json!({"choices": [{"message": {"tool_calls": [
+            {"id": "t", "function": {"name": "f", "arguments": arguments}}]}}]}));
+        out["content"][0]["input"].clone()
     }
 
     #[test]
     fn arguments_edge_cases() {
+        let cases = [
+            (json!(""), json!({})),
+            (json!("  "), json!({})),
+            (json!("null"), json!({})),
+            (json!(null), json!({})),
+            (json!("{\"a\":1}"), json!({"a": 1})),
+            (json!(" {\"a\": [1, {\"b\": null}]}\n"), json!({"a": [1, {"b": null}]})),
+            (json!({"a": 1}), json!({"a": 1})),
+            (json!("{\"a\":"), json!({"_raw_arguments": "{\"a\":"})),
+            (json!("[1]"), json!({"_raw_arguments": "[1]"})),
+            (json!(5), json!({"_raw_arguments": "5"})),
+            (json!([1, 2]), json!({"_raw_arguments": "[1,2]"})),
+        ];
+        for (arguments, expected) in cases {
+            assert_eq!(parse_arguments(Some(&arguments)), expected, "tree: {arguments}");
+            assert_eq!(input(arguments.clone()), expected, "answer: {arguments}");
+        }
         assert_eq!(parse_arguments(None), json!({}));
-        assert_eq!(parse_arguments(Some(&json!(""))), json!({}));
-        assert_eq!(parse_arguments(Some(&json!("  "))), json!({}));
-        assert_eq!(parse_arguments(Some(&json!("null"))), json!({}));
-        assert_eq!(parse_arguments(Some(&json!("{\"a\":1}"))), json!({"a": 1}));
-        assert_eq!(parse_arguments(Some(&json!({"a": 1}))), json!({"a": 1}));
-        assert_eq!(parse_arguments(Some(&json!("{\"a\":"))), json!({"_raw_arguments": "{\"a\":"}));
-        assert_eq!(parse_arguments(Some(&json!("[1]"))), json!({"_raw_arguments": "[1]"}));
-        assert_eq!(parse_arguments(Some(&json!(5))), json!({"_raw_arguments": "5"}));
+        let absent = convert(json!({"choices": [{"message": {"tool_calls": [{"function": {"name": "f"}}]}}]}));
+        assert_eq!(absent["content"][0]["input"], json!({}));
     }
 
     #[test]
@@ -192,18 +291,30 @@ mod tests {
 
     #[test]
     fn error_in_200_body_is_an_error() {
-        let body = json!({"error": {"message": "quota", "code": 429}});
-        let err = to_anthropic(&body, "m", &ToolNames::default()).unwrap_err();
+        let err = try_convert(&json!({"error": {"message": "quota", "code": 429}})).unwrap_err();
         assert_eq!(err.error_type(), "rate_limit_error");
         assert_eq!(err.message(), "quota");
     }
 
     #[test]
     fn missing_choices_or_message_are_upstream_errors() {
-        for body in [json!({}), json!({"choices": []}), json!({"choices": [{}]}), json!([1])] {
-            let err = to_anthropic(&body, "m", &ToolNames::default()).unwrap_err();
+        let bodies = [json!({}), json!({"choices": []}), json!({"choices": [{}]}), json!([1]), json!({"choices": 3})];
+        for body in bodies {
+            let err = try_convert(&body).unwrap_err();
             assert_eq!(err.error_type(), "api_error", "{body}");
         }
+    }
+
+    #[test]
+    fn members_come_in_anthropic_order() {
+        let bytes = br#"{"id":"x","choices":[{"message":{"content":"hi"},"finish_reason":"stop"}]}"#;
+        let (out, _) = to_anthropic(&Completion::parse(bytes).unwrap(), "m", &ToolNames::default()).unwrap();
+        let expected = concat!(
+            r#"{"id":"msg_x","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"hi"}],"#,
+            r#""stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0,"#,
+            r#""cache_creation_input_tokens":0,"cache_read_input_tokens":0}}"#
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 
     #[test]

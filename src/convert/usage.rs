@@ -1,49 +1,72 @@
 //! Token usage in Anthropic's terms, read from OpenAI-format `usage` objects.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::lax::Lax;
+use crate::lax_object;
 
 /// Token counts as Anthropic reports them: `input_tokens` excludes cached
 /// prompt tokens, which are counted in `cache_read_input_tokens`. The metrics
-/// actor and the client both see these numbers.
-#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+/// actor and the client both see these numbers; serialised, this is the
+/// `usage` object of a non-streaming Anthropic response.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
-    pub cache_read_input_tokens: u64,
     pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
 }
 
-impl Usage {
-    /// Reads an OpenAI `usage` object. OpenAI's `prompt_tokens` includes cached
-    /// tokens, so they are subtracted. Cached tokens come from
-    /// `prompt_tokens_details.cached_tokens`, or DeepSeek's
-    /// `prompt_cache_hit_tokens` when the former is absent. Missing or
-    /// malformed counts read as 0: usage never fails a response.
-    pub fn from_openai(usage: &Value) -> Usage {
-        let count = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-        let prompt = count(usage.get("prompt_tokens"));
+/// An OpenAI `usage` object, read leniently (a count of the wrong type reads as 0).
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct OpenAiUsage {
+    prompt_tokens: Lax<u64>,
+    completion_tokens: Lax<u64>,
+    prompt_tokens_details: Lax<PromptDetails>,
+    /// DeepSeek's name for cached prompt tokens.
+    prompt_cache_hit_tokens: Lax<u64>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct PromptDetails {
+    cached_tokens: Lax<u64>,
+}
+
+lax_object!(OpenAiUsage, PromptDetails);
+
+impl From<&OpenAiUsage> for Usage {
+    /// OpenAI's `prompt_tokens` includes cached tokens, so they are
+    /// subtracted. Cached tokens come from `prompt_tokens_details.cached_tokens`,
+    /// or DeepSeek's `prompt_cache_hit_tokens` when the former is absent.
+    /// Missing or malformed counts read as 0: usage never fails a response.
+    fn from(usage: &OpenAiUsage) -> Usage {
+        let prompt = usage.prompt_tokens.0.unwrap_or(0);
         let cached = usage
-            .get("prompt_tokens_details")
-            .and_then(|details| details.get("cached_tokens"))
-            .and_then(Value::as_u64)
-            .or_else(|| usage.get("prompt_cache_hit_tokens").and_then(Value::as_u64))
+            .prompt_tokens_details
+            .get()
+            .and_then(|details| details.cached_tokens.0)
+            .or(usage.prompt_cache_hit_tokens.0)
             .unwrap_or(0);
         Usage {
             input_tokens: prompt.saturating_sub(cached),
-            output_tokens: count(usage.get("completion_tokens")),
+            output_tokens: usage.completion_tokens.0.unwrap_or(0),
             cache_read_input_tokens: cached,
             cache_creation_input_tokens: 0,
         }
     }
+}
 
-    /// The Anthropic `usage` object of a non-streaming response.
-    pub fn to_anthropic_json(self) -> Value {
-        serde_json::json!({
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-        })
+impl Usage {
+    /// Reads an OpenAI `usage` object already parsed into a tree (stream
+    /// chunks), with the same rules as `From<&OpenAiUsage>`.
+    pub fn from_openai(usage: &Value) -> Usage {
+        match Lax::<OpenAiUsage>::deserialize(usage) {
+            Ok(Lax(Some(usage))) => Usage::from(&usage),
+            _ => Usage::default(),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Request/response middleware for OpenAI-format upstreams: a chain of hooks that see the converted OpenAI
-//! request body before it is sent, and the upstream's answer — the response JSON, or each stream chunk as the
-//! stream converter parsed it (hooks never parse anything themselves).
+//! request body before it is sent, and the upstream's answer — the response as the converter read it, or each
+//! stream chunk as the stream converter parsed it (hooks never parse anything themselves).
 //!
 //! A chain is built per request from the provider's configuration ([`HookChain::for_provider`]); state shared
 //! across requests and workers (the thought-signature cache) lives in the provider's runtime state, so it
@@ -17,13 +17,14 @@ pub use signature_cache::SignatureCache;
 pub use thought_signatures::ThoughtSignatures;
 
 use crate::config::Provider;
+use crate::convert::Completion;
 
 /// One middleware. Every method has a do-nothing default, so a hook implements only what it needs.
 pub trait OpenAiHook: Send {
     /// The converted request body, just before it is serialised and sent.
     fn on_request(&mut self, _body: &mut Value) {}
-    /// A non-streaming answer, before it is converted.
-    fn on_response(&mut self, _body: &Value) {}
+    /// A non-streaming answer as the converter read it, before it is converted.
+    fn on_response(&mut self, _body: &Completion<'_>) {}
     /// One parsed stream chunk, before it is converted.
     fn on_chunk(&mut self, _chunk: &Value) {}
 }
@@ -60,7 +61,7 @@ impl HookChain {
     }
 
     /// Every hook's [`OpenAiHook::on_response`], in order.
-    pub fn on_response(&mut self, body: &Value) {
+    pub fn on_response(&mut self, body: &Completion<'_>) {
         self.hooks.iter_mut().for_each(|h| h.on_response(body));
     }
 

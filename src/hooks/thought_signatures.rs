@@ -10,10 +10,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::signature_cache::SignatureCache;
 use super::OpenAiHook;
+use crate::convert::Completion;
 
 /// Tool calls of one answer tracked for their ids; a stream with more is hostile, and the rest are not cached.
 const MAX_CALLS_PER_ANSWER: usize = 1024;
@@ -54,6 +56,11 @@ impl ThoughtSignatures {
     }
 }
 
+/// A member kept raw by the converter, as a tree, if it is the JSON type that starts with `opening`.
+fn tree(raw: &RawValue, opening: u8) -> Option<Value> {
+    (raw.get().as_bytes().first() == Some(&opening)).then(|| serde_json::from_str(raw.get()).ok()).flatten()
+}
+
 impl OpenAiHook for ThoughtSignatures {
     fn on_request(&mut self, body: &mut Value) {
         if self.cache.is_empty() {
@@ -81,24 +88,24 @@ impl OpenAiHook for ThoughtSignatures {
         }
     }
 
-    fn on_response(&mut self, body: &Value) {
-        // Indexed step by step: `Value::pointer` allocates a string per path segment.
-        let Some(message) = body.get("choices").and_then(|c| c.get(0)).and_then(|c| c.get("message")) else {
+    fn on_response(&mut self, body: &Completion<'_>) {
+        let Some(message) = body.message() else { return };
+        let calls = message.tool_calls();
+        if calls.is_empty() {
             return;
-        };
-        let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else { return };
+        }
         let now = Instant::now();
         let mut ids = Vec::with_capacity(calls.len());
         for call in calls {
-            let Some(id) = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) else { continue };
-            if let Some(extra) = call.get("extra_content").filter(|e| e.is_object()) {
-                self.cache.put_extra_content(id, extra.clone(), now);
+            let Some(id) = call.id.as_str().filter(|id| !id.is_empty()) else { continue };
+            if let Some(extra) = call.extra_content.and_then(|raw| tree(raw, b'{')) {
+                self.cache.put_extra_content(id, extra, now);
             }
             ids.push(id);
         }
-        if let Some(details) = message.get("reasoning_details").filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
-        {
-            self.commit_reasoning(details.clone(), &ids);
+        let details = message.reasoning_details.and_then(|raw| tree(raw, b'['));
+        if let Some(details) = details.filter(|d| d.as_array().is_some_and(|a| !a.is_empty())) {
+            self.commit_reasoning(details, &ids);
         }
     }
 
@@ -162,14 +169,21 @@ mod tests {
         ]})
     }
 
+    /// A non-streaming answer, read as the converter reads it.
+    fn respond(hook: &mut ThoughtSignatures, answer: &Value) {
+        let bytes = serde_json::to_vec(answer).unwrap();
+        hook.on_response(&Completion::parse(&bytes).unwrap());
+    }
+
     #[test]
     fn non_streaming_signatures_are_injected_into_the_replay() {
         let (mut first, cache) = hook();
-        first.on_response(&json!({"choices": [{"message": {
+        let answer = json!({"choices": [{"message": {
             "tool_calls": [
                 {"id": "call_a", "function": {"name": "w"}, "extra_content": {"google": {"thought_signature": "SIG_A"}}},
                 {"id": "call_b", "function": {"name": "w"}}],
-            "reasoning_details": [{"type": "reasoning.encrypted", "data": "ENC"}]}}]}));
+            "reasoning_details": [{"type": "reasoning.encrypted", "data": "ENC"}]}}]});
+        respond(&mut first, &answer);
         assert_eq!(cache.len(), 2);
         let mut body = replay();
         ThoughtSignatures::new(cache).on_request(&mut body);
@@ -205,7 +219,7 @@ mod tests {
     fn nothing_changes_without_signatures_or_for_unknown_ids() {
         let (mut hook, cache) = hook();
         hook.on_chunk(&json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "w"}}]}, "finish_reason": "tool_calls"}]}));
-        hook.on_response(&json!({"choices": [{"message": {"content": "hi"}}]}));
+        respond(&mut hook, &json!({"choices": [{"message": {"content": "hi"}}]}));
         assert!(cache.is_empty());
         let mut body = replay();
         ThoughtSignatures::new(cache.clone()).on_request(&mut body);

@@ -12,7 +12,7 @@ use super::response::{answer_converted, collect, response_head};
 use crate::actors::forwarder::UpstreamReply;
 use crate::config::Provider;
 use crate::convert::{
-    generate_message_id, openai_error_to_anthropic, to_anthropic, to_openai, StreamConverter, ToolNames,
+    generate_message_id, openai_error_to_anthropic, to_anthropic, to_openai, Completion, StreamConverter, ToolNames,
 };
 use crate::error::{status_for_error_type, GatewayError};
 use crate::hooks::HookChain;
@@ -73,12 +73,7 @@ async fn message(
     provider: &str,
 ) -> Result<(Bytes, crate::convert::Usage), GatewayError> {
     let body = collect(&mut reply.body, provider).await?;
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| GatewayError::UpstreamProtocol {
-        provider: provider.to_string(),
-        detail: format!("response is not JSON: {e}"),
-    })?;
-    hooks.on_response(&value);
-    let (message, usage) = to_anthropic(&value, requested_model, names).map_err(|e| match e.error_type() {
+    let upstream_error = |e: crate::convert::ConvertError| match e.error_type() {
         "api_error" if e.path() != "error" => {
             GatewayError::UpstreamProtocol { provider: provider.to_string(), detail: e.to_string() }
         }
@@ -88,9 +83,10 @@ async fn message(
             message: e.message().to_string(),
             retry_after: None,
         },
-    })?;
-    let bytes =
-        serde_json::to_vec(&message).map_err(|e| GatewayError::Internal(format!("serialising response: {e}")))?;
+    };
+    let completion = Completion::parse(&body).map_err(upstream_error)?;
+    hooks.on_response(&completion);
+    let (bytes, usage) = to_anthropic(&completion, requested_model, names).map_err(upstream_error)?;
     Ok((Bytes::from(bytes), usage))
 }
 
