@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
-use gatehouse::convert::{to_anthropic, to_openai, Completion, ConvertOptions, StreamConverter, ToolNames};
+use gatehouse::convert::{
+    parse_request, to_anthropic, to_openai, Completion, ConvertOptions, StreamConverter, ToolNames,
+};
 use serde_json::{json, Value};
 
 /// Fixed so the output is deterministic.
@@ -154,9 +156,13 @@ fn response_fixtures() {
 fn request_fixtures() {
     let opts = ConvertOptions { reasoning_effort: true, ..ConvertOptions::default() };
     run_all(inputs("requests", ".json"), |input| {
-        let body: Value = serde_json::from_slice(&fs::read(input).unwrap()).unwrap();
-        let actual = match to_openai(&body, "upstream-model", &opts) {
-            Ok((openai, _names)) => openai,
+        let body = fs::read(input).unwrap();
+        let converted = parse_request(&body).and_then(|tree| {
+            let (openai, _names) = to_openai(&tree, "upstream-model", &opts)?;
+            Ok(serde_json::from_slice::<Value>(&serde_json::to_vec(&openai).unwrap()).unwrap())
+        });
+        let actual = match converted {
+            Ok(openai) => openai,
             Err(e) => {
                 json!({"convert_error": {"type": e.error_type(), "path": e.path(), "message": e.message()}})
             }

@@ -26,7 +26,7 @@ pub use completion::Completion;
 pub use errors::{error_envelope, error_type_for_status, openai_error_to_anthropic, ConvertError};
 pub use ids::generate_message_id;
 pub use options::{ConvertOptions, MaxTokensField};
-pub use request::to_openai;
+pub use request::{parse as parse_request, to_openai, ChatRequest};
 pub use response::to_anthropic;
 pub use stream::StreamConverter;
 pub use tool_names::ToolNames;

@@ -6,6 +6,7 @@
 //! original, so the same name maps to the same upstream name in every request
 //! (the conversation history repeats it) and distinct names stay distinct.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -73,9 +74,9 @@ impl ToolNames {
         Ok(())
     }
 
-    /// The name to send upstream for a client name.
-    pub fn to_upstream<'a>(&'a self, name: &'a str) -> &'a str {
-        self.upstream_by_client.get(name).map_or(name, String::as_str)
+    /// The name to send upstream for a client name (borrowed when it is not rewritten, as most are not).
+    pub fn to_upstream<'n>(&self, name: &'n str) -> Cow<'n, str> {
+        self.upstream_by_client.get(name).map_or(Cow::Borrowed(name), |upstream| Cow::Owned(upstream.clone()))
     }
 
     /// The client's name for a name the provider used (in a response or stream).
@@ -154,7 +155,7 @@ mod tests {
         let mut names = ToolNames::new(true);
         names.register("a.b").unwrap();
         names.register("a:b").unwrap();
-        assert_eq!(names.restore(names.to_upstream("a:b")), "a:b");
+        assert_eq!(names.restore(&names.to_upstream("a:b")), "a:b");
     }
 
     #[test]

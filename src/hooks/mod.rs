@@ -17,12 +17,12 @@ pub use signature_cache::SignatureCache;
 pub use thought_signatures::ThoughtSignatures;
 
 use crate::config::Provider;
-use crate::convert::Completion;
+use crate::convert::{ChatRequest, Completion};
 
 /// One middleware. Every method has a do-nothing default, so a hook implements only what it needs.
 pub trait OpenAiHook: Send {
     /// The converted request body, just before it is serialised and sent.
-    fn on_request(&mut self, _body: &mut Value) {}
+    fn on_request(&mut self, _body: &mut ChatRequest<'_>) {}
     /// A non-streaming answer as the converter read it, before it is converted.
     fn on_response(&mut self, _body: &Completion<'_>) {}
     /// One parsed stream chunk, before it is converted.
@@ -56,7 +56,7 @@ impl HookChain {
     }
 
     /// Every hook's [`OpenAiHook::on_request`], in order.
-    pub fn on_request(&mut self, body: &mut Value) {
+    pub fn on_request(&mut self, body: &mut ChatRequest<'_>) {
         self.hooks.iter_mut().for_each(|h| h.on_request(body));
     }
 

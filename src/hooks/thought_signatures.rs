@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::signature_cache::SignatureCache;
 use super::OpenAiHook;
-use crate::convert::Completion;
+use crate::convert::{ChatRequest, Completion};
 
 /// Tool calls of one answer tracked for their ids; a stream with more is hostile, and the rest are not cached.
 const MAX_CALLS_PER_ANSWER: usize = 1024;
@@ -62,28 +62,25 @@ fn tree(raw: &RawValue, opening: u8) -> Option<Value> {
 }
 
 impl OpenAiHook for ThoughtSignatures {
-    fn on_request(&mut self, body: &mut Value) {
+    fn on_request(&mut self, body: &mut ChatRequest<'_>) {
         if self.cache.is_empty() {
             return;
         }
-        let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) else { return };
         let now = Instant::now();
-        for message in messages.iter_mut().filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant")) {
-            let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) else { continue };
-            let ids: Vec<String> =
-                calls.iter().map(|c| c.get("id").and_then(Value::as_str).unwrap_or_default().to_string()).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let remembered = self.cache.get_many(&id_refs, now);
+        let replayed = body.messages.iter_mut().filter(|m| m.role == "assistant" && !m.tool_calls.is_empty());
+        for message in replayed {
+            let ids: Vec<&str> = message.tool_calls.iter().map(|call| call.id).collect();
+            let remembered = self.cache.get_many(&ids, now);
             let mut reasoning = None;
-            for (call, found) in calls.iter_mut().zip(remembered) {
+            for (call, found) in message.tool_calls.iter_mut().zip(remembered) {
                 let Some(found) = found else { continue };
-                if let (Some(extra), Some(call)) = (found.extra_content, call.as_object_mut()) {
-                    call.entry("extra_content").or_insert(extra);
+                if let Some(extra) = found.extra_content {
+                    call.extra_content.get_or_insert(extra);
                 }
                 reasoning = reasoning.or(found.reasoning_details);
             }
-            if let (Some(details), Some(message)) = (reasoning, message.as_object_mut()) {
-                message.entry("reasoning_details").or_insert_with(|| (*details).clone());
+            if let Some(details) = reasoning {
+                message.reasoning_details.get_or_insert_with(|| (*details).clone());
             }
         }
     }
@@ -152,6 +149,7 @@ impl OpenAiHook for ThoughtSignatures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::{parse_request, to_openai, ConvertOptions};
     use serde_json::json;
 
     fn hook() -> (ThoughtSignatures, Arc<SignatureCache>) {
@@ -159,14 +157,30 @@ mod tests {
         (ThoughtSignatures::new(cache.clone()), cache)
     }
 
-    fn replay() -> Value {
-        json!({"model": "gemini", "messages": [
+    /// A client request that replays two tool calls; converted, its messages are the user's, the assistant's
+    /// (calls `call_a` and `call_b`) and the tool result.
+    fn replay_request() -> Value {
+        json!({"model": "m", "max_tokens": 10, "messages": [
             {"role": "user", "content": "weather?"},
-            {"role": "assistant", "content": null, "tool_calls": [
-                {"id": "call_a", "type": "function", "function": {"name": "w", "arguments": "{}"}},
-                {"id": "call_b", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "call_a", "name": "w", "input": {}},
+                {"type": "tool_use", "id": "call_b", "name": "w", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_a", "content": "sunny"}]},
         ]})
+    }
+
+    /// The converted replay after `hook` saw it (`edit` runs on it first), as the upstream would read it.
+    fn replay_with(mut hook: ThoughtSignatures, edit: impl FnOnce(&mut ChatRequest)) -> Value {
+        let client = serde_json::to_vec(&replay_request()).unwrap();
+        let tree = parse_request(&client).unwrap();
+        let (mut request, _) = to_openai(&tree, "gemini", &ConvertOptions::default()).unwrap();
+        edit(&mut request);
+        hook.on_request(&mut request);
+        serde_json::to_value(&request).unwrap()
+    }
+
+    fn replay(hook: ThoughtSignatures) -> Value {
+        replay_with(hook, |_| {})
     }
 
     /// A non-streaming answer, read as the converter reads it.
@@ -185,8 +199,7 @@ mod tests {
             "reasoning_details": [{"type": "reasoning.encrypted", "data": "ENC"}]}}]});
         respond(&mut first, &answer);
         assert_eq!(cache.len(), 2);
-        let mut body = replay();
-        ThoughtSignatures::new(cache).on_request(&mut body);
+        let body = replay(ThoughtSignatures::new(cache));
         let message = &body["messages"][1];
         assert_eq!(message["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "SIG_A");
         assert!(message["tool_calls"][1].get("extra_content").is_none());
@@ -207,8 +220,7 @@ mod tests {
         for chunk in &chunks {
             hook.on_chunk(chunk);
         }
-        let mut body = replay();
-        ThoughtSignatures::new(cache).on_request(&mut body);
+        let body = replay(ThoughtSignatures::new(cache));
         let calls = &body["messages"][1]["tool_calls"];
         assert_eq!(calls[0]["extra_content"]["google"]["thought_signature"], "LATE");
         assert_eq!(calls[1]["extra_content"]["google"]["thought_signature"], "SIG_B");
@@ -221,21 +233,20 @@ mod tests {
         hook.on_chunk(&json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "w"}}]}, "finish_reason": "tool_calls"}]}));
         respond(&mut hook, &json!({"choices": [{"message": {"content": "hi"}}]}));
         assert!(cache.is_empty());
-        let mut body = replay();
-        ThoughtSignatures::new(cache.clone()).on_request(&mut body);
-        assert_eq!(body, replay());
+        let untouched = replay_with(ThoughtSignatures::new(cache.clone()), |_| {});
+        assert!(untouched["messages"][1]["tool_calls"][0].get("extra_content").is_none());
+        assert!(untouched["messages"][1].get("reasoning_details").is_none());
         cache.put_extra_content("other", json!({"google": {"thought_signature": "X"}}), Instant::now());
-        ThoughtSignatures::new(cache).on_request(&mut body);
-        assert_eq!(body, replay());
+        assert_eq!(replay(ThoughtSignatures::new(cache)), untouched);
     }
 
     #[test]
     fn a_signature_the_client_kept_is_not_overwritten() {
         let (_, cache) = hook();
         cache.put_extra_content("call_a", json!({"google": {"thought_signature": "CACHED"}}), Instant::now());
-        let mut body = replay();
-        body["messages"][1]["tool_calls"][0]["extra_content"] = json!({"google": {"thought_signature": "CLIENT"}});
-        ThoughtSignatures::new(cache).on_request(&mut body);
+        let body = replay_with(ThoughtSignatures::new(cache), |request| {
+            request.messages[1].tool_calls[0].extra_content = Some(json!({"google": {"thought_signature": "CLIENT"}}));
+        });
         assert_eq!(body["messages"][1]["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "CLIENT");
     }
 }

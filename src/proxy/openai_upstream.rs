@@ -12,7 +12,8 @@ use super::response::{answer_converted, collect, response_head};
 use crate::actors::forwarder::UpstreamReply;
 use crate::config::Provider;
 use crate::convert::{
-    generate_message_id, openai_error_to_anthropic, to_anthropic, to_openai, Completion, StreamConverter, ToolNames,
+    generate_message_id, openai_error_to_anthropic, parse_request, to_anthropic, to_openai, Completion,
+    StreamConverter, ToolNames,
 };
 use crate::error::{status_for_error_type, GatewayError};
 use crate::hooks::HookChain;
@@ -28,13 +29,12 @@ pub struct Converted {
 /// Converts a client's Anthropic request body for `provider`; a body the converter cannot read is the client's
 /// mistake (400 naming the field).
 pub fn convert_request(body: &[u8], upstream_model: &str, provider: &Provider) -> Result<Converted, GatewayError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
-    let (mut openai, names) =
-        to_openai(&value, upstream_model, &provider.options).map_err(|e| match e.error_type() {
-            "invalid_request_error" => GatewayError::InvalidRequest(e.to_string()),
-            _ => GatewayError::Internal(e.to_string()),
-        })?;
+    let client_error = |e: crate::convert::ConvertError| match e.error_type() {
+        "invalid_request_error" => GatewayError::InvalidRequest(e.to_string()),
+        _ => GatewayError::Internal(e.to_string()),
+    };
+    let tree = parse_request(body).map_err(client_error)?;
+    let (mut openai, names) = to_openai(&tree, upstream_model, &provider.options).map_err(client_error)?;
     let mut hooks = HookChain::for_provider(provider);
     hooks.on_request(&mut openai);
     let body = serde_json::to_vec(&openai).map_err(|e| GatewayError::Internal(format!("serialising request: {e}")))?;

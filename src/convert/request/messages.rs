@@ -1,70 +1,84 @@
 //! `system` and `messages`: turn by turn into OpenAI messages.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
+use serde_json_borrow::{Map, Value as Json};
+
+use super::chat::{ChatMessage, Content, FunctionCall, Part, ToolCall};
 use super::content::{
-    block_type, document_text, image_part, join_texts, required_str, text_part, tool_message, TEXT_JOINER,
+    block_type, document_text, image_part, join, join_texts, required_str, text_part, tool_message, TEXT_JOINER,
 };
-use super::{field, invalid};
+use super::{field, invalid, member};
 use crate::convert::errors::ConvertError;
 use crate::convert::options::ConvertOptions;
 use crate::convert::tool_names::ToolNames;
 
 /// The OpenAI `messages`: the top-level `system` first, then every turn.
-pub(super) fn convert(
-    body: &Map<String, Value>,
+pub(super) fn convert<'a>(
+    body: &'a Map<'a>,
     names: &ToolNames,
     opts: &ConvertOptions,
-) -> Result<Vec<Value>, ConvertError> {
-    let mut out = Vec::new();
+) -> Result<Vec<ChatMessage<'a>>, ConvertError> {
+    let messages = body
+        .get("messages")
+        .and_then(Json::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| invalid("messages", "must be a non-empty array"));
+    let mut out = Vec::with_capacity(messages.as_ref().map_or(0, |m| m.len()) + 1);
     if let Some(system) = field(body, "system") {
         push_system(system, "system", &mut out)?;
     }
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| invalid("messages", "must be a non-empty array"))?;
-    for (i, message) in messages.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        convert_message(message, &path, names, opts, &mut out)?;
+    for (i, message) in messages?.iter().enumerate() {
+        convert_message(message, i, names, opts, &mut out)?;
     }
     Ok(out)
 }
 
-fn convert_message(
-    message: &Value,
-    path: &str,
+fn convert_message<'a>(
+    message: &'a Json<'a>,
+    i: usize,
     names: &ToolNames,
     opts: &ConvertOptions,
-    out: &mut Vec<Value>,
+    out: &mut Vec<ChatMessage<'a>>,
 ) -> Result<(), ConvertError> {
+    let path = || format!("messages[{i}]");
     if !message.is_object() {
-        return Err(invalid(path, "must be an object"));
+        return Err(invalid(path(), "must be an object"));
     }
-    let role = required_str(message, "role", path)?;
-    let content_path = format!("{path}.content");
-    let content = message
-        .get("content")
+    let role = required_str(message, "role", &path())?;
+    let content = member(message, "content")
         .filter(|c| c.is_string() || c.is_array())
-        .ok_or_else(|| invalid(&content_path, "must be a string or an array of content blocks"))?;
+        .ok_or_else(|| invalid(format!("{}.content", path()), "must be a string or an array of content blocks"))?;
+    if let Json::Str(text) = content {
+        let role = match role {
+            "user" => "user",
+            "assistant" => "assistant",
+            "system" => return push_system(content, "", out),
+            other => return Err(unknown_role(path(), other)),
+        };
+        out.push(ChatMessage::new(role, Content::Text(Cow::Borrowed(text))));
+        return Ok(());
+    }
+    let content_path = format!("{}.content", path());
     match role {
         "user" => user_turn(content, &content_path, out),
         "assistant" => assistant_turn(content, &content_path, names, opts, out),
         // Claude Code's mid-conversation system messages keep their position.
         "system" => push_system(content, &content_path, out),
-        other => {
-            Err(invalid(format!("{path}.role"), format!("unknown role {other:?}; expected user, assistant or system")))
-        }
+        other => Err(unknown_role(path(), other)),
     }
+}
+
+fn unknown_role(path: String, role: &str) -> ConvertError {
+    invalid(format!("{path}.role"), format!("unknown role {role:?}; expected user, assistant or system"))
 }
 
 /// A system prompt (string or text blocks, joined) as a `system` message;
 /// an empty one is left out.
-fn push_system(system: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), ConvertError> {
+fn push_system<'a>(system: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'a>>) -> Result<(), ConvertError> {
     let text = match system {
-        Value::String(s) => s.clone(),
-        Value::Array(blocks) => {
+        Json::Str(s) => Cow::Borrowed(s.as_ref()),
+        Json::Array(blocks) => {
             for (j, block) in blocks.iter().enumerate() {
                 let block_path = format!("{path}[{j}]");
                 if block_type(block, &block_path)? == "text" {
@@ -76,7 +90,7 @@ fn push_system(system: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), C
         _ => return Err(invalid(path, "must be a string or an array of text blocks")),
     };
     if !text.is_empty() {
-        out.push(json!({"role": "system", "content": text}));
+        out.push(ChatMessage::new("system", Content::Text(text)));
     }
     Ok(())
 }
@@ -84,14 +98,8 @@ fn push_system(system: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), C
 /// Tool results first (OpenAI wants `tool` messages right after the
 /// assistant's calls), then one user message with the rest of the turn.
 /// A turn of text only becomes a plain string, which every provider accepts.
-fn user_turn(content: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), ConvertError> {
-    let blocks = match content {
-        Value::Array(blocks) => blocks,
-        _ => {
-            out.push(json!({"role": "user", "content": content}));
-            return Ok(());
-        }
-    };
+fn user_turn<'a>(content: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'a>>) -> Result<(), ConvertError> {
+    let blocks = content.as_array().unwrap_or_default();
     let mut parts = Vec::new();
     let mut tool_images = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
@@ -101,7 +109,7 @@ fn user_turn(content: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), Co
             "image" => parts.push(image_part(block, &block_path)?),
             "document" => {
                 if let Some(text) = document_text(block, &block_path)? {
-                    parts.push(text_part(&text));
+                    parts.push(text_part(text));
                 }
             }
             "tool_result" => out.push(tool_message(block, &block_path, &mut tool_images)?),
@@ -110,37 +118,38 @@ fn user_turn(content: &Value, path: &str, out: &mut Vec<Value>) -> Result<(), Co
     }
     tool_images.append(&mut parts);
     if !tool_images.is_empty() {
-        out.push(json!({"role": "user", "content": user_content(tool_images)}));
+        out.push(ChatMessage::new("user", user_content(tool_images)));
     }
     Ok(())
 }
 
-fn user_content(parts: Vec<Value>) -> Value {
-    if parts.iter().all(|p| p["type"] == "text") {
-        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-        json!(texts.join(TEXT_JOINER))
+fn user_content(parts: Vec<Part<'_>>) -> Content<'_> {
+    if parts.iter().all(|p| matches!(p, Part::Text { .. })) {
+        let texts = parts.iter().filter_map(|p| match p {
+            Part::Text { text } => Some(text.as_ref()),
+            Part::ImageUrl { .. } => None,
+        });
+        let joined = join(texts).into_owned();
+        Content::Text(match <[Part; 1]>::try_from(parts) {
+            Ok([Part::Text { text }]) => text,
+            _ => Cow::Owned(joined),
+        })
     } else {
-        Value::Array(parts)
+        Content::Parts(parts)
     }
 }
 
 /// Text and tool calls of one assistant turn in one message. `content` is
 /// null when the turn only called tools. Thinking is dropped unless the
 /// provider wants it back as `reasoning_content`; redacted thinking always is.
-fn assistant_turn(
-    content: &Value,
+fn assistant_turn<'a>(
+    content: &'a Json<'a>,
     path: &str,
     names: &ToolNames,
     opts: &ConvertOptions,
-    out: &mut Vec<Value>,
+    out: &mut Vec<ChatMessage<'a>>,
 ) -> Result<(), ConvertError> {
-    let blocks = match content {
-        Value::Array(blocks) => blocks,
-        _ => {
-            out.push(json!({"role": "assistant", "content": content}));
-            return Ok(());
-        }
-    };
+    let blocks = content.as_array().unwrap_or_default();
     let mut texts = Vec::new();
     let mut tool_calls = Vec::new();
     let mut reasoning = Vec::new();
@@ -158,30 +167,21 @@ fn assistant_turn(
     if texts.is_empty() && tool_calls.is_empty() && reasoning.is_empty() {
         return Ok(());
     }
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    let text = if texts.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(texts.join(TEXT_JOINER)) };
-    message.insert("content".into(), text);
-    if !tool_calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(tool_calls));
-    }
-    if !reasoning.is_empty() {
-        message.insert("reasoning_content".into(), json!(reasoning.join(TEXT_JOINER)));
-    }
-    out.push(Value::Object(message));
+    let content =
+        if texts.is_empty() && !tool_calls.is_empty() { Content::Null } else { Content::Text(join(texts.into_iter())) };
+    let reasoning_content = (!reasoning.is_empty()).then(|| reasoning.join(TEXT_JOINER));
+    out.push(ChatMessage { tool_calls, reasoning_content, ..ChatMessage::new("assistant", content) });
     Ok(())
 }
 
-fn tool_call(block: &Value, path: &str, names: &ToolNames) -> Result<Value, ConvertError> {
+fn tool_call<'a>(block: &'a Json<'a>, path: &str, names: &ToolNames) -> Result<ToolCall<'a>, ConvertError> {
     let id = required_str(block, "id", path)?;
     let name = required_str(block, "name", path)?;
-    let arguments = match block.get("input") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(input) => input.to_string(),
+    let arguments = match member(block, "input") {
+        None | Some(Json::Null) => "{}".to_string(),
+        Some(input) => serde_json::to_string(input)
+            .map_err(|e| invalid(format!("{path}.input"), format!("cannot be written as JSON: {e}")))?,
     };
-    Ok(json!({
-        "id": id,
-        "type": "function",
-        "function": {"name": names.to_upstream(name), "arguments": arguments},
-    }))
+    let function = FunctionCall { name: names.to_upstream(name), arguments };
+    Ok(ToolCall { id, kind: "function", function, extra_content: None })
 }

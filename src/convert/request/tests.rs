@@ -1,10 +1,19 @@
 use serde_json::{json, Value};
 
-use super::to_openai;
+use super::{to_openai, ConvertError};
 use crate::convert::options::{ConvertOptions, MaxTokensField};
+use crate::convert::ToolNames;
+
+/// Converts `body` as the gateway does (a borrowed tree) and returns the OpenAI request as it would be sent.
+fn try_convert(body: &Value, model: &str, opts: &ConvertOptions) -> Result<(Value, ToolNames), ConvertError> {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let tree = super::parse(&bytes)?;
+    let (request, names) = to_openai(&tree, model, opts)?;
+    Ok((serde_json::from_slice(&serde_json::to_vec(&request).unwrap()).unwrap(), names))
+}
 
 fn convert_with(body: Value, opts: &ConvertOptions) -> Value {
-    to_openai(&body, "up-model", opts).unwrap().0
+    try_convert(&body, "up-model", opts).unwrap().0
 }
 
 fn convert(body: Value) -> Value {
@@ -12,7 +21,7 @@ fn convert(body: Value) -> Value {
 }
 
 fn error_of(body: Value) -> String {
-    to_openai(&body, "m", &ConvertOptions::default()).unwrap_err().to_string()
+    try_convert(&body, "m", &ConvertOptions::default()).unwrap_err().to_string()
 }
 
 fn minimal(messages: Value) -> Value {
@@ -205,7 +214,7 @@ fn invalid_tool_names_are_rewritten_everywhere() {
         {"name": long, "input_schema": {"type": "object"}}
     ]);
     body["tool_choice"] = json!({"type": "tool", "name": long});
-    let (out, names) = to_openai(&body, "m", &ConvertOptions::default()).unwrap();
+    let (out, names) = try_convert(&body, "m", &ConvertOptions::default()).unwrap();
     let read = names.to_upstream("mcp.read").to_string();
     assert_ne!(read, "mcp.read");
     assert_eq!(out["tools"][0]["function"]["name"], read.as_str());

@@ -1,9 +1,10 @@
 //! `tools` and `tool_choice`, and the collection of every tool name a
 //! request mentions (so the rewrite map covers the whole history).
 
-use serde_json::{json, Map, Value};
+use serde_json_borrow::{Map, Value as Json};
 
-use super::{field, invalid};
+use super::chat::{FunctionName, FunctionTool, Parameters, Tool, ToolChoice};
+use super::{field, invalid, member};
 use crate::convert::errors::ConvertError;
 use crate::convert::options::ConvertOptions;
 use crate::convert::tool_names::ToolNames;
@@ -11,27 +12,27 @@ use crate::convert::tool_names::ToolNames;
 /// Registers the names of client tools, of `tool_choice` and of every
 /// `tool_use` in the history. Shapes are checked loosely here; the
 /// conversion proper reports malformed blocks with their path.
-pub(super) fn collect_names(body: &Map<String, Value>, opts: &ConvertOptions) -> Result<ToolNames, ConvertError> {
+pub(super) fn collect_names(body: &Map<'_>, opts: &ConvertOptions) -> Result<ToolNames, ConvertError> {
     let mut names = ToolNames::new(opts.rewrite_tool_names);
     let mut register = |name: &str, path: &dyn Fn() -> String| {
         names.register(name).map_err(|collision| invalid(path(), collision.to_string()))
     };
     for (i, tool) in tool_list(body)?.iter().enumerate() {
-        if let Some(name) = tool.get("name").and_then(Value::as_str) {
+        if let Some(name) = member(tool, "name").and_then(Json::as_str) {
             register(name, &|| format!("tools[{i}].name"))?;
         }
     }
-    if let Some(name) = field(body, "tool_choice").and_then(|c| c.get("name")).and_then(Value::as_str) {
+    if let Some(name) = field(body, "tool_choice").and_then(|c| member(c, "name")).and_then(Json::as_str) {
         register(name, &|| "tool_choice.name".to_string())?;
     }
-    let messages = body.get("messages").and_then(Value::as_array);
+    let messages = body.get("messages").and_then(Json::as_array);
     for (i, message) in messages.into_iter().flatten().enumerate() {
-        let blocks = message.get("content").and_then(Value::as_array);
+        let blocks = member(message, "content").and_then(Json::as_array);
         for (j, block) in blocks.into_iter().flatten().enumerate() {
-            if block.get("type").and_then(Value::as_str) != Some("tool_use") {
+            if member(block, "type").and_then(Json::as_str) != Some("tool_use") {
                 continue;
             }
-            if let Some(name) = block.get("name").and_then(Value::as_str) {
+            if let Some(name) = member(block, "name").and_then(Json::as_str) {
                 register(name, &|| format!("messages[{i}].content[{j}].name"))?;
             }
         }
@@ -39,76 +40,72 @@ pub(super) fn collect_names(body: &Map<String, Value>, opts: &ConvertOptions) ->
     Ok(names)
 }
 
-/// Client tools become functions. Server tools (a `type` other than
-/// `custom`, e.g. `web_search_20250305`) run at Anthropic and have no schema
-/// an OpenAI provider could call, so they are dropped; without any tool left,
+/// `tools`, `tool_choice` and `parallel_tool_calls`. Client tools become
+/// functions. Server tools (a `type` other than `custom`, e.g.
+/// `web_search_20250305`) run at Anthropic and have no schema an OpenAI
+/// provider could call, so they are dropped; without any tool left,
 /// `tool_choice` is dropped too (OpenAI rejects it without tools).
-pub(super) fn put_tools(
-    body: &Map<String, Value>,
-    names: &ToolNames,
-    out: &mut Map<String, Value>,
-) -> Result<(), ConvertError> {
-    let mut functions = Vec::new();
+pub(super) fn convert<'a>(body: &'a Map<'a>, names: &ToolNames) -> Result<Tools<'a>, ConvertError> {
+    let mut tools = Tools { functions: Vec::new(), choice: None, parallel_tool_calls: None };
     for (i, tool) in tool_list(body)?.iter().enumerate() {
         if let Some(function) = function_tool(tool, i, names)? {
-            functions.push(function);
+            tools.functions.push(function);
         }
     }
-    if functions.is_empty() {
-        return Ok(());
+    if let Some(choice) = field(body, "tool_choice").filter(|_| !tools.functions.is_empty()) {
+        let (choice, parallel) = tool_choice(choice, names)?;
+        (tools.choice, tools.parallel_tool_calls) = (Some(choice), parallel);
     }
-    out.insert("tools".into(), Value::Array(functions));
-    if let Some(choice) = field(body, "tool_choice") {
-        put_tool_choice(choice, names, out)?;
-    }
-    Ok(())
+    Ok(tools)
 }
 
-fn tool_list(body: &Map<String, Value>) -> Result<&[Value], ConvertError> {
+/// The tool members of the OpenAI request.
+pub(super) struct Tools<'a> {
+    pub functions: Vec<Tool<'a>>,
+    pub choice: Option<ToolChoice<'a>>,
+    pub parallel_tool_calls: Option<bool>,
+}
+
+fn tool_list<'a>(body: &'a Map<'a>) -> Result<&'a [Json<'a>], ConvertError> {
     match field(body, "tools") {
         None => Ok(&[]),
-        Some(Value::Array(tools)) => Ok(tools),
-        Some(_) => Err(invalid("tools", "must be an array")),
+        Some(tools) => tools.as_array().ok_or_else(|| invalid("tools", "must be an array")),
     }
 }
 
-fn function_tool(tool: &Value, i: usize, names: &ToolNames) -> Result<Option<Value>, ConvertError> {
+fn function_tool<'a>(tool: &'a Json<'a>, i: usize, names: &ToolNames) -> Result<Option<Tool<'a>>, ConvertError> {
     let tool = tool.as_object().ok_or_else(|| invalid(format!("tools[{i}]"), "must be an object"))?;
-    let kind = field(tool, "type").and_then(Value::as_str);
+    let kind = field(tool, "type").and_then(Json::as_str);
     let schema = field(tool, "input_schema");
     if !matches!(kind, None | Some("custom")) && schema.is_none() {
         return Ok(None);
     }
     let name = field(tool, "name")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| invalid(format!("tools[{i}].name"), "must be a string"))?;
     let parameters = match schema {
-        None => json!({"type": "object", "properties": {}}),
-        Some(schema @ Value::Object(_)) => schema.clone(),
+        None => Parameters::NoArguments,
+        Some(schema) if schema.is_object() => Parameters::Schema(schema),
         Some(_) => return Err(invalid(format!("tools[{i}].input_schema"), "must be an object")),
     };
-    let mut function = Map::new();
-    function.insert("name".into(), json!(names.to_upstream(name)));
-    if let Some(description) = field(tool, "description").and_then(Value::as_str) {
-        function.insert("description".into(), json!(description));
-    }
-    function.insert("parameters".into(), parameters);
-    Ok(Some(json!({"type": "function", "function": function})))
+    let description = field(tool, "description").and_then(Json::as_str);
+    let function = FunctionTool { name: names.to_upstream(name), description, parameters };
+    Ok(Some(Tool { kind: "function", function }))
 }
 
-fn put_tool_choice(choice: &Value, names: &ToolNames, out: &mut Map<String, Value>) -> Result<(), ConvertError> {
+/// `tool_choice`, and `parallel_tool_calls: false` when the client disabled parallel tool use.
+fn tool_choice<'a>(choice: &'a Json<'a>, names: &ToolNames) -> Result<(ToolChoice<'a>, Option<bool>), ConvertError> {
     let kind =
-        choice.get("type").and_then(Value::as_str).ok_or_else(|| invalid("tool_choice.type", "must be a string"))?;
+        member(choice, "type").and_then(Json::as_str).ok_or_else(|| invalid("tool_choice.type", "must be a string"))?;
     let openai = match kind {
-        "auto" => json!("auto"),
-        "any" => json!("required"),
-        "none" => json!("none"),
+        "auto" => ToolChoice::Mode("auto"),
+        "any" => ToolChoice::Mode("required"),
+        "none" => ToolChoice::Mode("none"),
         "tool" => {
-            let name = choice
-                .get("name")
-                .and_then(Value::as_str)
+            let name = member(choice, "name")
+                .and_then(Json::as_str)
                 .ok_or_else(|| invalid("tool_choice.name", "must be a string"))?;
-            json!({"type": "function", "function": {"name": names.to_upstream(name)}})
+            ToolChoice::Function { kind: "function", function: FunctionName { name: names.to_upstream(name) } }
         }
         other => {
             return Err(invalid(
@@ -117,9 +114,6 @@ fn put_tool_choice(choice: &Value, names: &ToolNames, out: &mut Map<String, Valu
             ))
         }
     };
-    out.insert("tool_choice".into(), openai);
-    if choice.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
-        out.insert("parallel_tool_calls".into(), json!(false));
-    }
-    Ok(())
+    let parallel = matches!(member(choice, "disable_parallel_tool_use"), Some(Json::Bool(true))).then_some(false);
+    Ok((openai, parallel))
 }
