@@ -129,7 +129,8 @@ impl<'a> ToolInput<'a> {
             Some(b'{') => return ToolInput::Object(raw),
             Some(b'"') => {}
             _ if raw.get() == "null" => return ToolInput::Empty,
-            _ => return ToolInput::Raw(compact(raw)),
+            // A number, boolean or array: its text as the provider wrote it.
+            _ => return ToolInput::Raw(raw.get().to_string()),
         }
         let Ok(text) = serde_json::from_str::<Cow<str>>(raw.get()) else { return ToolInput::Empty };
         match arguments_text(&text) {
@@ -140,11 +141,6 @@ impl<'a> ToolInput<'a> {
             ArgumentsText::Other => ToolInput::Raw(text.into_owned()),
         }
     }
-}
-
-/// A non-object, non-string `arguments` value as compact JSON text.
-fn compact(raw: &RawValue) -> String {
-    serde_json::from_str::<Value>(raw.get()).map_or_else(|_| raw.get().to_string(), |v| v.to_string())
 }
 
 impl Serialize for ToolInput<'_> {
