@@ -5,7 +5,7 @@
 //! allocated for what the converter does not use.
 //!
 //! [`Lax<T>`] wraps anything that implements [`Pick`]: strings ([`Cow<str>`]), non-negative integers (`u64`),
-//! objects (structs declared with [`lax_object!`]) and arrays ([`First`], [`Items`]).
+//! objects (structs declared with [`lax_object!`](crate::lax_object)) and arrays ([`First`], [`Items`]).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -2,13 +2,15 @@
 //! pure functions and state machines over bytes and JSON values, no I/O, so
 //! every case is testable without a server.
 //!
-//! - [`to_openai`]: an Anthropic request body → an OpenAI request body, plus
+//! - [`parse_request`] and [`to_openai`]: an Anthropic request body, read into a
+//!   borrowed tree, → the structs of an OpenAI request ([`ChatRequest`]), plus
 //!   the [`ToolNames`] map needed to read the answer.
 //! - [`Completion`] and [`to_anthropic`]: a non-streaming OpenAI response, read without a tree, → the JSON of an
 //!   Anthropic message.
 //! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
 //! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
 //! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
+//! - [`lax`]: lenient readers that let typed structures read upstream JSON without a tree.
 
 pub mod completion;
 pub mod errors;

@@ -41,8 +41,9 @@ pub struct UpstreamKey<'a> {
 
 /// The headers every attempt of one upstream request shares, built once from the client's request.
 ///
-/// Anthropic format: every client header except [`DROPPED`] and those the client's `Connection` header names
-/// (so `anthropic-beta`, `anthropic-version` and SDK headers arrive as sent). OpenAI format: only what an OpenAI
+/// Anthropic format: every client header except hop-by-hop ones, recomputed ones and credentials (`DROPPED`),
+/// and those the client's `Connection` header names (so `anthropic-beta`, `anthropic-version` and SDK headers
+/// arrive as sent). OpenAI format: only what an OpenAI
 /// endpoint understands. Both ask for an uncompressed answer, so relayed bytes and `content-encoding` agree and
 /// usage can be read on the side. The key and the provider's custom headers go on top, per attempt
 /// ([`attempt_headers`]).

@@ -2,7 +2,7 @@
 //! error response (`{"error":{"message","type","param","code"}}`) or a mid-stream error chunk.
 //!
 //! The status, the Anthropic error type and `retry-after` come from the error's own rendering (so a new
-//! variant needs no change here); [`openai_error_kind`] maps the type to OpenAI's `type` and `code`.
+//! variant needs no change here); [`openai_error_kind`](crate::convert::inbound::errors::openai_error_kind) maps the type to OpenAI's `type` and `code`.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};

@@ -1,5 +1,5 @@
 //! Runtime state of each provider (breaker, key cool-downs). It belongs to the provider *name*, not to one
-//! configuration: when a new snapshot replaces the old one, [`inherit`] carries the state over, so a reload keeps
+//! configuration: when a new snapshot replaces the old one, [`inherit`](ProviderRuntime::inherit) carries the state over, so a reload keeps
 //! breaker state, and keeps key cool-downs unless the keys changed.
 
 use std::sync::Arc;
