@@ -94,6 +94,15 @@ pub(super) fn join<'a>(mut texts: impl Iterator<Item = &'a str>) -> Cow<'a, str>
     Cow::Owned(joined)
 }
 
+/// Texts joined with [`TEXT_JOINER`]; a single one is kept as it is (borrowed if it was).
+pub(super) fn join_cows(mut texts: Vec<Cow<'_, str>>) -> Cow<'_, str> {
+    match texts.len() {
+        0 => Cow::Borrowed(""),
+        1 => texts.swap_remove(0),
+        _ => Cow::Owned(texts.join(TEXT_JOINER)),
+    }
+}
+
 /// A `tool_result` as an OpenAI `tool` message. Images in the result cannot
 /// go into a `tool` message (its content is text for most providers), so they
 /// are appended to `images` for the user message that follows the tool
@@ -128,7 +137,7 @@ pub(super) fn tool_message<'a>(
         images.insert(images_before, text_part(format!("Image output of tool call {tool_use_id}:")));
         texts.push(Cow::Owned(format!("[{moved} image(s) attached in the next user message]")));
     }
-    let mut content = if texts.len() == 1 { texts.remove(0) } else { Cow::Owned(texts.join(TEXT_JOINER)) };
+    let mut content = join_cows(texts);
     if matches!(member(block, "is_error"), Some(Json::Bool(true))) {
         content = Cow::Owned(format!("{TOOL_ERROR_PREFIX}{content}"));
     }

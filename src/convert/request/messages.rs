@@ -6,7 +6,8 @@ use serde_json_borrow::{Map, Value as Json};
 
 use super::chat::{ChatMessage, Content, FunctionCall, Part, ToolCall};
 use super::content::{
-    block_type, document_text, image_part, join, join_texts, required_str, text_part, tool_message, TEXT_JOINER,
+    block_type, document_text, image_part, join, join_cows, join_texts, required_str, text_part, tool_message,
+    TEXT_JOINER,
 };
 use super::{field, invalid, member};
 use crate::convert::errors::ConvertError;
@@ -124,19 +125,14 @@ fn user_turn<'a>(content: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'a
 }
 
 fn user_content(parts: Vec<Part<'_>>) -> Content<'_> {
-    if parts.iter().all(|p| matches!(p, Part::Text { .. })) {
-        let texts = parts.iter().filter_map(|p| match p {
-            Part::Text { text } => Some(text.as_ref()),
-            Part::ImageUrl { .. } => None,
-        });
-        let joined = join(texts).into_owned();
-        Content::Text(match <[Part; 1]>::try_from(parts) {
-            Ok([Part::Text { text }]) => text,
-            _ => Cow::Owned(joined),
-        })
-    } else {
-        Content::Parts(parts)
+    if !parts.iter().all(|p| matches!(p, Part::Text { .. })) {
+        return Content::Parts(parts);
     }
+    let texts = parts.into_iter().filter_map(|p| match p {
+        Part::Text { text } => Some(text),
+        Part::ImageUrl { .. } => None,
+    });
+    Content::Text(join_cows(texts.collect()))
 }
 
 /// Text and tool calls of one assistant turn in one message. `content` is
