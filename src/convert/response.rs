@@ -135,9 +135,7 @@ impl<'a> ToolInput<'a> {
         let Ok(text) = serde_json::from_str::<Cow<str>>(raw.get()) else { return ToolInput::Empty };
         match arguments_text(&text) {
             ArgumentsText::Empty => ToolInput::Empty,
-            ArgumentsText::Object(_) => {
-                RawValue::from_string(text.into_owned()).map_or(ToolInput::Empty, ToolInput::Text)
-            }
+            ArgumentsText::Object(object) => ToolInput::Text(object.to_owned()),
             ArgumentsText::Other => ToolInput::Raw(text.into_owned()),
         }
     }

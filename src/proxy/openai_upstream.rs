@@ -73,7 +73,8 @@ async fn message(
     provider: &str,
 ) -> Result<(Bytes, crate::convert::Usage), GatewayError> {
     let body = collect(&mut reply.body, provider).await?;
-    let upstream_error = |e: crate::convert::ConvertError| match e.error_type() {
+    // A 200 that carried an error object keeps its type; any other unusable answer is a protocol error.
+    let answer_error = |e: crate::convert::ConvertError| match e.error_type() {
         "api_error" if e.path() != "error" => {
             GatewayError::UpstreamProtocol { provider: provider.to_string(), detail: e.to_string() }
         }
@@ -84,9 +85,9 @@ async fn message(
             retry_after: None,
         },
     };
-    let completion = Completion::parse(&body).map_err(upstream_error)?;
+    let completion = Completion::parse(&body).map_err(answer_error)?;
     hooks.on_response(&completion);
-    let (bytes, usage) = to_anthropic(&completion, requested_model, names).map_err(upstream_error)?;
+    let (bytes, usage) = to_anthropic(&completion, requested_model, names).map_err(answer_error)?;
     Ok((Bytes::from(bytes), usage))
 }
 
