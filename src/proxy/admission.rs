@@ -32,7 +32,7 @@ pub async fn admit(
     let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
     let inspected = inspect(&body, required)?;
     let route = resolve(snapshot, &inspected.model)?;
-    Ok(Admitted { client_key, body, inspected, route })
+    Ok(Admitted { client_key, body: body.bytes, inspected, route })
 }
 
 /// The handler's answer: its response, or its error rendered (and recorded, if the recorder was not handed on).

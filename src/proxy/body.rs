@@ -1,36 +1,48 @@
-//! Reading a request body within the limit, validating the few fields the gateway needs, and rewriting `model`
-//! in place. The body is never parsed into a tree and re-serialised: every byte the client sent, apart from the
+//! Reading a request body within the limit (validated as it arrives, see [`super::json_scan`]), checking the few
+//! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and re-serialised: every byte the client sent, apart from the
 //! model string, reaches the upstream unchanged.
 
 use std::ops::Range;
 
+use super::json_scan::{scan, JsonScan, Located, Member, ScanError};
+use crate::error::GatewayError;
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use super::json_depth::{DepthGuard, TooDeep, MAX_DEPTH};
-use crate::error::GatewayError;
 
 /// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
 pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
     read_checked(payload, headers, limit, |_| Ok(())).await
 }
 
-/// Reads a JSON request body like [`read_limited`], and refuses it as soon as it nests deeper than [`MAX_DEPTH`]:
-/// the depth is checked on each chunk as it arrives, while the rest is still on its way.
-pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
-    let mut guard = DepthGuard::default();
-    read_checked(payload, headers, limit, |chunk| {
-        guard.feed(chunk, MAX_DEPTH).map_err(|TooDeep| {
-            GatewayError::InvalidRequest(format!(
-                "request body nests arrays and objects deeper than {MAX_DEPTH} levels"
-            ))
-        })
-    })
-    .await
+/// A JSON request body, read whole and validated as it arrived, with the members the gateway routes on located.
+#[derive(Debug, Clone)]
+pub struct JsonBody {
+    pub bytes: Bytes,
+    located: Located,
+}
+
+/// Reads a JSON request body like [`read_limited`], validating each chunk as it arrives (grammar, UTF-8, nesting
+/// no deeper than [`MAX_DEPTH`](super::json_scan::MAX_DEPTH)): a broken body is refused as soon as the offending
+/// chunk is in, and a good one costs no second pass.
+pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<JsonBody, GatewayError> {
+    let mut scan = JsonScan::default();
+    let bytes = read_checked(payload, headers, limit, |chunk| scan.feed(chunk).map_err(refused)).await?;
+    let located = scan.finish(&bytes).map_err(refused)?;
+    Ok(JsonBody { bytes, located })
+}
+
+impl JsonBody {
+    /// Scans a body that is already whole (what [`read_json`] does chunk by chunk).
+    pub fn whole(bytes: Bytes) -> Result<JsonBody, GatewayError> {
+        let located = scan(&bytes).map_err(refused)?;
+        Ok(JsonBody { bytes, located })
+    }
+}
+
+fn refused(error: ScanError) -> GatewayError {
+    GatewayError::InvalidRequest(error.to_string())
 }
 
 /// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
@@ -78,18 +90,6 @@ pub struct Inspected {
     pub stream: bool,
 }
 
-#[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(borrow, default)]
-    model: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    messages: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    max_tokens: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stream: Option<&'a RawValue>,
-}
-
 /// Which fields a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Required {
@@ -101,46 +101,38 @@ pub enum Required {
     ChatCompletions,
 }
 
-/// Validates the body just enough to route it; everything else is the upstream's business.
-pub fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayError> {
-    let invalid = |m: String| GatewayError::InvalidRequest(m);
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_none() {
-        return Err(invalid("request body is empty; send a JSON object with model and messages".into()));
-    }
-    if first != Some(&b'{') {
-        return Err(invalid("request body must be a JSON object".into()));
-    }
-    let probe: Probe =
-        serde_json::from_slice(body).map_err(|e| invalid(format!("request body is not valid JSON: {e}")))?;
+/// Checks the located members just enough to route the body; everything else is the upstream's business.
+pub fn inspect(body: &JsonBody, required: Required) -> Result<Inspected, GatewayError> {
+    let invalid = |m: &str| GatewayError::InvalidRequest(m.to_string());
+    let text = &body.bytes;
+    let member = |m: Member| body.located.span(m).map(|span| (&text[span.clone()], span));
 
-    let model_raw = probe.model.ok_or_else(|| invalid("model: field is required".into()))?;
-    let model: String = serde_json::from_str(model_raw.get())
-        .map_err(|_| invalid("model: must be a string such as \"anthropic:claude-sonnet-4-5\"".into()))?;
+    let (model_raw, model_span) = member(Member::Model).ok_or_else(|| invalid("model: field is required"))?;
+    let model: String = serde_json::from_slice(model_raw)
+        .map_err(|_| invalid("model: must be a string such as \"anthropic:claude-sonnet-4-5\""))?;
     if model.trim().is_empty() {
-        return Err(invalid("model: must not be empty".into()));
+        return Err(invalid("model: must not be empty"));
     }
-    let messages = probe.messages.ok_or_else(|| invalid("messages: field is required".into()))?;
-    if !is_non_empty_array(messages.get()) {
-        return Err(invalid("messages: must be a non-empty array".into()));
+    let (messages, _) = member(Member::Messages).ok_or_else(|| invalid("messages: field is required"))?;
+    if !is_non_empty_array(messages) {
+        return Err(invalid("messages: must be a non-empty array"));
     }
     if required == Required::Messages {
-        let max_tokens = probe.max_tokens.ok_or_else(|| invalid("max_tokens: field is required".into()))?;
-        if max_tokens.get().parse::<u64>().is_err() {
-            return Err(invalid("max_tokens: must be a non-negative integer".into()));
+        let (max_tokens, _) = member(Member::MaxTokens).ok_or_else(|| invalid("max_tokens: field is required"))?;
+        if std::str::from_utf8(max_tokens).ok().and_then(|n| n.parse::<u64>().ok()).is_none() {
+            return Err(invalid("max_tokens: must be a non-negative integer"));
         }
     }
-    let stream = match probe.stream.map(RawValue::get) {
-        None | Some("false") | Some("null") => false,
-        Some("true") => true,
-        Some(_) => return Err(invalid("stream: must be a boolean".into())),
+    let stream = match member(Member::Stream).map(|(raw, _)| raw) {
+        None | Some(b"false") | Some(b"null") => false,
+        Some(b"true") => true,
+        Some(_) => return Err(invalid("stream: must be a boolean")),
     };
-    let start = model_raw.get().as_ptr() as usize - body.as_ptr() as usize;
-    Ok(Inspected { model, model_span: start..start + model_raw.get().len(), stream })
+    Ok(Inspected { model, model_span, stream })
 }
 
-fn is_non_empty_array(raw: &str) -> bool {
-    raw.strip_prefix('[').is_some_and(|rest| !rest.trim_start().starts_with(']'))
+fn is_non_empty_array(raw: &[u8]) -> bool {
+    raw.strip_prefix(b"[").is_some_and(|rest| !rest.trim_ascii_start().starts_with(b"]"))
 }
 
 /// The body with `model` replaced by `new_model`; every other byte unchanged. Only the model literal is new: the
@@ -213,6 +205,11 @@ impl actix_web::body::MessageBody for OutgoingBody {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Scans and inspects a whole body, as `admit` does chunk by chunk.
+    fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayError> {
+        super::inspect(&JsonBody::whole(Bytes::copy_from_slice(body))?, required)
+    }
 
     fn err(body: &str) -> String {
         inspect(body.as_bytes(), Required::Messages).unwrap_err().to_string()
