@@ -9,6 +9,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod hooks;
+pub mod json_number;
 pub mod metrics;
 pub mod models;
 pub mod proxy;

@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 
 use crate::convert::response::RAW_ARGUMENTS_KEY;
+use crate::json_number::Number;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Container {
@@ -32,40 +33,6 @@ enum InString {
     Escape,
     /// After `\u` and this many hex digits.
     Unicode(u8),
-}
-
-/// Position inside a number: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Number {
-    Minus,
-    Zero,
-    Int,
-    Dot,
-    Frac,
-    Exp,
-    ExpSign,
-    ExpDigits,
-}
-
-impl Number {
-    fn is_terminal(self) -> bool {
-        matches!(self, Number::Zero | Number::Int | Number::Frac | Number::ExpDigits)
-    }
-
-    fn next(self, b: u8) -> Option<Number> {
-        use Number::*;
-        Some(match (self, b) {
-            (Minus, b'0') => Zero,
-            (Minus, b'1'..=b'9') => Int,
-            (Int, b'0'..=b'9') => Int,
-            (Zero | Int, b'.') => Dot,
-            (Dot | Frac, b'0'..=b'9') => Frac,
-            (Zero | Int | Frac, b'e' | b'E') => Exp,
-            (Exp, b'+' | b'-') => ExpSign,
-            (Exp | ExpSign | ExpDigits, b'0'..=b'9') => ExpDigits,
-            _ => return None,
-        })
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +170,7 @@ impl ToolInput {
             State::Colon => ":null".to_string(),
             State::ExpectValue { can_close: false } => "null".to_string(),
             State::Str(s) => close_string(s) + "\"",
-            State::Num(n) if !n.is_terminal() => "0".to_string(),
+            State::Num(n) if !n.is_complete() => "0".to_string(),
             State::Literal { word, matched } => String::from_utf8_lossy(&word[matched..]).into_owned(),
             _ => String::new(),
         }
@@ -236,7 +203,7 @@ impl ToolInput {
             Str(s) => string_step(s, b).map(|n| n.map_or(AfterValue, Str)),
             Num(n) => match n.next(b) {
                 Some(n) => Some(Num(n)),
-                None if n.is_terminal() => {
+                None if n.is_complete() => {
                     self.state = AfterValue;
                     return self.next_state(b);
                 }
