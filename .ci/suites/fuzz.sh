@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of the SSE parser and the stream converter (fuzz/README.md). Stable Rust runs cargo-fuzz with
+# Bounded fuzzing of the SSE parser, the stream converter and the request-body scan (fuzz/README.md). Stable Rust runs cargo-fuzz with
 # RUSTC_BOOTSTRAP=1; no sanitizer keeps the build and the runs short.
 set -euo pipefail
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cd fuzz
-for target in sse_parser stream_converter; do
+for target in sse_parser stream_converter body_scan; do
   mkdir -p "corpus/$target"
-  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" "seeds/$target" -- -max_total_time=30
+  dict=()
+  [ -f "$target.dict" ] && dict=("-dict=$target.dict")
+  RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "corpus/$target" "seeds/$target" -- -max_total_time=30 "${dict[@]}"
 done
