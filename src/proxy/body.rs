@@ -1,15 +1,16 @@
 //! Reading a request body within the limit (validated as it arrives, see [`super::json_scan`]), checking the few
-//! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and re-serialised: every byte the client sent, apart from the
-//! model string, reaches the upstream unchanged.
+//! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and
+//! re-serialised: every byte the client sent, apart from the model string, reaches the upstream unchanged.
 
 use std::ops::Range;
 
-use super::json_scan::{scan, JsonScan, Located, Member, ScanError};
-use crate::error::GatewayError;
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+
+use super::json_scan::{scan, JsonScan, Located, Member, ScanError};
+use crate::error::GatewayError;
 
 /// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
 pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {

@@ -765,20 +765,29 @@ mod tests {
         bytes
     }
 
+    /// Bytes around the ends of a plain run: quotes, backslashes, control characters, and bytes outside ASCII.
+    fn string_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(b"ab \"\\\x00\x1f\x20\x7f\x80\xff".to_vec()), 0..80)
+    }
+
+    fn cut_points() -> impl Strategy<Value = Vec<prop::sample::Index>> {
+        prop::collection::vec(any::<prop::sample::Index>(), 0..5)
+    }
+
     const NOISE: &[u8] = b"{}[],:\"\\ /0123456789-+.eEtrufalsnu\x00\x1f\t\n\x7f\xc3\xa9\xffab";
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn plain_runs_end_at_the_first_quote_backslash_or_control(text in prop::collection::vec(prop::sample::select(b"ab \"\\\x00\x1f\x20\x7f\x80\xff".to_vec()), 0..80), skip in 0usize..40) {
+        fn plain_runs_end_at_the_first_quote_backslash_or_control(text in string_bytes(), skip in 0usize..40) {
             let text = &text[skip.min(text.len())..];
             let end = text.iter().position(|&b| ends_plain(b)).unwrap_or(text.len());
             prop_assert_eq!(plain_run(text), (end, text[..end].iter().any(|&b| b >= 0x80)));
         }
 
         #[test]
-        fn agrees_with_serde_json_on_generated_texts(text in object_text(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..5)) {
+        fn agrees_with_serde_json_on_generated_texts(text in object_text(), cuts in cut_points()) {
             let cuts: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).collect();
             prop_assert_eq!(scan_in_pieces(text.as_bytes(), &cuts).ok(), oracle(text.as_bytes()), "{}", text);
         }
@@ -789,7 +798,7 @@ mod tests {
             at in any::<prop::sample::Index>(),
             op in any::<u8>(),
             byte in prop::sample::select(NOISE),
-            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..5),
+            cuts in cut_points(),
         ) {
             let text = mutate(&text, at, op, byte);
             let cuts: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).collect();
