@@ -464,7 +464,7 @@ impl JsonScan {
     }
 }
 
-/// The bytes that may follow a backslash on their own (`\\u` takes four hex digits). A table rather than a `match`:
+/// The bytes that may follow a backslash on their own (`\u` takes four hex digits). A table rather than a `match`:
 /// this runs once per escape, and a long text has thousands.
 const SHORT_ESCAPES: [bool; 256] = {
     let mut table = [false; 256];
