@@ -5,39 +5,11 @@
 
 use gatehouse::proxy::json_scan::{JsonScan, Member};
 use libfuzzer_sys::fuzz_target;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-#[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(borrow, default)]
-    model: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    messages: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    max_tokens: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stream: Option<&'a RawValue>,
-}
+#[path = "../../tests/support/serde_probe.rs"]
+mod serde_probe;
 
 type Spans = [Option<std::ops::Range<usize>>; 4];
-
-/// serde_json's reading: the members' spans (a `null` value reads as absent into an `Option`), or `None` when it
-/// refuses the text. Nesting is bounded below both limits so that only the grammar is compared.
-fn oracle(text: &[u8]) -> Option<Spans> {
-    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    std::str::from_utf8(text).ok()?;
-    let probe: Probe = serde_json::from_slice(text).ok()?;
-    let span = |raw: Option<&RawValue>| {
-        raw.map(|r| {
-            let start = r.get().as_ptr() as usize - text.as_ptr() as usize;
-            start..start + r.get().len()
-        })
-    };
-    Some([span(probe.model), span(probe.messages), span(probe.max_tokens), span(probe.stream)])
-}
 
 fn scanned(text: &[u8], piece: usize) -> Option<Spans> {
     let mut scan = JsonScan::default();
@@ -69,6 +41,6 @@ fuzz_target!(|data: &[u8]| {
     let whole = scanned(text, text.len().max(1));
     assert_eq!(scanned(text, piece), whole, "pieces of {piece}");
     if depth_at_most(text, 100) {
-        assert_eq!(whole, oracle(text));
+        assert_eq!(whole, serde_probe::serde_spans(text));
     }
 });

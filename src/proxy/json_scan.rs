@@ -537,35 +537,13 @@ pub fn scan(body: &[u8]) -> Result<Located, ScanError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde::Deserialize;
-    use serde_json::value::RawValue;
+    mod serde_probe {
+        include!("../../tests/support/serde_probe.rs");
+    }
 
-    /// What serde_json makes of the same text: the located members' spans, or `None` if it refuses the text (or
-    /// it is not an object, or not UTF-8: serde_json does not check strings it skips unread; the scan does).
+    /// What serde_json makes of the same text (see `tests/support/serde_probe.rs`).
     fn oracle(text: &[u8]) -> Option<Located> {
-        #[derive(Deserialize)]
-        struct Probe<'a> {
-            #[serde(borrow, default)]
-            model: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            messages: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            max_tokens: Option<&'a RawValue>,
-            #[serde(borrow, default)]
-            stream: Option<&'a RawValue>,
-        }
-        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return None;
-        }
-        std::str::from_utf8(text).ok()?;
-        let probe: Probe = serde_json::from_slice(text).ok()?;
-        let span = |raw: Option<&RawValue>| {
-            raw.map(|r| {
-                let start = r.get().as_ptr() as usize - text.as_ptr() as usize;
-                start..start + r.get().len()
-            })
-        };
-        Some(Located { spans: [span(probe.model), span(probe.messages), span(probe.max_tokens), span(probe.stream)] })
+        serde_probe::serde_spans(text).map(|spans| Located { spans })
     }
 
     /// The scan's spans as serde reads them into `Option`s: a member whose value is `null` reads as absent there.
