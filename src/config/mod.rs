@@ -2,6 +2,7 @@
 //! every request reads and that a reload replaces whole.
 
 pub mod alias;
+mod convert_options;
 mod env;
 mod load;
 pub mod overlay;
@@ -19,7 +20,7 @@ pub use alias::Alias;
 pub use load::{load, load_from, load_raw, ConfigSource};
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
-pub use raw::{Origin, RawConfig, RawProvider};
+pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
 pub use validate::validate;
 
 use crate::secret::Secret;

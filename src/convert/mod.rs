@@ -10,6 +10,7 @@
 //! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
 //! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
 //! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
+//! - [`options`] and [`models`]: per-provider and per-model settings, and what model names say.
 //! - [`lax`]: lenient readers that let typed structures read upstream JSON without a tree.
 
 pub mod completion;
@@ -17,6 +18,7 @@ pub mod errors;
 pub mod ids;
 pub mod inbound;
 pub mod lax;
+pub mod models;
 pub mod options;
 pub mod request;
 pub mod response;
@@ -27,8 +29,8 @@ pub mod usage;
 pub use completion::Completion;
 pub use errors::{error_envelope, error_type_for_status, openai_error_to_anthropic, ConvertError};
 pub use ids::generate_message_id;
-pub use options::{ConvertOptions, MaxTokensField};
-pub use request::{parse as parse_request, to_openai, ChatRequest};
+pub use options::{ConvertOptions, MaxTokensField, ModelOptions, ThinkingStyle, UserIdField, WebSearch};
+pub use request::{parse as parse_request, to_openai, to_openai_with, ChatRequest, RequestContext};
 pub use response::to_anthropic;
 pub use stream::StreamConverter;
 pub use tool_names::ToolNames;

@@ -36,6 +36,10 @@ pub struct StreamConverter {
     blocks: BlockWriter,
     started: bool,
     finish_reason: Option<String>,
+    /// The provider sent `delta.refusal`: the answer ends with `stop_reason: "refusal"`.
+    refused: bool,
+    /// Estimated input tokens for `message_start` (the real counts come with `message_delta`).
+    input_estimate: u64,
     usage: Usage,
     finished: bool,
     /// The Anthropic error type of the `event: error` frame that ended the stream, if one did.
@@ -57,6 +61,8 @@ impl StreamConverter {
             blocks: BlockWriter::default(),
             started: false,
             finish_reason: None,
+            refused: false,
+            input_estimate: 0,
             usage: Usage::default(),
             finished: false,
             failed_with: None,
@@ -67,6 +73,14 @@ impl StreamConverter {
     /// Lets `hooks` see every chunk as parsed here (so they need not parse it again).
     pub fn with_hooks(mut self, hooks: HookChain) -> Self {
         self.hooks = hooks;
+        self
+    }
+
+    /// Puts `input_tokens` (an estimate of the request's input, e.g. from `crate::tokens::estimate_input_tokens`)
+    /// in `message_start`, so clients that read the context size from it (context meters, compaction decisions)
+    /// see one from the start; the final `message_delta` reports the provider's real counts.
+    pub fn with_input_estimate(mut self, input_tokens: u64) -> Self {
+        self.input_estimate = input_tokens;
         self
     }
 
@@ -173,6 +187,7 @@ impl StreamConverter {
             return;
         };
         if let Some(delta) = choice.get("delta") {
+            self.refused |= delta.get("refusal").and_then(Value::as_str).is_some_and(|r| !r.is_empty());
             for fragment in fragments(delta) {
                 let ctx = Context { message_id: &self.message_id, names: &self.names };
                 self.blocks.push(fragment, &ctx, out);
@@ -190,7 +205,7 @@ impl StreamConverter {
             return;
         }
         self.started = true;
-        let message = StartMessage::new(&self.message_id, &self.requested_model);
+        let message = StartMessage::new(&self.message_id, &self.requested_model, self.input_estimate);
         Event::MessageStart { message }.write(out);
         Event::Ping.write(out);
     }
@@ -203,7 +218,7 @@ impl StreamConverter {
     /// The held `message_delta` (now that usage is final) and `message_stop`.
     fn complete(&mut self, out: &mut BytesMut) {
         self.close_blocks(out);
-        let stop = stop_reason(self.finish_reason.as_deref(), self.blocks.has_tool_use());
+        let stop = stop_reason(self.finish_reason.as_deref(), self.blocks.has_tool_use(), self.refused);
         Event::MessageDelta {
             delta: StopDelta { stop_reason: stop, stop_sequence: None },
             usage: UsageOut::from(self.usage),
@@ -226,15 +241,16 @@ fn first_choice(chunk: &Value) -> Option<&Value> {
     chunk.get("choices")?.as_array()?.iter().find(|c| c.get("index").and_then(Value::as_u64).is_none_or(|i| i == 0))
 }
 
-/// A delta's pieces in the order a reader would see them: reasoning, text,
-/// then tool calls. Role-only and empty deltas yield nothing.
+/// A delta's pieces in the order a reader would see them: reasoning, text
+/// (content, then refusal), then tool calls. Role-only and empty deltas yield nothing.
 fn fragments(delta: &Value) -> Vec<Fragment> {
     let mut out = Vec::new();
     if let Some(thinking) = reasoning_text(delta) {
         out.push(Fragment::Thinking(thinking.to_string()));
     }
-    if let Some(text) = delta.get("content").and_then(Value::as_str) {
-        if !text.is_empty() {
+    // A refusal is text the client reads like any other; the stop reason says what it is.
+    for key in ["content", "refusal"] {
+        if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
             out.push(Fragment::Text(text.to_string()));
         }
     }
