@@ -59,6 +59,8 @@ async fn every_fixture_stream_converts_exactly_as_golden_through_the_gateway() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .filter(|n| n.ends_with(".sse") && !n.contains(".expected."))
+        // A fixture with `.options.json` needs data only the converter's caller supplies (convert_golden runs it).
+        .filter(|n| !std::path::Path::new(dir).join(n.replace(".sse", ".options.json")).exists())
         .map(|n| n.trim_end_matches(".sse").to_string())
         .collect();
     names.sort();
