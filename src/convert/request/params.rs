@@ -91,8 +91,8 @@ pub(super) fn identity<'a>(
     };
     let session = ctx.session_id.filter(|s| !s.is_empty()).or(user_id);
     let prompt_cache_key = session.filter(|_| opts.prompt_cache_key).map(|s| {
-        let digest = hex(&Sha256::new().chain_update(b"prompt_cache_key\0").chain_update(s.as_bytes()).finalize());
-        digest[..CACHE_KEY_HEX].to_string()
+        let digest = Sha256::new().chain_update(b"prompt_cache_key\0").chain_update(s.as_bytes()).finalize();
+        hex(&digest[..CACHE_KEY_HEX / 2])
     });
     Ok(Identity { safety_identifier, user, prompt_cache_key })
 }
@@ -106,8 +106,15 @@ fn safety_identifier(user_id: &str) -> Cow<'_, str> {
     }
 }
 
+/// Lower-case hex, in one allocation.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// `service_tier`: `auto` → `auto`, `standard_only` → `default`.
