@@ -7,6 +7,7 @@ mod load;
 pub mod overlay;
 mod provider;
 pub mod raw;
+pub mod routing;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -20,11 +21,12 @@ pub use load::{load, load_from, load_raw, ConfigSource};
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
 pub use raw::{Origin, RawConfig, RawProvider};
+pub use routing::{resolve, Route, Target};
 pub use validate::validate;
 
+use crate::resilience::runtime::RuntimeSettings;
+use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
-use crate::upstream::runtime::RuntimeSettings;
-use crate::upstream::RetryPolicy;
 
 /// The value of `<P>_API_KEY` that makes a provider use each client's own key.
 pub const PASSTHROUGH_MARKER: &str = "!PASSTHRU";

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::proxy::routing::list_aliases;
+use crate::config::routing::list_aliases;
+use crate::state::AppState;
 
 pub async fn aliases(app: web::Data<AppState>) -> HttpResponse {
     let snapshot = app.snapshots.current();

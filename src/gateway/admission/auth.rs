@@ -8,27 +8,12 @@ use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
 
 use crate::error::GatewayError;
 use crate::secret::Secret;
+use crate::upstream::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
 
-/// The header that carries the proxy key when the standard auth headers carry the client's provider key.
-pub const PROXY_KEY_HEADER: &str = "x-gatehouse-key";
 // Header names looked up as `HeaderName`s: a `&str` name outside the standard set is copied into a new
 // `HeaderName` on every lookup.
 const PROXY_KEY: HeaderName = HeaderName::from_static(PROXY_KEY_HEADER);
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-
-/// How the client presented its key; passthrough keeps the same style upstream for Anthropic-format providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyStyle {
-    XApiKey,
-    Bearer,
-}
-
-/// The client's own provider key, if it sent one that is not the proxy key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientKey {
-    pub key: String,
-    pub style: KeyStyle,
-}
 
 /// Checks the proxy key (when one is configured) and returns the client's provider key, if any.
 pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<Option<ClientKey>, GatewayError> {

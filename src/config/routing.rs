@@ -1,4 +1,5 @@
-//! Model name → ordered targets (provider, upstream model).
+//! The alias graph: model name → ordered targets (provider, upstream model), checked when a configuration is
+//! validated, resolved for every request, listed by `GET /v1/aliases`.
 //!
 //! - `provider:model` (prefix case-insensitive) picks the provider; the part after the first colon is the model.
 //!   A name without a provider prefix goes to the default provider unchanged.
@@ -12,11 +13,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::actors::forwarder::UpstreamReply;
-use crate::config::alias::normalize;
-use crate::config::{Alias, ConfigError, Provider, Snapshot};
+use super::alias::normalize;
+use super::{Alias, ConfigError, Provider, Snapshot};
 use crate::error::GatewayError;
-use crate::upstream::retry::is_retriable_status;
 
 /// Deepest alias chain followed.
 const MAX_ALIAS_DEPTH: usize = 8;
@@ -223,25 +222,6 @@ fn find_alias<'a>(
                 &ab.key,
             ))
         })
-}
-
-/// Whether the answer from `targets[i]` gives way to the next target of the alias: a retriable failure before the
-/// first byte, when there is a next target. Logs the fallback when it does.
-pub fn falls_back(result: &Result<UpstreamReply, GatewayError>, targets: &[Target], i: usize) -> bool {
-    let (Some(failed), Some(next)) = (targets.get(i), targets.get(i + 1)) else { return false };
-    let why = match result {
-        Ok(reply) => is_retriable_status(reply.status.as_u16()).then(|| format!("status {}", reply.status.as_u16())),
-        Err(error) => error.is_provider_failure().then(|| error.to_string()),
-    };
-    let Some(why) = why else { return false };
-    log::warn!(
-        "{}:{} failed ({why}); falling back to {}:{}",
-        failed.provider.name,
-        failed.model,
-        next.provider.name,
-        next.model
-    );
-    true
 }
 
 fn dedupe(targets: &mut Vec<Target>) {

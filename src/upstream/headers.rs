@@ -3,9 +3,26 @@
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::client_auth::{KeyStyle, PROXY_KEY_HEADER};
 use crate::config::ApiFormat;
 use crate::error::GatewayError;
+
+/// The header that carries the gateway's proxy key when the standard auth headers carry the client's provider
+/// key. Never forwarded upstream.
+pub const PROXY_KEY_HEADER: &str = "x-gatehouse-key";
+
+/// How a key is presented: passthrough keeps the client's style upstream for Anthropic-format providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStyle {
+    XApiKey,
+    Bearer,
+}
+
+/// The client's own provider key (for passthrough providers), as it presented it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    pub key: String,
+    pub style: KeyStyle,
+}
 
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -123,6 +140,15 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<&str> {
 /// Whether headers announce an event stream (`content-type: text/event-stream`, any parameters).
 pub fn is_event_stream(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// The upstream headers a client may see; the rest (hop-by-hop, server, date, length) stay behind.
+pub fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream.iter().filter(|(name, _)| is_relayed_response_header(name)) {
+        out.append(name.clone(), value.clone());
+    }
+    out
 }
 
 /// Whether an upstream response header is worth relaying to the client.

@@ -1,15 +1,17 @@
-//! Records each request exactly once when it finishes: one message to the metrics actor and one log line. It
-//! also holds the request's in-flight count, from routing until it is recorded.
+//! The request's one logging point: records each request exactly once when it finishes — one record for the
+//! metrics actor and one log line — and holds its in-flight count from routing until then. Also where a request
+//! gets its id.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::HttpResponse;
 
+use super::endpoint::Endpoint;
 use crate::actors::metrics::MetricsHandle;
-use crate::app::{error_response, next_request_id};
 use crate::convert::Usage;
-use crate::error::GatewayError;
+use crate::error::{render, Dialect, GatewayError};
 use crate::metrics::{InFlightGuard, RequestRecord};
 
 /// The status recorded for a request whose client left before any response was sent (nginx's convention).
@@ -22,21 +24,38 @@ pub struct Recorder {
     metrics: MetricsHandle,
     started: Instant,
     pub record: RequestRecord,
+    /// How the request's errors are written.
+    dialect: Dialect,
     in_flight: Option<InFlightGuard>,
     finished: bool,
 }
 
 impl Recorder {
-    /// Starts timing a request on `route` (e.g. `messages`).
-    pub fn start(metrics: MetricsHandle, route: &'static str, started: Instant) -> Self {
+    /// Starts timing a request that arrived at `started` on `endpoint`.
+    pub fn start(metrics: MetricsHandle, endpoint: Endpoint, started: Instant) -> Self {
         let record = RequestRecord {
             request_id: next_request_id(),
             provider: "-".into(),
             model: "-".into(),
-            route,
+            route: endpoint.label(),
             ..RequestRecord::default()
         };
-        Self { metrics, started, record, in_flight: None, finished: false }
+        Self { metrics, started, record, dialect: endpoint.dialect(), in_flight: None, finished: false }
+    }
+
+    /// The client's dialect, in which its errors are written.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Adds time spent waiting for an upstream (every target tried counts).
+    pub fn add_upstream_time(&mut self, time: Duration) {
+        self.record.upstream_time = Some(self.record.upstream_time.unwrap_or_default() + time);
+    }
+
+    /// Time spent waiting for upstreams so far (zero when none was reached).
+    pub fn upstream_time(&self) -> Duration {
+        self.record.upstream_time.unwrap_or_default()
     }
 
     /// The request was routed: from now on it is counted against this provider and model, and is in flight.
@@ -52,12 +71,9 @@ impl Recorder {
         self.started.elapsed()
     }
 
-    /// Answers with `error` (the Anthropic envelope plus the request id) and records the failure.
+    /// Answers with `error` in the client's dialect and records the failure.
     pub fn fail(self, error: &GatewayError) -> HttpResponse {
-        let mut response = error_response(error);
-        if let Ok(id) = HeaderValue::from_str(&self.record.request_id) {
-            response.headers_mut().insert(HeaderName::from_static("x-gatehouse-request-id"), id);
-        }
+        let response = render::response(self.dialect, error);
         self.finish(response.status().as_u16(), Some(error.kind()), Usage::default(), None);
         response
     }
@@ -93,10 +109,53 @@ impl Drop for Recorder {
     }
 }
 
+/// A short unique id for each request, shown in logs and in the `x-gatehouse-request-id` response header.
+pub fn next_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        format!("gh-{:08x}-", nanos ^ std::process::id().rotate_left(16))
+    });
+    // The counter in lower-case hex, written by hand: `format!` was a visible share of a request's instructions.
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut id = String::with_capacity(prefix.len() + digits.len() - at);
+    id.push_str(prefix);
+    id.extend(digits[at..].iter().map(|&d| char::from(d)));
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::actors::metrics::GetSummary;
+
+    #[test]
+    fn request_ids_are_unique_and_shaped_gh_seed_counter() {
+        let (a, b) = (next_request_id(), next_request_id());
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            let parts: Vec<&str> = id.split('-').collect();
+            assert_eq!(parts.len(), 3, "{id}");
+            assert_eq!(parts[0], "gh");
+            assert_eq!(parts[1].len(), 8, "{id}");
+            assert!(parts[1..].iter().all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_hexdigit())), "{id}");
+            assert!(!parts[2].starts_with('0') || parts[2] == "0", "no leading zeros: {id}");
+        }
+        let counter = |id: &str| u64::from_str_radix(id.rsplit('-').next().unwrap(), 16).unwrap();
+        assert!(counter(&b) > counter(&a));
+    }
 
     async fn summary_after(metrics: &MetricsHandle, requests: u64) -> crate::metrics::Summary {
         for _ in 0..100 {
@@ -112,7 +171,7 @@ mod tests {
     #[actix_rt::test]
     async fn in_flight_from_routing_until_finish() {
         let metrics = MetricsHandle::start();
-        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
         assert_eq!(metrics.in_flight().requests, 0, "not in flight before routing");
         recorder.routed("mock", "claude", true);
         assert_eq!((metrics.in_flight().requests, metrics.in_flight().streams), (1, 1));
@@ -125,7 +184,7 @@ mod tests {
     #[actix_rt::test]
     async fn falling_back_to_another_target_moves_the_in_flight_count() {
         let metrics = MetricsHandle::start();
-        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
         recorder.routed("first", "m", false);
         recorder.routed("second", "m", false);
         let live = metrics.in_flight();
@@ -137,7 +196,7 @@ mod tests {
     #[actix_rt::test]
     async fn a_recorder_dropped_unfinished_records_a_client_disconnect() {
         let metrics = MetricsHandle::start();
-        let mut recorder = Recorder::start(metrics.clone(), "messages", Instant::now());
+        let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
         recorder.routed("mock", "claude", false);
         drop(recorder);
         assert_eq!(metrics.in_flight().requests, 0);

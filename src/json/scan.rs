@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use crate::json_number::Number;
+use crate::json::number::Number;
 
 /// Deepest nesting of arrays and objects accepted (serde_json's own limit for parsing into values).
 pub const MAX_DEPTH: usize = 128;

@@ -26,11 +26,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Statuses worth another attempt: rate limiting and transient server trouble. Other 4xx are the request's fault.
-pub fn is_retriable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504 | 529)
-}
-
 /// Statuses that say "this key", not "this request": the next key may succeed.
 pub fn is_key_failure(status: u16) -> bool {
     matches!(status, 401 | 403 | 429)
@@ -64,16 +59,6 @@ pub fn parse_retry_after(seconds: Option<&str>, millis: Option<&str>) -> Option<
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn retriable_statuses() {
-        for s in [429, 500, 502, 503, 504, 529] {
-            assert!(is_retriable_status(s));
-        }
-        for s in [200, 400, 401, 403, 404, 413, 422, 501] {
-            assert!(!is_retriable_status(s));
-        }
-    }
 
     #[test]
     fn exponential_backoff_with_cap() {

@@ -1,5 +1,5 @@
 //! The grammar of a JSON number (RFC 8259), one byte at a time: shared by the request-body scan
-//! (`proxy::json_scan`) and the streamed tool-input validator (`convert::stream::tool_input`), which both read
+//! (`json::scan`) and the streamed tool-input validator (`convert::stream::tool_input`), which both read
 //! JSON in pieces and so cannot hand a number to a parser whole.
 
 /// Where a number stands in `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.

@@ -1,10 +1,14 @@
-//! The gateway's one error type and its rendering: the Anthropic error envelope on HTTP responses and as an SSE
-//! `event: error` frame once a stream has begun.
+//! The gateway's one error type: every failure between a client request and its answer, with the decisions that
+//! go with it (Anthropic error type, HTTP status, metric label, whether the provider is failing). How an error
+//! looks on the wire, in each client dialect, is decided in [`render`] and nowhere else.
 
-use actix_web::http::{header, StatusCode};
+pub mod render;
+
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use bytes::{BufMut, Bytes, BytesMut};
 use derive_more::Display;
+
+pub use render::Dialect;
 
 /// Everything that can go wrong between a client request and its answer.
 ///
@@ -48,7 +52,7 @@ pub enum GatewayError {
     /// The provider's circuit breaker is open: it failed repeatedly and is given time to recover.
     #[display("provider '{provider}' is temporarily unavailable after repeated failures; retry in {retry_in_secs} s")]
     ProviderUnavailable { provider: String, retry_in_secs: u64 },
-    /// An upstream error already translated into Anthropic terms (OpenAI-format upstreams).
+    /// An upstream error already translated into Anthropic terms (converted exchanges).
     #[display("{message}")]
     Upstream { status: StatusCode, error_type: &'static str, message: String, retry_after: Option<String> },
     /// The client hung up before its answer began; nothing more is sent (the status is only for logs and metrics).
@@ -60,6 +64,11 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// An upstream error known by its Anthropic type and message: the status follows from the type.
+    pub fn upstream(error_type: &'static str, message: String, retry_after: Option<String>) -> Self {
+        Self::Upstream { status: status_for_error_type(error_type), error_type, message, retry_after }
+    }
+
     /// The Anthropic `error.type` for this error.
     pub fn error_type(&self) -> &'static str {
         match self {
@@ -98,12 +107,29 @@ impl GatewayError {
         }
     }
 
-    /// Whether the error says the provider is failing (counted by its circuit breaker and worth a fallback).
+    /// The `retry-after` value a client should see with this error, if any.
+    pub fn retry_after(&self) -> Option<String> {
+        match self {
+            Self::Upstream { retry_after, .. } => retry_after.clone(),
+            Self::ProviderUnavailable { retry_in_secs, .. } => Some(retry_in_secs.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The provider itself is in trouble — unreachable, silent, or answering garbage. This is what a provider's
+    /// circuit breaker counts (with 5xx answers, [`is_outage_status`]); rate limits and the client's own mistakes
+    /// are not outages.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::UpstreamUnreachable { .. } | Self::UpstreamTimeout { .. } | Self::UpstreamProtocol { .. })
+    }
+
+    /// Whether the error says the provider cannot serve this request now, so the next target of an alias should
+    /// be tried: an outage, an open breaker, every key refused, or an upstream status worth retrying.
     pub fn is_provider_failure(&self) -> bool {
         match self {
             Self::UpstreamUnreachable { .. } | Self::UpstreamTimeout { .. } | Self::UpstreamProtocol { .. } => true,
             Self::ProviderUnavailable { .. } | Self::KeysExhausted { .. } => true,
-            Self::Upstream { status, .. } => crate::upstream::retry::is_retriable_status(status.as_u16()),
+            Self::Upstream { status, .. } => is_retriable_status(status.as_u16()),
             Self::InvalidRequest(_)
             | Self::Authentication(_)
             | Self::NotFound(_)
@@ -115,16 +141,17 @@ impl GatewayError {
             | Self::Internal(_) => false,
         }
     }
+}
 
-    /// The envelope `{"type":"error","error":{"type":…,"message":…}}` as JSON bytes.
-    pub fn envelope(&self) -> Bytes {
-        envelope(self.error_type(), &self.to_string())
-    }
+/// Upstream statuses worth another attempt (and, failing that, the next target): rate limiting and transient
+/// server trouble. Other 4xx are the request's fault.
+pub fn is_retriable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 529)
+}
 
-    /// The envelope as one SSE `event: error` frame, for failures after a stream has begun.
-    pub fn sse_frame(&self) -> Bytes {
-        sse_error_frame(self.error_type(), &self.to_string())
-    }
+/// Upstream statuses that count against the provider's circuit breaker: the server's own failures.
+pub fn is_outage_status(status: u16) -> bool {
+    (500..=599).contains(&status)
 }
 
 /// The HTTP status that goes with an Anthropic `error.type` (wire-formats §3); unknown types are upstream
@@ -144,31 +171,38 @@ pub fn status_for_error_type(error_type: &str) -> StatusCode {
     }
 }
 
-/// The Anthropic error envelope for a type and message.
-pub fn envelope(error_type: &str, message: &str) -> Bytes {
-    #[derive(serde::Serialize)]
-    struct Envelope<'a> {
-        r#type: &'static str,
-        error: Detail<'a>,
+/// The Anthropic `error.type` for an upstream HTTP status (wire-formats §3; other 4xx → `invalid_request_error`,
+/// other 5xx → `api_error`).
+pub fn error_type_for_status(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        504 => "timeout_error",
+        529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
     }
-    #[derive(serde::Serialize)]
-    struct Detail<'a> {
-        r#type: &'a str,
-        message: &'a str,
-    }
-    let envelope = Envelope { r#type: "error", error: Detail { r#type: error_type, message } };
-    // Serialising two borrowed strings cannot fail.
-    Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
 }
 
-/// One SSE `event: error` frame carrying the envelope. Clients dispatch on the `event:` line, so it must be there.
-pub fn sse_error_frame(error_type: &str, message: &str) -> Bytes {
-    let json = envelope(error_type, message);
-    let mut out = BytesMut::with_capacity(json.len() + 24);
-    out.put_slice(b"event: error\ndata: ");
-    out.put_slice(&json);
-    out.put_slice(b"\n\n");
-    out.freeze()
+/// Anthropic's own error types (wire-formats §3), as the gateway's static names; `None` for anything else.
+pub fn known_error_type(name: &str) -> Option<&'static str> {
+    const TYPES: [&str; 10] = [
+        "invalid_request_error",
+        "authentication_error",
+        "billing_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "rate_limit_error",
+        "api_error",
+        "timeout_error",
+        "overloaded_error",
+    ];
+    TYPES.into_iter().find(|t| *t == name)
 }
 
 impl ResponseError for GatewayError {
@@ -191,45 +225,15 @@ impl ResponseError for GatewayError {
         }
     }
 
+    /// Handlers outside the model routes (admin, models) answer in the Anthropic dialect.
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CONTENT_TYPE, "application/json"));
-        match self {
-            Self::Upstream { retry_after: Some(value), .. } => {
-                response.insert_header((header::RETRY_AFTER, value.as_str()));
-            }
-            Self::ProviderUnavailable { retry_in_secs, .. } => {
-                response.insert_header((header::RETRY_AFTER, retry_in_secs.to_string()));
-            }
-            _ => {}
-        }
-        response.body(self.envelope())
+        render::response(Dialect::Anthropic, self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelope_has_anthropic_shape() {
-        let err = GatewayError::InvalidRequest("messages: must be a non-empty array".into());
-        let value: serde_json::Value = serde_json::from_slice(&err.envelope()).unwrap();
-        assert_eq!(value["type"], "error");
-        assert_eq!(value["error"]["type"], "invalid_request_error");
-        assert_eq!(value["error"]["message"], "messages: must be a non-empty array");
-        assert_eq!(err.status_code(), StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn sse_frame_is_a_named_event() {
-        let err = GatewayError::UpstreamTimeout { provider: "p".into(), secs: 3 };
-        let frame = err.sse_frame();
-        let text = std::str::from_utf8(&frame).unwrap();
-        assert!(text.starts_with("event: error\ndata: {"));
-        assert!(text.ends_with("}\n\n"));
-        assert!(text.contains("\"timeout_error\""));
-    }
 
     #[test]
     fn statuses_follow_the_anthropic_table() {
@@ -239,5 +243,52 @@ mod tests {
         let too_large = GatewayError::PayloadTooLarge { limit: 10 };
         assert_eq!(too_large.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(too_large.error_type(), "request_too_large");
+    }
+
+    #[test]
+    fn status_table() {
+        let table = [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (402, "billing_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (422, "invalid_request_error"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+            (504, "timeout_error"),
+            (529, "overloaded_error"),
+        ];
+        for (status, expected) in table {
+            assert_eq!(error_type_for_status(status), expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn retriable_statuses() {
+        for s in [429, 500, 502, 503, 504, 529] {
+            assert!(is_retriable_status(s));
+        }
+        for s in [200, 400, 401, 403, 404, 413, 422, 501] {
+            assert!(!is_retriable_status(s));
+        }
+    }
+
+    #[test]
+    fn outages_are_a_subset_of_provider_failures() {
+        let all = [
+            GatewayError::UpstreamUnreachable { provider: "p".into(), detail: "d".into() },
+            GatewayError::UpstreamTimeout { provider: "p".into(), secs: 1 },
+            GatewayError::UpstreamProtocol { provider: "p".into(), detail: "d".into() },
+            GatewayError::KeysExhausted { provider: "p".into(), last_status: 429 },
+            GatewayError::ProviderUnavailable { provider: "p".into(), retry_in_secs: 1 },
+            GatewayError::InvalidRequest("x".into()),
+        ];
+        for error in &all {
+            assert!(!error.is_outage() || error.is_provider_failure(), "{error}");
+        }
+        assert!(!all[3].is_outage() && all[3].is_provider_failure(), "exhausted keys: fall back, but no outage");
     }
 }

@@ -1,4 +1,4 @@
-//! Reading a request body within the limit (validated as it arrives, see [`super::json_scan`]), checking the few
+//! Reading a request body within the limit (validated as it arrives, see [`crate::json::scan`]), checking the few
 //! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and
 //! re-serialised: every byte the client sent, apart from the model string, reaches the upstream unchanged.
 
@@ -9,8 +9,9 @@ use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::json_scan::{scan, JsonScan, Located, Member, ScanError};
 use crate::error::GatewayError;
+use crate::json::scan::{scan, JsonScan, Located, Member, ScanError};
+use crate::upstream::OutgoingBody;
 
 /// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
 pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
@@ -25,7 +26,7 @@ pub struct JsonBody {
 }
 
 /// Reads a JSON request body like [`read_limited`], validating each chunk as it arrives (grammar, UTF-8, nesting
-/// no deeper than [`MAX_DEPTH`](super::json_scan::MAX_DEPTH)): a broken body is refused as soon as the offending
+/// no deeper than [`MAX_DEPTH`](crate::json::scan::MAX_DEPTH)): a broken body is refused as soon as the offending
 /// chunk is in, and a good one costs no second pass.
 pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<JsonBody, GatewayError> {
     let mut scan = JsonScan::default();
@@ -146,60 +147,7 @@ pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> Outgo
     let literal = serde_json::to_vec(new_model)
         .unwrap_or_else(|_| serde_json::Value::String(new_model.to_string()).to_string().into_bytes());
     let span = &inspected.model_span;
-    OutgoingBody { parts: [body.slice(..span.start), Bytes::from(literal), body.slice(span.end..)] }
-}
-
-/// A request body as sent upstream: up to three shared slices, with a known length (so it goes out with
-/// `content-length`, never chunked). Cheap to clone for a retry.
-#[derive(Debug, Clone, Default)]
-pub struct OutgoingBody {
-    parts: [Bytes; 3],
-}
-
-impl OutgoingBody {
-    /// Total length in bytes.
-    pub fn len(&self) -> usize {
-        self.parts.iter().map(Bytes::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The body in one buffer (copies when it has several parts).
-    pub fn to_bytes(&self) -> Bytes {
-        match self.parts.iter().filter(|p| !p.is_empty()).count() {
-            0 => Bytes::new(),
-            1 => self.parts.iter().find(|p| !p.is_empty()).cloned().unwrap_or_default(),
-            _ => {
-                let mut out = BytesMut::with_capacity(self.len());
-                self.parts.iter().for_each(|p| out.extend_from_slice(p));
-                out.freeze()
-            }
-        }
-    }
-}
-
-impl From<Bytes> for OutgoingBody {
-    fn from(body: Bytes) -> Self {
-        Self { parts: [body, Bytes::new(), Bytes::new()] }
-    }
-}
-
-impl actix_web::body::MessageBody for OutgoingBody {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> actix_web::body::BodySize {
-        actix_web::body::BodySize::Sized(self.len() as u64)
-    }
-
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
-        let next = self.get_mut().parts.iter_mut().find(|p| !p.is_empty()).map(std::mem::take);
-        std::task::Poll::Ready(next.map(Ok))
-    }
+    OutgoingBody::spliced(body, span.clone(), Bytes::from(literal))
 }
 
 #[cfg(test)]
