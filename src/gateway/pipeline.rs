@@ -19,7 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::admission::disconnect::client_gone;
 use super::admission::{admit, Admitted};
 use super::endpoint::Endpoint;
-use super::exchange::{Exchange, Outbound, Prepared};
+use super::exchange::{Attempt, Exchange, Outbound, Prepared};
 use super::recorder::Recorder;
 use crate::config::{Snapshot, Target};
 use crate::error::{render, GatewayError};
@@ -65,7 +65,8 @@ async fn send(
     let targets = &request.route.targets;
     for (i, target) in targets.iter().enumerate() {
         recorder.routed(&target.provider.name, &target.model, request.inspected.stream);
-        let Prepared { exchange, outbound } = Exchange::prepare(endpoint, &request, target, req.headers())?;
+        let attempt = Attempt { endpoint, request: &request, target, client_headers: req.headers() };
+        let Prepared { exchange, outbound } = Exchange::prepare(&attempt)?;
         let result = match outbound {
             Outbound::Upstream(upstream) => {
                 let sent = Instant::now();

@@ -4,17 +4,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::http::header::{self, HeaderMap};
 use bytes::Bytes;
 
-use super::Prepared;
-use crate::config::Target;
+use super::{Attempt, Prepared};
 use crate::convert::inbound::{read_anthropic_error, to_anthropic_request, to_chat_completion, ChatStreamConverter};
 use crate::error::GatewayError;
-use crate::gateway::admission::Admitted;
-use crate::gateway::endpoint::Endpoint;
 use crate::gateway::respond::converting::Converting;
-use crate::gateway::respond::{Peek, ReadBack, StreamPlan, Whole};
+use crate::gateway::respond::{upstream_failure, Peek, ReadBack, StreamPlan, Whole};
 use crate::upstream::{ClientKey, KeyStyle, UpstreamReply, UpstreamRequest};
 
 /// What the answer must look like.
@@ -28,12 +24,8 @@ pub struct ChatViaAnthropic {
 }
 
 /// Converts the client's Chat Completions body for `target`.
-pub fn prepare(
-    endpoint: Endpoint,
-    request: &Admitted,
-    target: &Target,
-    client_headers: &HeaderMap,
-) -> Result<Prepared<ChatViaAnthropic>, GatewayError> {
+pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<ChatViaAnthropic>, GatewayError> {
+    let Attempt { endpoint, request, target, client_headers } = *attempt;
     let value: serde_json::Value = serde_json::from_slice(&request.body)
         .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
     let converted =
@@ -88,9 +80,7 @@ impl ReadBack for ChatViaAnthropic {
 
     /// The upstream's error (an Anthropic envelope, or whatever it sent) with its status and `retry-after`.
     fn upstream_error(&mut self, reply: &UpstreamReply, body: Bytes) -> Result<Whole, GatewayError> {
-        let (error_type, message) = read_anthropic_error(reply.status.as_u16(), &body);
-        let retry_after = reply.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Err(GatewayError::Upstream { status: reply.status, error_type, message, retry_after })
+        Err(upstream_failure(reply, read_anthropic_error(reply.status.as_u16(), &body)))
     }
 
     /// Upstream bytes are converted until the first chunk for the client exists (the role chunk at

@@ -9,10 +9,8 @@ use bytes::Bytes;
 
 use super::passthrough::Passthrough;
 use super::wire_readers::AnthropicReader;
-use super::Prepared;
-use crate::config::Target;
+use super::{Attempt, Prepared};
 use crate::error::GatewayError;
-use crate::gateway::admission::Admitted;
 use crate::tokens::estimate_input_tokens;
 use crate::upstream::{UpstreamBody, UpstreamReply};
 
@@ -20,7 +18,8 @@ use crate::upstream::{UpstreamBody, UpstreamReply};
 const TOKEN_COUNT: HeaderName = HeaderName::from_static("x-gatehouse-token-count");
 
 /// The local count for `target`.
-pub fn prepare(request: &Admitted, target: &Target) -> Result<Prepared<Passthrough<AnthropicReader>>, GatewayError> {
+pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Passthrough<AnthropicReader>>, GatewayError> {
+    let Attempt { request, target, .. } = *attempt;
     let value: serde_json::Value = serde_json::from_slice(&request.body)
         .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
     let model = target.model.clone();

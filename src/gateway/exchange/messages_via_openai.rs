@@ -2,20 +2,17 @@
 //! converted to Chat Completions (the provider's hooks see it), the answer — JSON, stream or error — back to
 //! Anthropic's shapes (the hooks see it too).
 
-use actix_web::http::header::{self, HeaderMap};
 use bytes::Bytes;
 
-use super::Prepared;
-use crate::config::{Provider, Target};
+use super::{Attempt, Prepared};
+use crate::config::Provider;
 use crate::convert::{
     generate_message_id, openai_error_to_anthropic, parse_request, to_anthropic, to_openai, Completion, ConvertError,
     HookChain, StreamConverter, ToolNames,
 };
 use crate::error::GatewayError;
-use crate::gateway::admission::Admitted;
-use crate::gateway::endpoint::Endpoint;
 use crate::gateway::respond::converting::Converting;
-use crate::gateway::respond::{Peek, ReadBack, StreamPlan, Whole};
+use crate::gateway::respond::{upstream_failure, Peek, ReadBack, StreamPlan, Whole};
 use crate::hooks::ThoughtSignatures;
 use crate::upstream::{UpstreamReply, UpstreamRequest};
 
@@ -32,12 +29,8 @@ pub struct MessagesViaOpenAi {
 
 /// Converts the client's body for `target`; a body the converter cannot read is the client's mistake (400 naming
 /// the field).
-pub fn prepare(
-    endpoint: Endpoint,
-    request: &Admitted,
-    target: &Target,
-    client_headers: &HeaderMap,
-) -> Result<Prepared<MessagesViaOpenAi>, GatewayError> {
+pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<MessagesViaOpenAi>, GatewayError> {
+    let Attempt { endpoint, request, target, client_headers } = *attempt;
     let provider = &target.provider;
     let tree = parse_request(&request.body).map_err(client_error)?;
     let (mut openai, names) = to_openai(&tree, &target.model, &provider.options).map_err(client_error)?;
@@ -96,9 +89,7 @@ impl ReadBack for MessagesViaOpenAi {
 
     /// The upstream's error body becomes the Anthropic envelope; status and `retry-after` are kept.
     fn upstream_error(&mut self, reply: &UpstreamReply, body: Bytes) -> Result<Whole, GatewayError> {
-        let (error_type, message) = openai_error_to_anthropic(reply.status.as_u16(), &body);
-        let retry_after = reply.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Err(GatewayError::Upstream { status: reply.status, error_type, message, retry_after })
+        Err(upstream_failure(reply, openai_error_to_anthropic(reply.status.as_u16(), &body)))
     }
 
     /// The first upstream chunk is awaited before the 200, so a stream that dies at once is a real HTTP error.

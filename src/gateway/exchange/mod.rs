@@ -41,6 +41,15 @@ pub enum Exchange {
     ChatViaAnthropic(ChatViaAnthropic),
 }
 
+/// One attempt of a request at one target: what an exchange prepares its upstream request from.
+pub struct Attempt<'a> {
+    pub endpoint: Endpoint,
+    pub request: &'a Admitted,
+    pub target: &'a Target,
+    /// The client's headers, from which the upstream's are derived.
+    pub client_headers: &'a HeaderMap,
+}
+
 /// Where a prepared request goes.
 pub enum Outbound {
     /// To the provider.
@@ -70,28 +79,19 @@ impl<E> Prepared<E> {
 }
 
 impl Exchange {
-    /// Plans the exchange for `target` and prepares its request.
-    pub fn prepare(
-        endpoint: Endpoint,
-        request: &Admitted,
-        target: &Target,
-        client_headers: &HeaderMap,
-    ) -> Result<Prepared<Exchange>, GatewayError> {
-        Ok(match (endpoint, target.provider.format) {
+    /// Plans the exchange for the attempt's (endpoint, provider format) and prepares its request.
+    pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError> {
+        Ok(match (attempt.endpoint, attempt.target.provider.format) {
             (Endpoint::Messages | Endpoint::CountTokens, ApiFormat::Anthropic) => {
-                passthrough::prepare(endpoint, request, target, client_headers).map(Self::AnthropicPassthrough)
+                passthrough::prepare(attempt).map(Self::AnthropicPassthrough)
             }
-            (Endpoint::Messages, ApiFormat::OpenAi) => {
-                messages_via_openai::prepare(endpoint, request, target, client_headers)?.map(Self::MessagesViaOpenAi)
-            }
+            (Endpoint::Messages, ApiFormat::OpenAi) => messages_via_openai::prepare(attempt)?.map(Self::MessagesViaOpenAi),
             (Endpoint::CountTokens, ApiFormat::OpenAi) => {
-                count_tokens_locally::prepare(request, target)?.map(Self::AnthropicPassthrough)
+                count_tokens_locally::prepare(attempt)?.map(Self::AnthropicPassthrough)
             }
-            (Endpoint::ChatCompletions, ApiFormat::OpenAi) => {
-                passthrough::prepare(endpoint, request, target, client_headers).map(Self::OpenAiPassthrough)
-            }
+            (Endpoint::ChatCompletions, ApiFormat::OpenAi) => passthrough::prepare(attempt).map(Self::OpenAiPassthrough),
             (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
-                chat_via_anthropic::prepare(endpoint, request, target, client_headers)?.map(Self::ChatViaAnthropic)
+                chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
             }
         })
     }

@@ -4,15 +4,11 @@
 
 use std::marker::PhantomData;
 
-use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 
-use super::Prepared;
-use crate::config::Target;
+use super::{Attempt, Prepared};
 use crate::error::GatewayError;
 use crate::gateway::admission::body::with_model;
-use crate::gateway::admission::Admitted;
-use crate::gateway::endpoint::Endpoint;
 use crate::gateway::respond::sse_relay::{SseRelay, WireReader};
 use crate::gateway::respond::{Peek, ReadBack, StreamPlan, Whole};
 use crate::upstream::headers::is_event_stream;
@@ -33,12 +29,8 @@ impl<R: WireReader> Passthrough<R> {
 
 /// The request for `target`: the client's body with the upstream model, and the client's headers by the
 /// provider's header policy.
-pub fn prepare<R: WireReader>(
-    endpoint: Endpoint,
-    request: &Admitted,
-    target: &Target,
-    client_headers: &HeaderMap,
-) -> Prepared<Passthrough<R>> {
+pub fn prepare<R: WireReader>(attempt: &Attempt<'_>) -> Prepared<Passthrough<R>> {
+    let Attempt { endpoint, request, target, client_headers } = *attempt;
     let body = with_model(&request.body, &request.inspected, &target.model);
     let upstream =
         UpstreamRequest::new(&target.provider, endpoint.call(), body, client_headers, request.client_key.clone());

@@ -7,18 +7,14 @@ use serde_json::Value;
 
 use crate::convert::Usage;
 use crate::error::Dialect;
-use crate::gateway::respond::sse_relay::WireReader;
+use crate::gateway::respond::sse_relay::{Progress, WireReader};
 use crate::json::member::top_level_member;
 use crate::sse::SseEvent;
 
 /// An Anthropic Messages stream: usage from `message_start` and `message_delta`, complete at `message_stop` (or
 /// at the upstream's own `error` event).
 #[derive(Default)]
-pub struct AnthropicReader {
-    usage: Usage,
-    saw_message_stop: bool,
-    saw_error: bool,
-}
+pub struct AnthropicReader(Progress);
 
 impl WireReader for AnthropicReader {
     const DIALECT: Dialect = Dialect::Anthropic;
@@ -29,23 +25,15 @@ impl WireReader for AnthropicReader {
 
     fn scan(&mut self, event: &SseEvent) {
         match event.event.as_deref() {
-            Some("message_start") | Some("message_delta") => merge_usage(&mut self.usage, &event.data),
-            Some("message_stop") => self.saw_message_stop = true,
-            Some("error") => self.saw_error = true,
+            Some("message_start") | Some("message_delta") => merge_usage(&mut self.0.usage, &event.data),
+            Some("message_stop") => self.0.ended = true,
+            Some("error") => self.0.errored = true,
             _ => {}
         }
     }
 
-    fn complete(&self) -> bool {
-        self.saw_message_stop || self.saw_error
-    }
-
-    fn ended_badly(&self) -> bool {
-        self.saw_error || !self.saw_message_stop
-    }
-
-    fn usage(&self) -> Usage {
-        self.usage
+    fn progress(&self) -> &Progress {
+        &self.0
     }
 }
 
@@ -55,12 +43,7 @@ impl WireReader for AnthropicReader {
 /// Most chunks carry `"usage":null` and `"finish_reason":null`, so a chunk is parsed only when a cheap byte scan
 /// finds a `usage` object, a `finish_reason` string or an `error` key in it.
 #[derive(Default)]
-pub struct OpenAiReader {
-    usage: Usage,
-    saw_done: bool,
-    saw_finish: bool,
-    saw_error: bool,
-}
+pub struct OpenAiReader(Progress);
 
 impl WireReader for OpenAiReader {
     const DIALECT: Dialect = Dialect::OpenAi;
@@ -72,39 +55,32 @@ impl WireReader for OpenAiReader {
     fn scan(&mut self, event: &SseEvent) {
         let data = event.data.trim();
         if data == "[DONE]" {
-            self.saw_done = true;
+            self.0.ended = true;
             return;
         }
         let bytes = data.as_bytes();
         let has_usage = value_starts_with(bytes, b"\"usage\"", b'{');
-        let has_finish = !self.saw_finish && value_starts_with(bytes, b"\"finish_reason\"", b'"');
+        let has_finish = !self.0.ended && value_starts_with(bytes, b"\"finish_reason\"", b'"');
         let has_error = event.event.as_deref() == Some("error") || memmem::find(bytes, b"\"error\"").is_some();
         if !(has_usage || has_finish || has_error) {
             return;
         }
         let Ok(chunk) = serde_json::from_str::<Value>(data) else { return };
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.usage = Usage::from_openai(usage);
+            self.0.usage = Usage::from_openai(usage);
         }
+        // A finish reason ends the answer as surely as `[DONE]` does (some providers never send `[DONE]`).
         let finish = chunk.get("choices").and_then(Value::as_array).into_iter().flatten();
         if finish.filter_map(|c| c.get("finish_reason")).any(Value::is_string) {
-            self.saw_finish = true;
+            self.0.ended = true;
         }
         if chunk.get("error").is_some_and(|e| !e.is_null()) {
-            self.saw_error = true;
+            self.0.errored = true;
         }
     }
 
-    fn complete(&self) -> bool {
-        self.saw_done || self.saw_finish || self.saw_error
-    }
-
-    fn ended_badly(&self) -> bool {
-        self.saw_error || !(self.saw_done || self.saw_finish)
-    }
-
-    fn usage(&self) -> Usage {
-        self.usage
+    fn progress(&self) -> &Progress {
+        &self.0
     }
 }
 

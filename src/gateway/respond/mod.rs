@@ -10,7 +10,7 @@ pub mod sse_relay;
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use bytes::Bytes;
 
@@ -66,6 +66,12 @@ impl Whole {
     pub fn converted(body: Bytes, usage: Usage) -> Self {
         Self { body, usage, relayed: false }
     }
+}
+
+/// An upstream's error status read into Anthropic terms: keeps the status and the upstream's `retry-after`.
+pub fn upstream_failure(reply: &UpstreamReply, (error_type, message): (&'static str, String)) -> GatewayError {
+    let retry_after = reply.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    GatewayError::Upstream { status: reply.status, error_type, message, retry_after }
 }
 
 /// How far into a stream to read before committing to a 200, so that a stream that fails at once becomes a real

@@ -26,12 +26,31 @@ pub trait WireReader: Default + Unpin + 'static {
     fn usage_of_body(body: &[u8]) -> Usage;
     /// One relayed event.
     fn scan(&mut self, event: &SseEvent);
-    /// The stream reached its end marker (or carried its own error).
-    fn complete(&self) -> bool;
+    /// What the events read so far said.
+    fn progress(&self) -> &Progress;
+}
+
+/// What a stream's events said so far.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Progress {
+    /// Token usage, as the latest event that carried it said.
+    pub usage: Usage,
+    /// The stream's end marker arrived.
+    pub ended: bool,
+    /// The stream carried the upstream's own error.
+    pub errored: bool,
+}
+
+impl Progress {
+    /// The stream reached its end marker or carried its own error: nothing was cut.
+    pub fn complete(&self) -> bool {
+        self.ended || self.errored
+    }
+
     /// The stream carried an error or ended without its end marker.
-    fn ended_badly(&self) -> bool;
-    /// Token usage seen so far.
-    fn usage(&self) -> Usage;
+    pub fn ended_badly(&self) -> bool {
+        self.errored || !self.ended
+    }
 }
 
 /// State of one relayed stream.
@@ -104,7 +123,7 @@ impl<S: WireReader> StreamTransform for SseRelay<S> {
     /// dropped so the closing error frame parses on its own.
     fn on_end(&mut self) -> Option<Bytes> {
         let tail = self.take_tail();
-        if self.scan.complete() {
+        if self.scan.progress().complete() {
             tail
         } else {
             Some(render::stream_frame_for(S::DIALECT, "api_error", "upstream stream ended before completion"))
@@ -117,11 +136,11 @@ impl<S: WireReader> StreamTransform for SseRelay<S> {
     }
 
     fn error_kind(&mut self) -> Option<&'static str> {
-        self.scanned().ended_badly().then_some("upstream_stream_error")
+        self.scanned().progress().ended_badly().then_some("upstream_stream_error")
     }
 
     fn usage(&mut self) -> Usage {
-        self.scanned().usage()
+        self.scanned().progress().usage
     }
 }
 
@@ -129,12 +148,9 @@ impl<S: WireReader> StreamTransform for SseRelay<S> {
 mod tests {
     use super::*;
 
-    /// Counts events and completes at an event named `end`.
+    /// Counts events (as output tokens) and completes at an event named `end`.
     #[derive(Default)]
-    struct Counting {
-        events: usize,
-        ended: bool,
-    }
+    struct Counting(Progress);
 
     impl WireReader for Counting {
         const DIALECT: Dialect = Dialect::Anthropic;
@@ -142,17 +158,11 @@ mod tests {
             Usage::default()
         }
         fn scan(&mut self, event: &SseEvent) {
-            self.events += 1;
-            self.ended |= event.event.as_deref() == Some("end");
+            self.0.usage.output_tokens += 1;
+            self.0.ended |= event.event.as_deref() == Some("end");
         }
-        fn complete(&self) -> bool {
-            self.ended
-        }
-        fn ended_badly(&self) -> bool {
-            !self.ended
-        }
-        fn usage(&self) -> Usage {
-            Usage { output_tokens: self.events as u64, ..Usage::default() }
+        fn progress(&self) -> &Progress {
+            &self.0
         }
     }
 
