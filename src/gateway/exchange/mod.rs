@@ -85,11 +85,15 @@ impl Exchange {
             (Endpoint::Messages | Endpoint::CountTokens, ApiFormat::Anthropic) => {
                 passthrough::prepare(attempt).map(Self::AnthropicPassthrough)
             }
-            (Endpoint::Messages, ApiFormat::OpenAi) => messages_via_openai::prepare(attempt)?.map(Self::MessagesViaOpenAi),
+            (Endpoint::Messages, ApiFormat::OpenAi) => {
+                messages_via_openai::prepare(attempt)?.map(Self::MessagesViaOpenAi)
+            }
             (Endpoint::CountTokens, ApiFormat::OpenAi) => {
                 count_tokens_locally::prepare(attempt)?.map(Self::AnthropicPassthrough)
             }
-            (Endpoint::ChatCompletions, ApiFormat::OpenAi) => passthrough::prepare(attempt).map(Self::OpenAiPassthrough),
+            (Endpoint::ChatCompletions, ApiFormat::OpenAi) => {
+                passthrough::prepare(attempt).map(Self::OpenAiPassthrough)
+            }
             (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
                 chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
             }
