@@ -11,6 +11,7 @@ pub mod error;
 pub mod gateway;
 pub mod hooks;
 pub mod json;
+pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod registry;

@@ -1,0 +1,8 @@
+//! Rate limits and budgets of virtual keys and teams, reserved at admission and settled when the answer ends,
+//! exact across replicas: the rules ([`book`]), budget periods ([`period`]).
+
+pub mod book;
+pub mod period;
+
+pub use book::{admit, Amount, Headroom, Lease, Ledger, Limits, Party, Refusal, Subject, UsageNow, WINDOW_MS};
+pub use period::BudgetPeriod;
