@@ -68,6 +68,8 @@ pub fn serve(
     let metrics = MetricsHandle::start();
     let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
     let started = Instant::now();
+    let keys = keys::DirectoryHandle::default();
+    let limits = limits::Store::embedded();
     // Called once per worker thread: each worker gets its own forwarder (its upstream connections).
     let server = HttpServer::new(move || {
         let state = AppState {
@@ -77,6 +79,8 @@ pub fn serve(
             started,
             models: models.clone(),
             forwarder: ForwarderHandle::start(&client_limits),
+            keys: keys.clone(),
+            limits: limits.clone(),
         };
         App::new().app_data(web::Data::new(state)).configure(configure)
     })
@@ -98,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/messages/count_tokens", on(Method::POST).to(routes::count_tokens::count_tokens))
         .route("/v1/models", on(Method::GET).to(routes::models::list_models))
         .route("/v1/aliases", on(Method::GET).to(routes::aliases::aliases))
+        .route("/v1/me", on(Method::GET).to(routes::me::me))
         .route("/metrics", on(Method::GET).to(routes::metrics::prometheus))
         .route("/metrics/summary", on(Method::GET).to(routes::metrics::summary))
         .route("/metrics/series", on(Method::GET).to(routes::metrics::series))

@@ -9,6 +9,8 @@ use actix::Addr;
 use crate::actors::forwarder::ForwarderHandle;
 use crate::actors::metrics::MetricsHandle;
 use crate::actors::registry::{Registry, SnapshotHandle};
+use crate::keys::DirectoryHandle;
+use crate::limits::Store;
 use crate::models::ModelsCache;
 
 /// The state of one worker's handlers.
@@ -22,4 +24,8 @@ pub struct AppState {
     pub models: Arc<ModelsCache>,
     /// This worker's forwarder: every upstream call from this worker goes through it.
     pub forwarder: ForwarderHandle,
+    /// The virtual keys and teams every request is checked against.
+    pub keys: DirectoryHandle,
+    /// The ledgers of keys and teams (limits and budgets).
+    pub limits: Store,
 }

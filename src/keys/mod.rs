@@ -135,6 +135,21 @@ pub fn team_json(team: &Team) -> Value {
     })
 }
 
+/// A subject's usage now, as the admin API and `/v1/me` show it: the window's requests and tokens, and — when it
+/// has a budget — spend, reservations, what remains and when the period renews.
+pub fn usage_json(limits: &Limits, usage: &crate::limits::UsageNow, period_end: Option<u64>) -> Value {
+    let remaining = limits.budget_nanos.map(|b| usd(b.saturating_sub(usage.spent + usage.reserved.nanos)));
+    serde_json::json!({
+        "requests_in_window": usage.requests_in_window,
+        "tokens_in_window": usage.tokens_in_window,
+        "in_flight": usage.in_flight,
+        "spend_usd": usd(usage.spent),
+        "reserved_usd": usd(usage.reserved.nanos),
+        "remaining_usd": remaining,
+        "period_resets_at": limits.budget_nanos.and(period_end).map(rfc3339),
+    })
+}
+
 /// Reads an optional RFC 3339 time field.
 pub fn parse_time_field(field: &str, value: Option<&str>) -> Result<Option<u64>, String> {
     value.map(|v| parse_rfc3339(v).map_err(|e| format!("{field}: {e}"))).transpose()

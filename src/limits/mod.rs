@@ -8,3 +8,4 @@ pub mod store;
 
 pub use book::{admit, Amount, Headroom, Lease, Ledger, Limits, Party, Refusal, Subject, UsageNow, WINDOW_MS};
 pub use period::BudgetPeriod;
+pub use store::Store;
