@@ -1,5 +1,5 @@
 //! What gatehouse's own work on a request body costs, stage by stage: the one-pass scan that validates the body and
-//! locates the routing fields (`json_scan`, run on 16 KB pieces as the body arrives), checking those fields
+//! locates the routing fields (`json::scan`, run on 16 KB pieces as the body arrives), checking those fields
 //! (`inspect`), and for comparison the validating serde_json pass the scan replaced. For profiling-guided tuning
 //! of scenario 7 of `bench/run`:
 //!
@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use gatehouse::proxy::body::{inspect, JsonBody, Required};
-use gatehouse::proxy::json_scan::JsonScan;
+use gatehouse::gateway::admission::body::{inspect, JsonBody, Required};
+use gatehouse::json::scan::JsonScan;
 use serde::de::IgnoredAny;
 
 /// Microseconds per call of `f`: the best of ten batches (the machine is shared; the best batch is the least

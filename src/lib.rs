@@ -1,23 +1,28 @@
-//! gatehouse: an LLM API gateway. Clients speak the Anthropic Messages API; requests are routed by
-//! `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams (converted).
+//! gatehouse: an LLM API gateway. Clients speak the Anthropic Messages API (or OpenAI Chat Completions); requests
+//! are routed by `provider:model` to Anthropic-format upstreams (passed through) or OpenAI-format upstreams
+//! (converted). `docs/architecture.md` shows the request's path and where each concern lives.
 
 pub mod actors;
 pub mod admin;
 pub mod allocator;
-pub mod app;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod gateway;
 pub mod hooks;
-pub mod json_number;
+pub mod json;
+pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod models;
-pub mod proxy;
+pub mod prices;
 pub mod registry;
 pub mod replication;
+pub mod resilience;
 pub mod routes;
 pub mod secret;
 pub mod sse;
+pub mod state;
 pub mod tokens;
 pub mod upstream;
 
@@ -25,12 +30,14 @@ use std::net::TcpListener;
 use std::time::Instant;
 
 use actix::Actor;
-use actix_web::{web, App, HttpServer};
+use actix_web::http::Method;
+use actix_web::{guard, web, App, HttpServer};
 
+use actors::forwarder::ForwarderHandle;
 use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
-use app::AppState;
 use config::{ConfigSource, Settings};
+use state::AppState;
 
 /// How long a provider's model list is reused before it is fetched again.
 pub const MODELS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
@@ -49,6 +56,7 @@ pub fn serve(
 ) -> std::io::Result<actix_web::dev::Server> {
     install_crypto_provider();
     let grace = settings.snapshot.limits.shutdown_grace.as_secs();
+    let client_limits = settings.snapshot.limits.clone();
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let redis = settings
         .redis_url
@@ -59,12 +67,53 @@ pub fn serve(
     let registry = Registry::new(live, redis).start();
     let metrics = MetricsHandle::start();
     let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
-    let state = AppState { snapshots, metrics, registry, started: Instant::now(), models };
-    let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(app::configure))
-        .workers(settings.listen.workers)
-        .on_connect(proxy::disconnect::record_socket)
-        .shutdown_timeout(grace)
-        .listen(listener)?
-        .run();
+    let started = Instant::now();
+    let keys = keys::DirectoryHandle::default();
+    let limits = limits::Store::embedded();
+    // Called once per worker thread: each worker gets its own forwarder (its upstream connections).
+    let server = HttpServer::new(move || {
+        let state = AppState {
+            snapshots: snapshots.clone(),
+            metrics: metrics.clone(),
+            registry: registry.clone(),
+            started,
+            models: models.clone(),
+            forwarder: ForwarderHandle::start(&client_limits),
+            keys: keys.clone(),
+            limits: limits.clone(),
+        };
+        App::new().app_data(web::Data::new(state)).configure(configure)
+    })
+    .workers(settings.listen.workers)
+    .on_connect(gateway::admission::disconnect::record_socket)
+    .shutdown_timeout(grace)
+    .listen(listener)?
+    .run();
     Ok(server)
+}
+
+/// The route table, shared by the binary and the tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", on(Method::GET).to(routes::root::root))
+        .route("/", on(Method::HEAD).to(routes::root::root))
+        .route("/health", on(Method::GET).to(routes::health::health))
+        .route("/v1/messages", on(Method::POST).to(routes::messages::messages))
+        .route("/v1/chat/completions", on(Method::POST).to(routes::chat_completions::chat_completions))
+        .route("/v1/messages/count_tokens", on(Method::POST).to(routes::count_tokens::count_tokens))
+        .route("/v1/models", on(Method::GET).to(routes::models::list_models))
+        .route("/v1/aliases", on(Method::GET).to(routes::aliases::aliases))
+        .route("/v1/me", on(Method::GET).to(routes::me::me))
+        .route("/metrics", on(Method::GET).to(routes::metrics::prometheus))
+        .route("/metrics/summary", on(Method::GET).to(routes::metrics::summary))
+        .route("/metrics/series", on(Method::GET).to(routes::metrics::series))
+        .route("/dashboard", on(Method::GET).to(routes::dashboard::dashboard))
+        .configure(routes::admin::configure)
+        .default_service(web::to(routes::root::not_found));
+}
+
+/// A route for one method. actix-web's own method routes (`web::post()`) record the method in the request's
+/// extensions every time they are checked (two allocations per request, for a 405 `Allow` header this route
+/// table never sends: unmatched requests get the 404 envelope); this guard only compares.
+fn on(method: Method) -> actix_web::Route {
+    web::route().guard(guard::fn_guard(move |ctx| ctx.head().method == method))
 }

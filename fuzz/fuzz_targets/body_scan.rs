@@ -1,9 +1,9 @@
-//! The request-body scan (`gatehouse::proxy::json_scan`) against serde_json on arbitrary bytes, fed in pieces of
+//! The request-body scan (`gatehouse::json::scan`) against serde_json on arbitrary bytes, fed in pieces of
 //! an input-chosen size: it must never panic, accept exactly the texts serde_json accepts (plus its own stricter
 //! UTF-8 check), and locate the same `model`, `messages`, `max_tokens` and `stream` values.
 #![no_main]
 
-use gatehouse::proxy::json_scan::{JsonScan, Member};
+use gatehouse::json::scan::{JsonScan, Member};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../tests/support/serde_probe.rs"]

@@ -1,6 +1,7 @@
-//! The metrics actor: owns the [`MetricsState`] and delegates to it. Requests reach it through one
-//! fire-and-forget [`RecordRequest`] each; readers ask for a summary, a series or the Prometheus text. In-flight
-//! counts do not go through the actor at all: they are atomics shared through [`MetricsHandle`].
+//! The metrics actor: owns the [`MetricsState`] and delegates to it. Finished requests reach it in batches, one
+//! fire-and-forget [`RecordBatch`] per worker every [`FLUSH_DELAY`] at most; readers ask for a summary, a series
+//! or the Prometheus text. In-flight counts do not go through the actor at all: they are atomics shared through
+//! [`MetricsHandle`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -108,19 +109,6 @@ fn flush(addr: &Addr<MetricsActor>) {
 /// Unix time in milliseconds (0 if the clock is before 1970).
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A request finished. Sent with `do_send`: the hot path never waits for metrics.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RecordRequest(pub RequestRecord);
-
-impl Handler<RecordRequest> for MetricsActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: RecordRequest, _: &mut Context<Self>) {
-        self.state.record(&msg.0, now_ms());
-    }
 }
 
 /// Requests finished on one worker within [`FLUSH_DELAY`], in the order they finished.

@@ -8,6 +8,7 @@ mod load;
 pub mod overlay;
 mod provider;
 pub mod raw;
+pub mod routing;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,11 +22,12 @@ pub use load::{load, load_from, load_raw, ConfigSource};
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
 pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
+pub use routing::{resolve, Route, Target};
 pub use validate::validate;
 
+use crate::resilience::runtime::RuntimeSettings;
+use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
-use crate::upstream::runtime::RuntimeSettings;
-use crate::upstream::RetryPolicy;
 
 /// The value of `<P>_API_KEY` that makes a provider use each client's own key.
 pub const PASSTHROUGH_MARKER: &str = "!PASSTHRU";
@@ -89,6 +91,8 @@ pub struct Snapshot {
     /// The admin API's bearer token; `None` disables the admin API (it answers 404).
     pub admin_key: Option<Secret>,
     pub limits: Limits,
+    /// What tokens cost, for virtual keys' budgets and spend.
+    pub prices: Arc<crate::prices::PriceTable>,
 }
 
 impl Snapshot {

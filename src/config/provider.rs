@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::{Alias, Origin};
 use crate::convert::ConvertOptions;
+use crate::resilience::{ProviderRuntime, RetryPolicy};
 use crate::secret::Secret;
-use crate::upstream::{ProviderRuntime, RetryPolicy};
 
 /// The wire format an upstream speaks.
 #[derive(Debug, Display, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,7 +54,7 @@ impl Auth {
 }
 
 /// One upstream provider, immutable once built; a config change builds a new one (its runtime state — breaker,
-/// key cool-downs — is carried over by name, see [`crate::upstream::runtime`]).
+/// key cool-downs — is carried over by name, see [`crate::resilience::runtime`]).
 #[derive(Debug)]
 pub struct Provider {
     pub name: String,

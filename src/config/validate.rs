@@ -9,9 +9,9 @@ use actix_web::http::Uri;
 
 use super::raw::{RawConfig, RawProvider, RawServer};
 use super::{Alias, ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
+use crate::resilience::runtime::RuntimeSettings;
+use crate::resilience::{ProviderRuntime, RetryPolicy};
 use crate::secret::Secret;
-use crate::upstream::runtime::RuntimeSettings;
-use crate::upstream::{ProviderRuntime, RetryPolicy};
 
 const DEFAULT_PORT: u16 = 8082;
 
@@ -31,8 +31,9 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
-    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits };
-    crate::proxy::routing::validate_aliases(&snapshot)?;
+    let prices = Default::default();
+    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
+    super::routing::validate_aliases(&snapshot)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
 }
 

@@ -5,9 +5,11 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::error::error_type_for_status;
+
 /// Upstream messages are relayed to clients; a provider that answers with a
 /// whole HTML page should not make every error that large.
-const MAX_MESSAGE_CHARS: usize = 2000;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// A body that cannot be converted. `path` names the offending field
 /// (`messages[3].content[1].source.type`) so a client can fix its request.
@@ -58,22 +60,6 @@ impl fmt::Display for ConvertError {
 }
 
 impl std::error::Error for ConvertError {}
-
-/// Anthropic error.type for an HTTP status (wire-formats §3; other 4xx → invalid_request_error, other 5xx → api_error).
-pub fn error_type_for_status(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        402 => "billing_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        504 => "timeout_error",
-        529 => "overloaded_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
-}
 
 /// Turn an OpenAI-format upstream error body into (anthropic error type, message), keeping the upstream's message; robust to non-JSON bodies.
 ///
@@ -162,45 +148,17 @@ fn type_for_status_or_api(status: u16) -> &'static str {
     }
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
+/// `s` cut to `max` characters, with an ellipsis when cut.
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
         None => s.to_string(),
     }
 }
 
-/// Anthropic's error envelope: `{"type":"error","error":{"type","message"}}`.
-pub fn error_envelope(error_type: &str, message: &str) -> Value {
-    serde_json::json!({
-        "type": "error",
-        "error": {"type": error_type, "message": message},
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_table() {
-        let table = [
-            (400, "invalid_request_error"),
-            (401, "authentication_error"),
-            (402, "billing_error"),
-            (403, "permission_error"),
-            (404, "not_found_error"),
-            (413, "request_too_large"),
-            (422, "invalid_request_error"),
-            (429, "rate_limit_error"),
-            (500, "api_error"),
-            (502, "api_error"),
-            (504, "timeout_error"),
-            (529, "overloaded_error"),
-        ];
-        for (status, expected) in table {
-            assert_eq!(error_type_for_status(status), expected, "{status}");
-        }
-    }
 
     #[test]
     fn openai_error_body_keeps_message() {

@@ -8,13 +8,15 @@
 //! - [`Completion`] and [`to_anthropic`]: a non-streaming OpenAI response, read without a tree, → the JSON of an
 //!   Anthropic message.
 //! - [`StreamConverter`]: OpenAI SSE bytes → Anthropic SSE bytes, incrementally.
-//! - [`error_type_for_status`], [`openai_error_to_anthropic`]: upstream errors.
+//! - [`openai_error_to_anthropic`]: an OpenAI-format upstream's error, read in Anthropic terms.
+//! - [`hooks`]: the middleware interface a provider's hooks implement (they see converted requests and answers).
 //! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
 //! - [`options`] and [`models`]: per-provider and per-model settings, and what model names say.
 //! - [`lax`]: lenient readers that let typed structures read upstream JSON without a tree.
 
 pub mod completion;
 pub mod errors;
+pub mod hooks;
 pub mod ids;
 pub mod inbound;
 pub mod lax;
@@ -27,7 +29,8 @@ pub mod tool_names;
 pub mod usage;
 
 pub use completion::Completion;
-pub use errors::{error_envelope, error_type_for_status, openai_error_to_anthropic, ConvertError};
+pub use errors::{openai_error_to_anthropic, ConvertError};
+pub use hooks::{HookChain, OpenAiHook};
 pub use ids::generate_message_id;
 pub use options::{ConvertOptions, MaxTokensField, ModelOptions, ThinkingStyle, UserIdField, WebSearch};
 pub use request::{parse as parse_request, to_openai, to_openai_with, ChatRequest, RequestContext};

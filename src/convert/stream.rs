@@ -16,12 +16,13 @@ use bytes::BytesMut;
 use serde_json::Value;
 
 use self::blocks::{BlockWriter, Context, Fragment, ToolFragment};
-use self::events::{ErrorBody, Event, StartMessage, StopDelta, UsageOut};
+use self::events::{Event, StartMessage, StopDelta, UsageOut};
 use super::errors::classify_error_json;
+use super::hooks::HookChain;
 use super::response::{reasoning_text, stop_reason};
 use super::tool_names::ToolNames;
 use super::usage::Usage;
-use crate::hooks::HookChain;
+use crate::error::render::{stream_frame_for, Dialect};
 use crate::sse::{SseEvent, SseParser};
 
 /// Converts one upstream response stream; create one per request.
@@ -229,8 +230,7 @@ impl StreamConverter {
     }
 
     fn error(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        let error = ErrorBody { kind: error_type, message };
-        Event::Error { error }.write(out);
+        out.extend_from_slice(&stream_frame_for(Dialect::Anthropic, error_type, message));
         self.finished = true;
         self.failed_with = Some(error_type.to_string());
     }

@@ -14,8 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::signature_cache::SignatureCache;
-use super::OpenAiHook;
-use crate::convert::{ChatRequest, Completion};
+use crate::convert::{ChatRequest, Completion, OpenAiHook};
 
 /// Tool calls of one answer tracked for their ids; a stream with more is hostile, and the rest are not cached.
 const MAX_CALLS_PER_ANSWER: usize = 1024;

@@ -95,7 +95,7 @@ struct BreakerLabels {
 #[derive(Debug, Clone)]
 pub struct ProviderHealth {
     pub provider: String,
-    pub breaker: crate::upstream::BreakerState,
+    pub breaker: crate::resilience::BreakerState,
     pub keys_cooling_down: usize,
 }
 
@@ -275,7 +275,7 @@ impl Exposition {
         self.breaker.clear();
         self.keys_cooling.clear();
         for p in providers {
-            use crate::upstream::BreakerState;
+            use crate::resilience::BreakerState;
             for (state, name) in
                 [(BreakerState::Closed, "closed"), (BreakerState::Open, "open"), (BreakerState::HalfOpen, "half_open")]
             {

@@ -204,7 +204,7 @@ mod tests {
         let _ = std::fs::remove_file(path);
     }
 
-    fn live_breaker(live: &LiveConfig) -> Arc<crate::upstream::Breaker> {
+    fn live_breaker(live: &LiveConfig) -> Arc<crate::resilience::Breaker> {
         live.snapshot().providers["extra"].runtime.breaker.clone()
     }
 

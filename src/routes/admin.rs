@@ -9,10 +9,10 @@ use crate::actors::registry::{ApplyEdit, Describe, Reload};
 use crate::admin::auth::authorize;
 use crate::admin::body::provider_from_json;
 use crate::admin::view;
-use crate::app::AppState;
 use crate::error::GatewayError;
-use crate::proxy::body::read_limited;
+use crate::gateway::admission::body::read_limited;
 use crate::registry::{Edit, Transition};
+use crate::state::AppState;
 
 /// Largest provider body accepted (a provider definition is a few hundred bytes).
 const MAX_ADMIN_BODY: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn health(app: web::Data<AppState>) -> HttpResponse {
     let snapshot = app.snapshots.current();

@@ -8,10 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::actors::metrics::{GetSeries, GetSummary, MetricsActor, RenderPrometheus};
-use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::metrics::series::SECONDS;
 use crate::metrics::{Format, ProviderHealth};
+use crate::state::AppState;
 
 /// Sends `msg` to the metrics actor and waits for the answer.
 async fn ask<M>(app: &AppState, msg: M) -> Result<M::Result, GatewayError>

@@ -9,14 +9,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::join_all;
 use serde::Deserialize;
 
-use crate::actors::forwarder::forward_upstream;
-use crate::app::{error_response, AppState};
 use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
+use crate::gateway::admission::credentials;
+use crate::keys::patterns;
 use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
-use crate::proxy::client_auth::{authenticate, ClientKey};
-use crate::proxy::response::collect;
 use crate::secret::fingerprint;
+use crate::state::AppState;
+use crate::upstream::{ClientKey, UpstreamRequest};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -30,7 +30,7 @@ pub async fn list_models(req: HttpRequest, query: web::Query<ListQuery>, app: we
     let snapshot = app.snapshots.current();
     match handle(&req, &query, &snapshot, &app).await {
         Ok(response) => response,
-        Err(error) => error_response(&error),
+        Err(error) => actix_web::ResponseError::error_response(&error),
     }
 }
 
@@ -40,7 +40,8 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     app: &AppState,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
+    let credentials = credentials(req.headers(), snapshot, &app.keys.current()).map_err(|refused| refused.error)?;
+    let client_key = credentials.client_key;
     let fetches = snapshot.providers.values().map(|p| provider_models(p, snapshot, req, client_key.as_ref(), app));
     let mut models: Vec<ListedModel> = Vec::new();
     let mut failed: Vec<&str> = Vec::new();
@@ -62,6 +63,9 @@ async fn handle(
             created: 0,
             owned_by: provider.name.clone(),
         }));
+    }
+    if let Some(holder) = credentials.caller.holder() {
+        models.retain(|m| patterns::allows(&holder.key.models, &m.id));
     }
     models.sort_by(|a, b| a.id.cmp(&b.id));
     models.dedup_by(|a, b| a.id == b.id);
@@ -100,16 +104,15 @@ async fn provider_models(
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));
     }
-    let mut reply = forward_upstream(
+    let request = UpstreamRequest::new(
         provider,
-        &snapshot.limits,
         UpstreamCall::ListModels,
         bytes::Bytes::new(),
         req.headers(),
         client_key.cloned(),
-    )
-    .await?;
-    let body = collect(&mut reply.body, &provider.name).await?;
+    );
+    let mut reply = app.forwarder.forward(provider, &snapshot.limits, request).await?;
+    let body = reply.body.collect(&provider.name).await?;
     if !reply.status.is_success() {
         return Err(GatewayError::UpstreamProtocol {
             provider: provider.name.clone(),

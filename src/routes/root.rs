@@ -1,6 +1,9 @@
-//! `GET /` and `HEAD /`: a reachability probe (Claude Code sends `HEAD /` before its first request).
+//! `GET /` and `HEAD /`: a reachability probe (Claude Code sends `HEAD /` before its first request); and the
+//! answer for every path no route serves.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::error::{render, Dialect, GatewayError};
 
 pub async fn root() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -8,4 +11,12 @@ pub async fn root() -> HttpResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "endpoints": ["/v1/messages", "/health", "/metrics/summary"],
     }))
+}
+
+/// Any request no route serves: 404 in the Anthropic envelope.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    render::response(
+        Dialect::Anthropic,
+        &GatewayError::NotFound(format!("no route for {} {}", req.method(), req.path())),
+    )
 }

@@ -1,12 +1,57 @@
-//! Upstream resilience policy, as plain state shared by every worker: retry and backoff rules, key rotation with
-//! cool-downs, and a circuit breaker per provider. The forwarder actors apply it; nothing here does I/O.
+//! Talking to upstream providers: which headers go (and come back), the request body as sent, the sender that
+//! applies the resilience policy (breaker → attempts with keys and retries → body), and the answer as the
+//! request path reads it. No actor code: the forwarder actor (`crate::actors::forwarder`) owns one
+//! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
-pub mod breaker;
-pub mod keys;
-pub mod retry;
-pub mod runtime;
+pub mod headers;
+pub mod outgoing;
+pub mod reply;
+pub mod send;
 
-pub use breaker::{Breaker, BreakerState};
-pub use keys::KeyPool;
-pub use retry::RetryPolicy;
-pub use runtime::ProviderRuntime;
+use actix_web::http::header::HeaderMap;
+
+pub use headers::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
+pub use outgoing::OutgoingBody;
+pub use reply::{UpstreamBody, UpstreamReply, MAX_WHOLE_BODY_BYTES};
+pub use send::Upstream;
+
+use crate::config::{Limits, Provider, UpstreamCall};
+
+/// One call to make upstream, as the request path prepared it.
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    /// Which upstream endpoint.
+    pub call: UpstreamCall,
+    /// The exact bytes to POST (empty for a GET).
+    pub body: OutgoingBody,
+    /// The headers every attempt shares ([`headers::upstream_base_headers`]); each attempt adds the key and the
+    /// provider's custom headers.
+    pub headers: HeaderMap,
+    /// The client's own provider key, for passthrough providers.
+    pub client_key: Option<ClientKey>,
+}
+
+impl UpstreamRequest {
+    /// A call to `provider`, with the upstream headers derived from the client's by the provider's format.
+    pub fn new(
+        provider: &Provider,
+        call: UpstreamCall,
+        body: impl Into<OutgoingBody>,
+        client_headers: &HeaderMap,
+        client_key: Option<ClientKey>,
+    ) -> Self {
+        let headers = headers::upstream_base_headers(provider.format, client_headers);
+        Self { call, body: body.into(), headers, client_key }
+    }
+}
+
+/// A worker's HTTP client: one connection pool per worker thread, shared by its providers' senders.
+pub fn worker_client(limits: &Limits) -> awc::Client {
+    let connector = awc::Connector::new().timeout(limits.connect_timeout).limit(0);
+    awc::Client::builder()
+        .connector(connector)
+        .disable_redirects()
+        .no_default_headers()
+        .timeout(limits.request_timeout)
+        .finish()
+}

@@ -93,6 +93,7 @@ pub fn stream_body() -> String {
 /// - `hang`: never answers; `slow-stream`: events 300 ms apart; `endless-stream`: a ping every 50 ms forever;
 /// - `drop-mid-stream`: three events, then the connection breaks; `stall-stream`: three events, then silence; `truncated-stream`: three events, clean end;
 /// - `error-<status>`: that status with an Anthropic error body (429 adds `retry-after: 7`);
+/// - `delay-<ms>`: the default answer (either format), after `ms` milliseconds;
 /// - `fixture-<name>`: `tests/fixtures/anthropic_streams/<name>.sse` when streaming (in 7-byte chunks), else
 ///   `tests/fixtures/anthropic_responses/<name>.json`; `tool-use` is `fixture-tool_use` (two parallel calls);
 /// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
@@ -159,6 +160,9 @@ async fn mock_handler(req: HttpRequest, body: Bytes, state: web::Data<MockState>
         *n += 1;
         *n
     };
+    if let Some(ms) = model.strip_prefix("delay-").and_then(|ms| ms.parse::<u64>().ok()) {
+        actix_rt::time::sleep(Duration::from_millis(ms)).await;
+    }
     if let Some(response) = resilience_behaviour(&model, hit, &req) {
         return response;
     }

@@ -1,4 +1,4 @@
-// serde_json's reading of a request body, the oracle the body scan (`gatehouse::proxy::json_scan`) is compared
+// serde_json's reading of a request body, the oracle the body scan (`gatehouse::json::scan`) is compared
 // with: its unit tests and the `body_scan` fuzz target include this file (plain comments, so that `include!` takes
 // it as well as `#[path]`).
 

@@ -75,13 +75,6 @@ pub(super) fn write_data<T: Serialize>(payload: &T, out: &mut BytesMut) {
     out.put_slice(b"\n\n");
 }
 
-/// Appends raw JSON bytes as one `data:` frame (an error object).
-pub(super) fn write_raw(json: &[u8], out: &mut BytesMut) {
-    out.put_slice(b"data: ");
-    out.put_slice(json);
-    out.put_slice(b"\n\n");
-}
-
 /// The stream's last frame.
 pub(super) fn write_done(out: &mut BytesMut) {
     out.put_slice(b"data: [DONE]\n\n");

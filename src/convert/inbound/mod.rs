@@ -5,7 +5,7 @@
 //! - [`to_anthropic_request`]: a Chat Completions request → a Messages request.
 //! - [`to_chat_completion`]: a Messages response → a `chat.completion`.
 //! - [`ChatStreamConverter`]: Anthropic SSE bytes → `chat.completion.chunk` frames, incrementally.
-//! - [`OpenAiError`], [`read_anthropic_error`]: errors in OpenAI's shape.
+//! - [`read_anthropic_error`]: an Anthropic-format upstream's error, read for an OpenAI client.
 
 mod chunks;
 mod content;
@@ -20,7 +20,7 @@ mod tools;
 
 use serde_json::{Map, Value};
 
-pub use errors::{anthropic_type, openai_error_kind, read_anthropic_error, OpenAiError};
+pub use errors::{anthropic_type, read_anthropic_error};
 pub use output::JSON_OBJECT_INSTRUCTION;
 pub use request::{to_anthropic_request, to_anthropic_request_with, InboundRequest, DEFAULT_MAX_TOKENS};
 pub use response::{openai_usage, to_chat_completion};

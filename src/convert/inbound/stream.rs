@@ -13,10 +13,10 @@
 use bytes::BytesMut;
 use serde_json::Value;
 
-use super::chunks::{write_data, write_done, write_raw, Choice, Chunk, Delta, FunctionDelta, ToolCallDelta};
-use super::errors::OpenAiError;
+use super::chunks::{write_data, write_done, Choice, Chunk, Delta, FunctionDelta, ToolCallDelta};
 use super::response::{chat_id, finish_reason, merge_anthropic_usage, openai_usage};
 use crate::convert::usage::Usage;
+use crate::error::render::{stream_frame_for, Dialect};
 use crate::sse::{SseEvent, SseParser};
 
 const CHUNK_OBJECT: &str = "chat.completion.chunk";
@@ -319,7 +319,7 @@ impl ChatStreamConverter {
     }
 
     fn error(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        write_raw(&OpenAiError::from_anthropic(error_type, message, 500).body(), out);
+        out.extend_from_slice(&stream_frame_for(Dialect::OpenAi, error_type, message));
         self.finished = true;
         self.failure = Some((error_type.to_string(), message.to_string()));
     }

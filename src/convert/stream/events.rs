@@ -19,7 +19,6 @@ pub(super) enum Event<'a> {
     ContentBlockStop { index: usize },
     MessageDelta { delta: StopDelta<'a>, usage: UsageOut },
     MessageStop,
-    Error { error: ErrorBody<'a> },
 }
 
 impl Event<'_> {
@@ -32,7 +31,6 @@ impl Event<'_> {
             Event::ContentBlockStop { .. } => "content_block_stop",
             Event::MessageDelta { .. } => "message_delta",
             Event::MessageStop => "message_stop",
-            Event::Error { .. } => "error",
         }
     }
 
@@ -127,13 +125,6 @@ impl From<Usage> for UsageOut {
     }
 }
 
-#[derive(Serialize)]
-pub(super) struct ErrorBody<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'a str,
-    pub message: &'a str,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +154,10 @@ mod tests {
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\"}}\n\n"
         );
         assert_eq!(
-            frame(Event::Error { error: ErrorBody { kind: "api_error", message: "x" } }),
+            String::from_utf8(
+                crate::error::render::stream_frame_for(crate::error::Dialect::Anthropic, "api_error", "x").to_vec()
+            )
+            .unwrap(),
             "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}\n\n"
         );
     }

@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use crate::convert::response::RAW_ARGUMENTS_KEY;
-use crate::json_number::Number;
+use crate::json::number::Number;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Container {

@@ -1,0 +1,251 @@
+//! The one place an error becomes bytes on the wire, in the client's dialect: a JSON error body, an error frame
+//! for a stream that has already begun, or a whole HTTP response (status, `content-type`, `retry-after`).
+//!
+//! | dialect | body | frame in a stream |
+//! |---|---|---|
+//! | Anthropic | `{"type":"error","error":{"type","message"}}` | `event: error` + `data: <body>` |
+//! | OpenAI | `{"error":{"message","type","param","code"}}` | `data: <body>` (OpenAI streams have no event names) |
+//!
+//! Errors are known internally by their Anthropic `error.type`; one table ([`openai_error_kind`]) decides how
+//! each type looks to an OpenAI client:
+//!
+//! | Anthropic type | OpenAI `type` | OpenAI `code` |
+//! |---|---|---|
+//! | invalid_request_error | invalid_request_error | null |
+//! | authentication_error | invalid_request_error | invalid_api_key |
+//! | billing_error | insufficient_quota | insufficient_quota |
+//! | permission_error | invalid_request_error | permission_denied |
+//! | not_found_error | invalid_request_error | not_found |
+//! | request_too_large | invalid_request_error | request_too_large |
+//! | rate_limit_error | requests | rate_limit_exceeded |
+//! | overloaded_error | server_error | overloaded |
+//! | timeout_error | server_error | timeout |
+//! | api_error and anything else | server_error (4xx statuses: invalid_request_error) | null |
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+
+use super::{status_for_error_type, GatewayError};
+
+/// The API shape a client speaks, which decides how its errors look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Anthropic Messages (`/v1/messages`, `count_tokens`, and every non-model route).
+    Anthropic,
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAi,
+}
+
+/// The JSON error body for `error` in `dialect`.
+pub fn body(dialect: Dialect, error: &GatewayError) -> Bytes {
+    let message = error.to_string();
+    match dialect {
+        Dialect::Anthropic => anthropic_envelope(error.error_type(), &message),
+        Dialect::OpenAi => {
+            let status = error.status_code().as_u16();
+            let (kind, code) = openai_error_kind(error.error_type(), status);
+            // A model naming no configured provider is OpenAI's "model not found".
+            let code = if error.kind() == "unknown_provider" { Some("model_not_found") } else { code };
+            openai_envelope(&message, kind, code)
+        }
+    }
+}
+
+/// The HTTP response for `error` in `dialect`: its status, the body, and `retry-after` when the error has one.
+pub fn response(dialect: Dialect, error: &GatewayError) -> HttpResponse {
+    let mut response = HttpResponse::build(error.status_code());
+    response.insert_header((header::CONTENT_TYPE, "application/json"));
+    if let Some(retry_after) = error.retry_after() {
+        response.insert_header((header::RETRY_AFTER, retry_after));
+    }
+    if let Some(should_retry) = error.should_retry() {
+        response.insert_header(("x-should-retry", if should_retry { "true" } else { "false" }));
+    }
+    response.body(body(dialect, error))
+}
+
+/// One error frame for a stream that has already begun: the client's stream ends with it.
+pub fn stream_frame(dialect: Dialect, error: &GatewayError) -> Bytes {
+    frame(dialect, &body(dialect, error))
+}
+
+/// One error frame for an error known only by its Anthropic type and message (a converter's or relay's own
+/// verdict on a stream, or an upstream's error event being translated).
+pub fn stream_frame_for(dialect: Dialect, error_type: &str, message: &str) -> Bytes {
+    let json = match dialect {
+        Dialect::Anthropic => anthropic_envelope(error_type, message),
+        Dialect::OpenAi => {
+            let (kind, code) = openai_error_kind(error_type, status_for_error_type(error_type).as_u16());
+            openai_envelope(message, kind, code)
+        }
+    };
+    frame(dialect, &json)
+}
+
+fn frame(dialect: Dialect, json: &[u8]) -> Bytes {
+    let prefix: &[u8] = match dialect {
+        // Clients dispatch on the `event:` line, so it must be there.
+        Dialect::Anthropic => b"event: error\ndata: ",
+        Dialect::OpenAi => b"data: ",
+    };
+    let mut out = BytesMut::with_capacity(prefix.len() + json.len() + 2);
+    out.put_slice(prefix);
+    out.put_slice(json);
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+/// Anthropic's envelope `{"type":"error","error":{"type":…,"message":…}}`.
+pub fn anthropic_envelope(error_type: &str, message: &str) -> Bytes {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        r#type: &'static str,
+        error: Detail<'a>,
+    }
+    #[derive(Serialize)]
+    struct Detail<'a> {
+        r#type: &'a str,
+        message: &'a str,
+    }
+    let envelope = Envelope { r#type: "error", error: Detail { r#type: error_type, message } };
+    // Serialising two borrowed strings cannot fail.
+    Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
+}
+
+/// OpenAI's envelope `{"error":{"message","type","param","code"}}`; `param` is always null (the gateway names
+/// the field in the message).
+fn openai_envelope(message: &str, kind: &str, code: Option<&str>) -> Bytes {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        error: Detail<'a>,
+    }
+    #[derive(Serialize)]
+    struct Detail<'a> {
+        message: &'a str,
+        r#type: &'a str,
+        param: Option<&'a str>,
+        code: Option<&'a str>,
+    }
+    let envelope = Envelope { error: Detail { message, r#type: kind, param: None, code } };
+    // Serialising borrowed strings cannot fail.
+    Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
+}
+
+/// OpenAI's `type` and `code` for an Anthropic error type. `status` decides for types the table does not know.
+pub fn openai_error_kind(anthropic_type: &str, status: u16) -> (&'static str, Option<&'static str>) {
+    match anthropic_type {
+        "invalid_request_error" => ("invalid_request_error", None),
+        "authentication_error" => ("invalid_request_error", Some("invalid_api_key")),
+        "billing_error" => ("insufficient_quota", Some("insufficient_quota")),
+        "permission_error" => ("invalid_request_error", Some("permission_denied")),
+        "not_found_error" => ("invalid_request_error", Some("not_found")),
+        "request_too_large" => ("invalid_request_error", Some("request_too_large")),
+        "rate_limit_error" => ("requests", Some("rate_limit_exceeded")),
+        "overloaded_error" => ("server_error", Some("overloaded")),
+        "timeout_error" => ("server_error", Some("timeout")),
+        _ if (400..500).contains(&status) => ("invalid_request_error", None),
+        _ => ("server_error", None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+    use actix_web::http::StatusCode;
+    use serde_json::{json, Value};
+
+    fn render(dialect: Dialect, error: GatewayError) -> (u16, Option<String>, Value) {
+        let response = response(dialect, &error);
+        let status = response.status().as_u16();
+        let retry = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_string());
+        let body = response.into_body().try_into_bytes().unwrap();
+        (status, retry, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn envelope_has_anthropic_shape() {
+        let (status, _, value) =
+            render(Dialect::Anthropic, GatewayError::InvalidRequest("messages: must be a non-empty array".into()));
+        assert_eq!(status, 400);
+        assert_eq!(value["type"], "error");
+        assert_eq!(value["error"]["type"], "invalid_request_error");
+        assert_eq!(value["error"]["message"], "messages: must be a non-empty array");
+    }
+
+    #[test]
+    fn sse_frame_is_a_named_event() {
+        let frame = stream_frame(Dialect::Anthropic, &GatewayError::UpstreamTimeout { provider: "p".into(), secs: 3 });
+        let text = std::str::from_utf8(&frame).unwrap();
+        assert!(text.starts_with("event: error\ndata: {"));
+        assert!(text.ends_with("}\n\n"));
+        assert!(text.contains("\"timeout_error\""));
+    }
+
+    #[test]
+    fn openai_statuses_types_and_codes() {
+        let (status, _, body) =
+            render(Dialect::OpenAi, GatewayError::InvalidRequest("messages: must be a non-empty array".into()));
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            json!({"error": {"message": "messages: must be a non-empty array", "type": "invalid_request_error", "param": null, "code": null}})
+        );
+        let (status, _, body) = render(Dialect::OpenAi, GatewayError::Authentication("bad key".into()));
+        assert_eq!((status, &body["error"]["code"]), (401, &json!("invalid_api_key")));
+        let unknown = GatewayError::UnknownProvider { name: "x".into(), model: "x:y".into(), configured: "a".into() };
+        assert_eq!(render(Dialect::OpenAi, unknown).2["error"]["code"], "model_not_found");
+        let (status, _, body) = render(Dialect::OpenAi, GatewayError::PayloadTooLarge { limit: 1 });
+        assert_eq!((status, &body["error"]["code"]), (413, &json!("request_too_large")));
+        let (status, _, body) =
+            render(Dialect::OpenAi, GatewayError::UpstreamTimeout { provider: "p".into(), secs: 1 });
+        assert_eq!((status, &body["error"]["type"]), (504, &json!("server_error")));
+        let (status, _, body) =
+            render(Dialect::OpenAi, GatewayError::UpstreamUnreachable { provider: "p".into(), detail: "d".into() });
+        assert_eq!((status, &body["error"]["type"]), (502, &json!("server_error")));
+    }
+
+    #[test]
+    fn rate_limits_keep_retry_after_in_both_dialects() {
+        for dialect in [Dialect::Anthropic, Dialect::OpenAi] {
+            let error = GatewayError::Upstream {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error_type: "rate_limit_error",
+                message: "slow down".into(),
+                retry_after: Some("7".into()),
+            };
+            let (status, retry, _) = render(dialect, error);
+            assert_eq!((status, retry.as_deref()), (429, Some("7")));
+            let breaker = GatewayError::ProviderUnavailable { provider: "p".into(), retry_in_secs: 3 };
+            assert_eq!(render(dialect, breaker).1.as_deref(), Some("3"));
+        }
+        let error = GatewayError::upstream("rate_limit_error", "slow down".into(), None);
+        let (_, _, body) = render(Dialect::OpenAi, error);
+        assert_eq!(body["error"]["type"], "requests");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    }
+
+    #[test]
+    fn openai_frames_are_data_chunks() {
+        let frame = stream_frame(Dialect::OpenAi, &GatewayError::UpstreamTimeout { provider: "p".into(), secs: 2 });
+        let text = std::str::from_utf8(&frame).unwrap();
+        assert!(text.starts_with("data: {\"error\":{") && text.ends_with("}\n\n"), "{text}");
+        let frame = stream_frame_for(Dialect::OpenAi, "rate_limit_error", "slow down");
+        let value: Value = serde_json::from_str(std::str::from_utf8(&frame).unwrap()[6..].trim()).unwrap();
+        assert_eq!(
+            value,
+            json!({"error": {"message": "slow down", "type": "requests", "param": null, "code": "rate_limit_exceeded"}})
+        );
+    }
+
+    #[test]
+    fn openai_kind_table_and_status_fallback() {
+        assert_eq!(openai_error_kind("authentication_error", 401), ("invalid_request_error", Some("invalid_api_key")));
+        assert_eq!(openai_error_kind("timeout_error", 504), ("server_error", Some("timeout")));
+        assert_eq!(openai_error_kind("api_error", 502), ("server_error", None));
+        assert_eq!(openai_error_kind("mock_error_418", 418), ("invalid_request_error", None));
+        assert_eq!(openai_error_kind("something_new", 503), ("server_error", None));
+    }
+}

@@ -1,0 +1,241 @@
+//! Reading a request body within the limit (validated as it arrives, see [`crate::json::scan`]), checking the few
+//! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and
+//! re-serialised: every byte the client sent, apart from the model string, reaches the upstream unchanged.
+
+use std::ops::Range;
+
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::web;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use crate::error::GatewayError;
+use crate::json::scan::{scan, JsonScan, Located, Member, ScanError};
+use crate::upstream::OutgoingBody;
+
+/// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
+pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+    read_checked(payload, headers, limit, |_| Ok(())).await
+}
+
+/// A JSON request body, read whole and validated as it arrived, with the members the gateway routes on located.
+#[derive(Debug, Clone)]
+pub struct JsonBody {
+    pub bytes: Bytes,
+    located: Located,
+}
+
+/// Reads a JSON request body like [`read_limited`], validating each chunk as it arrives (grammar, UTF-8, nesting
+/// no deeper than [`MAX_DEPTH`](crate::json::scan::MAX_DEPTH)): a broken body is refused as soon as the offending
+/// chunk is in, and a good one costs no second pass.
+pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<JsonBody, GatewayError> {
+    let mut scan = JsonScan::default();
+    let bytes = read_checked(payload, headers, limit, |chunk| scan.feed(chunk).map_err(refused)).await?;
+    let located = scan.finish(&bytes).map_err(refused)?;
+    Ok(JsonBody { bytes, located })
+}
+
+impl JsonBody {
+    /// Scans a body that is already whole (what [`read_json`] does chunk by chunk).
+    pub fn whole(bytes: Bytes) -> Result<JsonBody, GatewayError> {
+        let located = scan(&bytes).map_err(refused)?;
+        Ok(JsonBody { bytes, located })
+    }
+}
+
+fn refused(error: ScanError) -> GatewayError {
+    GatewayError::InvalidRequest(error.to_string())
+}
+
+/// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
+async fn read_checked(
+    mut payload: web::Payload,
+    headers: &HeaderMap,
+    limit: usize,
+    mut check: impl FnMut(&[u8]) -> Result<(), GatewayError>,
+) -> Result<Bytes, GatewayError> {
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
+        total += chunk.len();
+        if total > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        check(&chunk)?;
+        match (&mut joined, first.take()) {
+            (Some(buffer), _) => buffer.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(earlier)) => {
+                let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0).max(total));
+                buffer.extend_from_slice(&earlier);
+                buffer.extend_from_slice(&chunk);
+                joined = Some(buffer);
+            }
+        }
+    }
+    Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
+}
+
+/// What the gateway needs to know about a Messages, count_tokens or Chat Completions request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// The model as the client wrote it (JSON-decoded).
+    pub model: String,
+    /// Byte range of the model's JSON string literal (quotes included) within the body.
+    model_span: Range<usize>,
+    pub stream: bool,
+    /// `max_tokens`, when the body has it as a non-negative integer (required on `/v1/messages`).
+    pub max_tokens: Option<u64>,
+}
+
+/// Which fields a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    /// `POST /v1/messages`: model, messages, max_tokens.
+    Messages,
+    /// `POST /v1/messages/count_tokens`: model, messages.
+    CountTokens,
+    /// `POST /v1/chat/completions` (OpenAI format): model, messages; `max_tokens` is optional there.
+    ChatCompletions,
+}
+
+/// Checks the located members just enough to route the body; everything else is the upstream's business.
+pub fn inspect(body: &JsonBody, required: Required) -> Result<Inspected, GatewayError> {
+    let invalid = |m: &str| GatewayError::InvalidRequest(m.to_string());
+    let text = &body.bytes;
+    let member = |m: Member| body.located.span(m).map(|span| (&text[span.clone()], span));
+
+    let (model_raw, model_span) = member(Member::Model).ok_or_else(|| invalid("model: field is required"))?;
+    let model: String = serde_json::from_slice(model_raw)
+        .map_err(|_| invalid("model: must be a string such as \"anthropic:claude-sonnet-4-5\""))?;
+    if model.trim().is_empty() {
+        return Err(invalid("model: must not be empty"));
+    }
+    let (messages, _) = member(Member::Messages).ok_or_else(|| invalid("messages: field is required"))?;
+    if !is_non_empty_array(messages) {
+        return Err(invalid("messages: must be a non-empty array"));
+    }
+    let max_tokens =
+        member(Member::MaxTokens).map(|(raw, _)| std::str::from_utf8(raw).ok().and_then(|n| n.parse().ok()));
+    if required == Required::Messages {
+        match max_tokens {
+            None => return Err(invalid("max_tokens: field is required")),
+            Some(None) => return Err(invalid("max_tokens: must be a non-negative integer")),
+            Some(Some(_)) => {}
+        }
+    }
+    let max_tokens = max_tokens.flatten();
+    let stream = match member(Member::Stream).map(|(raw, _)| raw) {
+        None | Some(b"false") | Some(b"null") => false,
+        Some(b"true") => true,
+        Some(_) => return Err(invalid("stream: must be a boolean")),
+    };
+    Ok(Inspected { model, model_span, stream, max_tokens })
+}
+
+fn is_non_empty_array(raw: &[u8]) -> bool {
+    raw.strip_prefix(b"[").is_some_and(|rest| !rest.trim_ascii_start().starts_with(b"]"))
+}
+
+/// The body with `model` replaced by `new_model`; every other byte unchanged. Only the model literal is new: the
+/// rest are shared slices of the client's body, so a 230 KB request is not copied to change a dozen bytes.
+pub fn with_model(body: &Bytes, inspected: &Inspected, new_model: &str) -> OutgoingBody {
+    if new_model == inspected.model {
+        return OutgoingBody::from(body.clone());
+    }
+    // Serialising a `str` into a `Vec` cannot fail (no I/O, no map keys); the `Value` route stays as the fallback.
+    let literal = serde_json::to_vec(new_model)
+        .unwrap_or_else(|_| serde_json::Value::String(new_model.to_string()).to_string().into_bytes());
+    let span = &inspected.model_span;
+    OutgoingBody::spliced(body, span.clone(), Bytes::from(literal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Scans and inspects a whole body, as `admit` does chunk by chunk.
+    fn inspect(body: &[u8], required: Required) -> Result<Inspected, GatewayError> {
+        super::inspect(&JsonBody::whole(Bytes::copy_from_slice(body))?, required)
+    }
+
+    fn err(body: &str) -> String {
+        inspect(body.as_bytes(), Required::Messages).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn accepts_a_minimal_request() {
+        let body =
+            br#"{"model":"openai:gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+        let i = inspect(body, Required::Messages).unwrap();
+        assert_eq!(i.model, "openai:gpt-4o");
+        assert!(i.stream);
+    }
+
+    #[test]
+    fn each_missing_or_wrong_field_is_named() {
+        assert!(err("").contains("empty"));
+        assert!(err("[1]").contains("JSON object"));
+        assert!(err("{").contains("not valid JSON"));
+        assert!(err(r#"{"messages":[1],"max_tokens":1}"#).starts_with("model:"));
+        assert!(err(r#"{"model":5,"messages":[1],"max_tokens":1}"#).starts_with("model:"));
+        assert!(err(r#"{"model":"m","max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":[ ],"max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":{},"max_tokens":1}"#).starts_with("messages:"));
+        assert!(err(r#"{"model":"m","messages":[1]}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1.5}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":"9"}"#).starts_with("max_tokens:"));
+        assert!(err(r#"{"model":"m","messages":[1],"max_tokens":1,"stream":"yes"}"#).starts_with("stream:"));
+    }
+
+    #[test]
+    fn count_tokens_and_chat_completions_do_not_need_max_tokens() {
+        assert!(inspect(br#"{"model":"m","messages":[1]}"#, Required::CountTokens).is_ok());
+        let chat = inspect(br#"{"model":"m","messages":[1],"stream":true}"#, Required::ChatCompletions).unwrap();
+        assert!(chat.stream);
+        assert!(inspect(br#"{"model":"m","messages":[]}"#, Required::ChatCompletions).is_err());
+    }
+
+    #[test]
+    fn rewrite_changes_only_the_model() {
+        let body = Bytes::from_static(
+            br#"{ "max_tokens" : 5, "model" : "p:m\u00e9", "messages":[{"x":"model"}], "zz": {"model":"keep"} }"#,
+        );
+        let i = inspect(&body, Required::Messages).unwrap();
+        assert_eq!(i.model, "p:mé");
+        let out = with_model(&body, &i, "m\"é").to_bytes();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{ "max_tokens" : 5, "model" : "m\"é", "messages":[{"x":"model"}], "zz": {"model":"keep"} }"#
+        );
+    }
+
+    #[test]
+    fn unchanged_model_shares_the_buffer() {
+        let body = Bytes::from_static(br#"{"model":"m","messages":[1],"max_tokens":1}"#);
+        let i = inspect(&body, Required::Messages).unwrap();
+        assert_eq!(with_model(&body, &i, "m").to_bytes().as_ptr(), body.as_ptr());
+    }
+
+    proptest! {
+        #[test]
+        fn rewrite_equals_tree_edit(model in "\\PC{0,20}", new_model in "\\PC{0,20}", extra in "\\PC{0,30}") {
+            prop_assume!(!model.trim().is_empty());
+            let original = serde_json::json!({"extra": extra, "model": model, "max_tokens": 3, "messages": [{"role":"user","content": extra}]});
+            let body = Bytes::from(original.to_string());
+            let i = inspect(&body, Required::Messages).unwrap();
+            prop_assert_eq!(&i.model, &model);
+            let out: serde_json::Value = serde_json::from_slice(&with_model(&body, &i, &new_model).to_bytes()).unwrap();
+            let mut expected = original.clone();
+            expected["model"] = serde_json::Value::String(new_model.clone());
+            prop_assert_eq!(out, expected);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Exchanges: how a request in one client dialect is carried to a provider of one upstream format, and how its
+//! answer comes back. The pipeline plans one exchange per target from (endpoint, provider format):
+//!
+//! | endpoint \ provider format | `anthropic` | `openai` |
+//! |---|---|---|
+//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] |
+//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) |
+//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) |
+//!
+//! Each exchange is one file: a `prepare` function (the upstream request) and a
+//! [`ReadBack`](super::respond::ReadBack) implementation
+//! (how the answer is read back). A new format or dialect is a new variant here and its file.
+
+pub mod chat_via_anthropic;
+pub mod count_tokens_locally;
+pub mod messages_via_openai;
+pub mod passthrough;
+pub mod wire_readers;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::HttpResponse;
+use futures_util::future::LocalBoxFuture;
+
+use super::admission::Admitted;
+use super::endpoint::Endpoint;
+use super::recorder::Recorder;
+use super::respond::answer;
+use crate::config::{ApiFormat, Target};
+use crate::error::GatewayError;
+use crate::upstream::{UpstreamReply, UpstreamRequest};
+pub use chat_via_anthropic::ChatViaAnthropic;
+pub use messages_via_openai::MessagesViaOpenAi;
+pub use passthrough::Passthrough;
+use wire_readers::{AnthropicReader, OpenAiReader};
+
+/// One exchange, with what reading its answer needs.
+pub enum Exchange {
+    AnthropicPassthrough(Passthrough<AnthropicReader>),
+    OpenAiPassthrough(Passthrough<OpenAiReader>),
+    MessagesViaOpenAi(MessagesViaOpenAi),
+    ChatViaAnthropic(ChatViaAnthropic),
+}
+
+/// One attempt of a request at one target: what an exchange prepares its upstream request from.
+pub struct Attempt<'a> {
+    pub endpoint: Endpoint,
+    pub request: &'a Admitted,
+    pub target: &'a Target,
+    /// The client's headers, from which the upstream's are derived.
+    pub client_headers: &'a HeaderMap,
+}
+
+/// Where a prepared request goes.
+pub enum Outbound {
+    /// To the provider.
+    Upstream(UpstreamRequest),
+    /// Answered by the gateway itself, as if by the provider (a local token count).
+    Local(LocalBoxFuture<'static, Result<UpstreamReply, GatewayError>>),
+}
+
+/// An exchange ready to send.
+pub struct Prepared<E> {
+    pub exchange: E,
+    pub outbound: Outbound,
+}
+
+impl<E> Prepared<E> {
+    fn upstream(exchange: E, request: UpstreamRequest) -> Self {
+        Self { exchange, outbound: Outbound::Upstream(request) }
+    }
+
+    fn local(exchange: E, answer: LocalBoxFuture<'static, Result<UpstreamReply, GatewayError>>) -> Self {
+        Self { exchange, outbound: Outbound::Local(answer) }
+    }
+
+    fn map(self, variant: fn(E) -> Exchange) -> Prepared<Exchange> {
+        Prepared { exchange: variant(self.exchange), outbound: self.outbound }
+    }
+}
+
+impl Exchange {
+    /// Plans the exchange for the attempt's (endpoint, provider format) and prepares its request.
+    pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError> {
+        Ok(match (attempt.endpoint, attempt.target.provider.format) {
+            (Endpoint::Messages | Endpoint::CountTokens, ApiFormat::Anthropic) => {
+                passthrough::prepare(attempt).map(Self::AnthropicPassthrough)
+            }
+            (Endpoint::Messages, ApiFormat::OpenAi) => {
+                messages_via_openai::prepare(attempt)?.map(Self::MessagesViaOpenAi)
+            }
+            (Endpoint::CountTokens, ApiFormat::OpenAi) => {
+                count_tokens_locally::prepare(attempt)?.map(Self::AnthropicPassthrough)
+            }
+            (Endpoint::ChatCompletions, ApiFormat::OpenAi) => {
+                passthrough::prepare(attempt).map(Self::OpenAiPassthrough)
+            }
+            (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
+                chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
+            }
+        })
+    }
+
+    /// Answers the client with `reply`, read back as this exchange does. Records the request.
+    pub async fn respond(self, reply: UpstreamReply, recorder: Recorder) -> HttpResponse {
+        match self {
+            Self::AnthropicPassthrough(e) => answer(e, reply, recorder).await,
+            Self::OpenAiPassthrough(e) => answer(e, reply, recorder).await,
+            Self::MessagesViaOpenAi(e) => answer(e, reply, recorder).await,
+            Self::ChatViaAnthropic(e) => answer(e, reply, recorder).await,
+        }
+    }
+}

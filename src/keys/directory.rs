@@ -1,0 +1,136 @@
+//! The directory of virtual keys and teams that every request consults: an immutable snapshot swapped whole
+//! (like the configuration), so a lookup is one atomic load and one hash-map probe. Deleted keys leave a
+//! tombstone, so their holders are told the key was revoked rather than that it is unknown.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::{secret, Team, VirtualKey};
+
+/// Every key and team, by what a request presents.
+#[derive(Debug, Default)]
+pub struct Directory {
+    /// Keys by the hex SHA-256 of their secret.
+    by_hash: HashMap<String, Arc<VirtualKey>>,
+    /// Hashes of deleted keys.
+    revoked: HashSet<String>,
+    teams: HashMap<String, Arc<Team>>,
+}
+
+/// What a presented secret is.
+#[derive(Debug, Clone)]
+pub enum Presented {
+    /// A key that may be used, with its team.
+    Valid(Arc<VirtualKey>, Option<Arc<Team>>),
+    Disabled(Arc<VirtualKey>),
+    Expired(Arc<VirtualKey>),
+    Revoked,
+    /// Not a virtual key of this gateway.
+    Unknown,
+}
+
+impl Directory {
+    /// A directory of `keys` and `teams`, with the hashes of deleted keys.
+    pub fn new(keys: Vec<VirtualKey>, teams: Vec<Team>, revoked: HashSet<String>) -> Self {
+        Self {
+            by_hash: keys.into_iter().map(|k| (k.secret_hash.clone(), Arc::new(k))).collect(),
+            revoked,
+            teams: teams.into_iter().map(|t| (t.name.clone(), Arc::new(t))).collect(),
+        }
+    }
+
+    /// Whether virtual keys are in use: once any exists (or existed), every `/v1/*` request needs one.
+    pub fn in_use(&self) -> bool {
+        !self.by_hash.is_empty() || !self.revoked.is_empty()
+    }
+
+    /// What `presented` is, at `now_ms`.
+    pub fn identify(&self, presented: &str, now_ms: u64) -> Presented {
+        if !presented.starts_with(secret::PREFIX) || !self.in_use() {
+            return Presented::Unknown;
+        }
+        let hash = secret::hash(presented);
+        match self.by_hash.get(&hash) {
+            Some(key) if key.disabled => Presented::Disabled(key.clone()),
+            Some(key) if key.expires_at.is_some_and(|at| at <= now_ms) => Presented::Expired(key.clone()),
+            Some(key) => Presented::Valid(key.clone(), key.team.as_ref().and_then(|t| self.teams.get(t).cloned())),
+            None if self.revoked.contains(&hash) => Presented::Revoked,
+            None => Presented::Unknown,
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Arc<VirtualKey>> {
+        self.by_hash.values()
+    }
+
+    pub fn key(&self, id: &str) -> Option<&Arc<VirtualKey>> {
+        self.by_hash.values().find(|k| k.id == id)
+    }
+
+    pub fn teams(&self) -> impl Iterator<Item = &Arc<Team>> {
+        self.teams.values()
+    }
+
+    pub fn team(&self, name: &str) -> Option<&Arc<Team>> {
+        self.teams.get(name)
+    }
+}
+
+/// Shared read access to the current directory: one atomic load per request.
+#[derive(Clone, Default)]
+pub struct DirectoryHandle(Arc<ArcSwap<Directory>>);
+
+impl DirectoryHandle {
+    pub fn current(&self) -> Arc<Directory> {
+        self.0.load_full()
+    }
+
+    /// Swaps in a new directory in one store.
+    pub fn publish(&self, directory: Directory) {
+        self.0.store(Arc::new(directory));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn key(id: &str, secret: &str, team: Option<&str>) -> VirtualKey {
+        VirtualKey {
+            id: id.into(),
+            name: id.into(),
+            team: team.map(str::to_string),
+            models: vec![],
+            limits: Limits::default(),
+            expires_at: None,
+            disabled: false,
+            metadata: Default::default(),
+            created_at: 0,
+            secret_hash: secret::hash(secret),
+            declared: false,
+        }
+    }
+
+    #[test]
+    fn a_presented_secret_is_valid_disabled_expired_revoked_or_unknown() {
+        let team =
+            Team { id: "t1".into(), name: "ml".into(), limits: Limits::default(), created_at: 0, declared: false };
+        let mut disabled = key("k2", "gh_disabled", None);
+        disabled.disabled = true;
+        let mut expired = key("k3", "gh_expired", None);
+        expired.expires_at = Some(1_000);
+        let revoked = HashSet::from([secret::hash("gh_deleted")]);
+        let d = Directory::new(vec![key("k1", "gh_alice", Some("ml")), disabled, expired], vec![team], revoked);
+        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if k.id == "k1" && t.name == "ml"));
+        assert!(matches!(d.identify("gh_disabled", 0), Presented::Disabled(_)));
+        assert!(matches!(d.identify("gh_expired", 999), Presented::Valid(..)));
+        assert!(matches!(d.identify("gh_expired", 1_000), Presented::Expired(_)));
+        assert!(matches!(d.identify("gh_deleted", 0), Presented::Revoked));
+        assert!(matches!(d.identify("gh_other", 0), Presented::Unknown));
+        assert!(matches!(d.identify("sk-ant-api03-x", 0), Presented::Unknown), "provider keys are not hashed");
+        assert!(!Directory::default().in_use());
+    }
+}

@@ -1,0 +1,89 @@
+//! Virtual-key secrets: `gh_` and 43 base62 characters (256 random bits), shown once at creation. Only their
+//! SHA-256 is kept; a presented key is found by hashing it.
+
+use sha2::{Digest, Sha256};
+
+/// The prefix every virtual key starts with (so a client or a log scanner can tell one from a provider key).
+pub const PREFIX: &str = "gh_";
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A new secret, from the operating system's random source.
+pub fn generate() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a new key: {e}"))?;
+    Ok(format!("{PREFIX}{}", base62(&bytes)))
+}
+
+/// A short random id for records (keys, teams, leases): 16 base62 characters (95 bits).
+pub fn random_id(prefix: &str) -> Result<String, String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a new id: {e}"))?;
+    let mut id = base62(&bytes);
+    id.truncate(16);
+    Ok(format!("{prefix}{id}"))
+}
+
+/// The stored form of a secret: the hex SHA-256 of its text.
+pub fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
+        out.push(char::from(b"0123456789abcdef"[(b & 0xf) as usize]));
+    }
+    out
+}
+
+/// Whether `text` is a well-formed hex SHA-256 (how keys are declared in the configuration file).
+pub fn is_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `bytes` as a big number in base 62, most significant digit first, padded so equal lengths give equal lengths.
+fn base62(bytes: &[u8]) -> String {
+    let mut digits: Vec<u8> = Vec::new();
+    let mut number = bytes.to_vec();
+    let width = (bytes.len() * 8 * 1000).div_ceil(5954); // log2(62) ≈ 5.954 bits per digit
+    while number.iter().any(|&b| b != 0) {
+        let mut remainder = 0u32;
+        for byte in number.iter_mut() {
+            let value = (remainder << 8) | u32::from(*byte);
+            *byte = (value / 62) as u8;
+            remainder = value % 62;
+        }
+        digits.push(BASE62[remainder as usize]);
+    }
+    while digits.len() < width {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_prefixed_long_and_distinct() {
+        let (a, b) = (generate().unwrap(), generate().unwrap());
+        assert_ne!(a, b);
+        for s in [&a, &b] {
+            assert!(s.starts_with("gh_") && s.len() == 3 + 43, "{s}");
+            assert!(s[3..].bytes().all(|c| c.is_ascii_alphanumeric()), "{s}");
+        }
+        assert!(random_id("vk_").unwrap().starts_with("vk_"));
+        assert_eq!(random_id("t_").unwrap().len(), 2 + 16);
+    }
+
+    #[test]
+    fn the_stored_form_is_the_hex_sha256() {
+        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(is_hash(&hash("gh_x")));
+        assert!(!is_hash("BA7816BF") && !is_hash(&"g".repeat(64)));
+        assert_eq!(base62(&[0, 0]), "000");
+        assert_eq!(base62(&[0, 61]), "00z");
+        assert_eq!(base62(&[1, 0]), "048", "256 = 4 × 62 + 8");
+    }
+}

@@ -1,0 +1,258 @@
+//! Header policy: what goes upstream (client headers minus hop-by-hop and auth, plus the provider's key and
+//! custom headers) and what comes back to the client.
+
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::ApiFormat;
+use crate::error::GatewayError;
+
+/// The header that carries the gateway's proxy key when the standard auth headers carry the client's provider
+/// key. Never forwarded upstream.
+pub const PROXY_KEY_HEADER: &str = "x-gatehouse-key";
+
+/// How a key is presented: passthrough keeps the client's style upstream for Anthropic-format providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStyle {
+    XApiKey,
+    Bearer,
+}
+
+/// The client's own provider key (for passthrough providers), as it presented it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    pub key: String,
+    pub style: KeyStyle,
+}
+
+/// The `anthropic-version` sent when the client sent none.
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Headers never copied from the client: hop-by-hop, recomputed, or credentials that are replaced.
+const DROPPED: [&str; 15] = [
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "x-api-key",
+    "authorization",
+    "accept-encoding",
+    PROXY_KEY_HEADER,
+];
+
+/// The key to present upstream and the header style to present it in.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamKey<'a> {
+    pub key: &'a str,
+    pub style: KeyStyle,
+}
+
+/// The headers every attempt of one upstream request shares, built once from the client's request.
+///
+/// Anthropic format: every client header except hop-by-hop ones, recomputed ones and credentials (`DROPPED`),
+/// and those the client's `Connection` header names (so `anthropic-beta`, `anthropic-version` and SDK headers
+/// arrive as sent). OpenAI format: only what an OpenAI
+/// endpoint understands. Both ask for an uncompressed answer, so relayed bytes and `content-encoding` agree and
+/// usage can be read on the side. The key and the provider's custom headers go on top, per attempt
+/// ([`attempt_headers`]).
+pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len() + 4);
+    match format {
+        ApiFormat::Anthropic => {
+            let named_by_connection = connection_tokens(client);
+            for (name, value) in client {
+                let n = name.as_str();
+                if !DROPPED.contains(&n) && !named_by_connection.iter().any(|t| t.eq_ignore_ascii_case(n)) {
+                    out.append(name.clone(), value.clone());
+                }
+            }
+            if !out.contains_key(&ANTHROPIC_VERSION) {
+                out.insert(ANTHROPIC_VERSION, HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+            }
+        }
+        ApiFormat::OpenAi => {
+            if let Some(accept) = client.get(header::ACCEPT) {
+                out.insert(header::ACCEPT, accept.clone());
+            }
+        }
+    }
+    if !out.contains_key(header::USER_AGENT) {
+        out.insert(header::USER_AGENT, HeaderValue::from_static(concat!("gatehouse/", env!("CARGO_PKG_VERSION"))));
+    }
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    out.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    out
+}
+
+/// The headers one attempt adds to the shared ones, each replacing any header of the same name: the chosen key,
+/// then the provider's custom headers (which win).
+pub fn attempt_headers(
+    format: ApiFormat,
+    key: UpstreamKey<'_>,
+    custom: &[(HeaderName, HeaderValue)],
+) -> Result<HeaderMap, GatewayError> {
+    let mut out = HeaderMap::with_capacity(custom.len() + 1);
+    insert_key(&mut out, format, key)?;
+    for (name, value) in custom {
+        out.insert(name.clone(), value.clone());
+    }
+    Ok(out)
+}
+
+fn insert_key(out: &mut HeaderMap, format: ApiFormat, key: UpstreamKey<'_>) -> Result<(), GatewayError> {
+    let style = if format == ApiFormat::OpenAi { KeyStyle::Bearer } else { key.style };
+    let invalid =
+        || GatewayError::Authentication("the API key contains characters not allowed in an HTTP header".into());
+    match style {
+        KeyStyle::XApiKey => {
+            let mut value = HeaderValue::from_str(key.key).map_err(|_| invalid())?;
+            value.set_sensitive(true);
+            out.insert(X_API_KEY, value);
+        }
+        KeyStyle::Bearer => {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.key)).map_err(|_| invalid())?;
+            value.set_sensitive(true);
+            out.insert(header::AUTHORIZATION, value);
+        }
+    }
+    Ok(())
+}
+
+fn connection_tokens(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(header::CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Whether headers announce an event stream (`content-type: text/event-stream`, any parameters).
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// The upstream headers a client may see; the rest (hop-by-hop, server, date, length) stay behind.
+pub fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream.iter().filter(|(name, _)| is_relayed_response_header(name)) {
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Whether an upstream response header is worth relaying to the client.
+pub fn is_relayed_response_header(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    matches!(
+        n,
+        "content-type"
+            | "content-encoding"
+            | "request-id"
+            | "x-request-id"
+            | "retry-after"
+            | "retry-after-ms"
+            | "x-should-retry"
+    ) || n.starts_with("anthropic-")
+        || n.starts_with("x-ratelimit-")
+        || n.starts_with("openai-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What goes on the wire: the shared headers, minus any the attempt replaces, plus the attempt's (this is how
+    /// awc writes a frozen request's head with extra headers).
+    fn upstream_request_headers(
+        format: ApiFormat,
+        client: &HeaderMap,
+        key: UpstreamKey<'_>,
+        custom: &[(HeaderName, HeaderValue)],
+    ) -> Result<HeaderMap, GatewayError> {
+        let extra = attempt_headers(format, key, custom)?;
+        let mut out = upstream_base_headers(format, client);
+        for (name, value) in extra.iter() {
+            out.insert(name.clone(), value.clone());
+        }
+        Ok(out)
+    }
+
+    fn client() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-api-key", "client-key"),
+            ("anthropic-beta", "a-1,b-2"),
+            ("user-agent", "claude-cli/2"),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("x-gatehouse-key", "gw"),
+            ("accept-encoding", "gzip, br"),
+            ("content-length", "10"),
+            ("x-stainless-os", "Linux"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn anthropic_keeps_client_headers_and_replaces_auth() {
+        let key = UpstreamKey { key: "provider-key", style: KeyStyle::XApiKey };
+        let out = upstream_request_headers(ApiFormat::Anthropic, &client(), key, &[]).unwrap();
+        assert_eq!(out.get("x-api-key").unwrap(), "provider-key");
+        assert_eq!(out.get("anthropic-beta").unwrap(), "a-1,b-2");
+        assert_eq!(out.get("anthropic-version").unwrap(), DEFAULT_ANTHROPIC_VERSION);
+        assert_eq!(out.get("user-agent").unwrap(), "claude-cli/2");
+        assert_eq!(out.get("x-stainless-os").unwrap(), "Linux");
+        assert_eq!(out.get("accept-encoding").unwrap(), "identity");
+        for gone in ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization"] {
+            assert!(!out.contains_key(gone), "{gone} must not be forwarded");
+        }
+    }
+
+    #[test]
+    fn bearer_style_is_kept_for_anthropic_passthrough() {
+        let key = UpstreamKey { key: "oauth-token", style: KeyStyle::Bearer };
+        let out = upstream_request_headers(ApiFormat::Anthropic, &client(), key, &[]).unwrap();
+        assert_eq!(out.get("authorization").unwrap(), "Bearer oauth-token");
+        assert!(!out.contains_key("x-api-key"));
+    }
+
+    #[test]
+    fn openai_gets_bearer_and_no_anthropic_headers() {
+        let key = UpstreamKey { key: "sk", style: KeyStyle::XApiKey };
+        let custom = [(HeaderName::from_static("x-team"), HeaderValue::from_static("t"))];
+        let out = upstream_request_headers(ApiFormat::OpenAi, &client(), key, &custom).unwrap();
+        assert_eq!(out.get("authorization").unwrap(), "Bearer sk");
+        assert_eq!(out.get("x-team").unwrap(), "t");
+        assert!(!out.contains_key("anthropic-beta"));
+        assert!(!out.contains_key("x-api-key"));
+    }
+
+    #[test]
+    fn response_allow_list() {
+        for yes in [
+            "request-id",
+            "retry-after",
+            "anthropic-ratelimit-tokens-limit",
+            "content-type",
+            "x-ratelimit-remaining-requests",
+        ] {
+            assert!(is_relayed_response_header(&HeaderName::from_static(yes)), "{yes}");
+        }
+        for no in ["set-cookie", "server", "content-length", "transfer-encoding", "connection"] {
+            assert!(!is_relayed_response_header(&HeaderName::from_static(no)), "{no}");
+        }
+    }
+}
