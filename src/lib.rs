@@ -10,9 +10,11 @@ pub mod convert;
 pub mod error;
 pub mod gateway;
 pub mod hooks;
+pub mod hops;
 pub mod json;
 pub mod keys;
 pub mod limits;
+pub mod log_safe;
 pub mod metrics;
 pub mod models;
 pub mod prices;
@@ -37,6 +39,7 @@ use actors::forwarder::ForwarderHandle;
 use actors::metrics::MetricsHandle;
 use actors::registry::{Registry, SnapshotHandle};
 use config::{ConfigSource, Settings};
+use gateway::admission::guard::RequestGuard;
 use state::AppState;
 
 /// How long a provider's model list is reused before it is fetched again.
@@ -56,7 +59,6 @@ pub fn serve(
 ) -> std::io::Result<actix_web::dev::Server> {
     install_crypto_provider();
     let grace = settings.snapshot.limits.shutdown_grace.as_secs();
-    let client_limits = settings.snapshot.limits.clone();
     let snapshots = SnapshotHandle::new(settings.snapshot);
     let redis = settings
         .redis_url
@@ -70,6 +72,7 @@ pub fn serve(
     let started = Instant::now();
     let keys = keys::DirectoryHandle::default();
     let limits = limits::Store::embedded();
+    let guard = std::sync::Arc::new(RequestGuard::new(&settings.listen, listener.local_addr().ok()));
     // Called once per worker thread: each worker gets its own forwarder (its upstream connections).
     let server = HttpServer::new(move || {
         let state = AppState {
@@ -78,11 +81,15 @@ pub fn serve(
             registry: registry.clone(),
             started,
             models: models.clone(),
-            forwarder: ForwarderHandle::start(&client_limits),
             keys: keys.clone(),
             limits: limits.clone(),
+            forwarder: ForwarderHandle::start(),
         };
-        App::new().app_data(web::Data::new(state)).configure(configure)
+        let guard = guard.clone();
+        App::new()
+            .app_data(web::Data::new(state))
+            .wrap_fn(move |req, service| guard.serve(req, service))
+            .configure(configure)
     })
     .workers(settings.listen.workers)
     .on_connect(gateway::admission::disconnect::record_socket)
@@ -92,11 +99,13 @@ pub fn serve(
     Ok(server)
 }
 
-/// The route table, shared by the binary and the tests.
+/// The route table, shared by the binary and the tests. Every route is behind the request guard (`serve` wraps
+/// the app in it).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", on(Method::GET).to(routes::root::root))
         .route("/", on(Method::HEAD).to(routes::root::root))
         .route("/health", on(Method::GET).to(routes::health::health))
+        .route("/health", on(Method::HEAD).to(routes::health::health))
         .route("/v1/messages", on(Method::POST).to(routes::messages::messages))
         .route("/v1/chat/completions", on(Method::POST).to(routes::chat_completions::chat_completions))
         .route("/v1/messages/count_tokens", on(Method::POST).to(routes::count_tokens::count_tokens))

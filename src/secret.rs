@@ -41,6 +41,18 @@ pub fn fingerprint(value: &str) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The whole SHA-256 of `value` in hex: an identity for a key where two keys must never share an entry (the
+/// per-key model list cache), unlike [`fingerprint`], whose 32 bits collide after some 65,000 keys.
+pub fn digest_hex(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 /// Compares two byte strings without an early exit on the first difference.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Length is not secret-dependent in a way that matters for fixed-format keys; the content comparison is.
@@ -57,6 +69,12 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("very-secret"));
         assert_eq!(s.fingerprint().len(), 8);
+    }
+
+    #[test]
+    fn digest_is_the_whole_sha256() {
+        assert_eq!(digest_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(digest_hex("abc").starts_with(&fingerprint("abc")));
     }
 
     #[test]

@@ -343,7 +343,7 @@ async fn client_disconnect_before_the_head_cancels_the_upstream_request_for_both
             ("SILENT_API_FORMAT", format),
             ("MAX_RETRIES", "0"),
         ]);
-        let impatient = awc::Client::builder().timeout(std::time::Duration::from_millis(300)).finish();
+        let impatient = client_with_timeout(std::time::Duration::from_millis(300));
         let sent = impatient.post(format!("{}/v1/chat/completions", gw.url)).send_body(chat("silent:m", false)).await;
         assert!(sent.is_err(), "{format}: the client gave up");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

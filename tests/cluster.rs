@@ -446,7 +446,12 @@ async fn three_replicas_behind_nginx_with_redis_and_prometheus() {
     };
     for (i, r) in cluster.replicas.iter().enumerate() {
         client.sent.set(client.sent.get() + 1);
-        let res = http.post(format!("{}/v1/messages", r.url)).send_body(body("mock:claude", false)).await.unwrap();
+        let res = http
+            .post(format!("{}/v1/messages", r.url))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body("mock:claude", false))
+            .await
+            .unwrap();
         assert_eq!(res.status().as_u16(), 200);
         let seed = seed_of(&res).expect("x-gatehouse-request-id");
         assert!(client.seeds.insert(seed, i).is_none(), "two replicas share a request-id seed");

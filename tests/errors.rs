@@ -174,7 +174,7 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 async fn client_disconnect_before_the_response_head_cancels_the_upstream_request() {
     let (url, closed) = start_silent_upstream();
     let gw = gateway_for(&url, &[]);
-    let impatient = awc::Client::builder().timeout(Duration::from_millis(300)).finish();
+    let impatient = client_with_timeout(Duration::from_millis(300));
     assert!(impatient.post(format!("{}/v1/messages", gw.url)).send_body(body("mock:m", false)).await.is_err());
     let deadline = Instant::now() + Duration::from_secs(5);
     while closed.load(std::sync::atomic::Ordering::SeqCst) == 0 {

@@ -103,10 +103,17 @@ async fn models_are_merged_with_aliases_and_a_failing_provider_is_skipped() {
 }
 
 #[actix_rt::test]
-async fn passthrough_providers_are_listed_with_the_clients_key() {
+async fn passthrough_providers_are_listed_with_the_clients_key_when_they_opt_in() {
     let mock = start_mock();
-    let gw =
-        start_gateway(&[("MOCK_API_KEY", "!PASSTHRU"), ("MOCK_BASE_URL", &mock.url), ("MOCK_API_FORMAT", "anthropic")]);
+    let env = [("MOCK_API_KEY", "!PASSTHRU"), ("MOCK_BASE_URL", mock.url.as_str()), ("MOCK_API_FORMAT", "anthropic")];
+    let gw = start_gateway(&env);
+    let mut res =
+        client().get(format!("{}/v1/models", gw.url)).insert_header(("x-api-key", "sk-own")).send().await.unwrap();
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "not opted in: the key is not sent");
+    assert_eq!(mock.hits(), 0);
+
+    let gw = start_gateway(&[env.as_slice(), &[("MOCK_LIST_MODELS_WITH_CLIENT_KEY", "true")]].concat());
     let mut res = client().get(format!("{}/v1/models", gw.url)).send().await.unwrap();
     let list: Value = res.json().await.unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "no key, nothing to list with");

@@ -82,7 +82,7 @@ async fn headers_forwarded_upstream() {
     // A header named by `Connection` is hop-by-hop. awc rewrites `Connection`, so speak HTTP/1.1 by hand.
     let raw_body = body("mock:claude", false);
     let request = format!(
-        "POST /v1/messages HTTP/1.1\r\nhost: x\r\nconnection: close, x-hop-header\r\nx-hop-header: secret-hop\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{raw_body}",
+        "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close, x-hop-header\r\nx-hop-header: secret-hop\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{raw_body}",
         raw_body.len()
     );
     let addr = gw.url.trim_start_matches("http://").to_string();

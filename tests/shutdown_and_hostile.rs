@@ -94,7 +94,7 @@ async fn hostile_clients_get_quick_4xx() {
         move || {
             raw_exchange(
                 &url,
-                b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 999999999999\r\n\r\n{",
+                b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 999999999999\r\n\r\n{",
                 Duration::from_secs(10),
             )
         }

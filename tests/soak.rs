@@ -36,7 +36,7 @@ async fn one(client: &awc::Client, url: &str, i: usize) {
 
 async fn run(gw_url: &str, count: usize) {
     let url: Arc<str> = format!("{gw_url}/v1/messages").into();
-    let c = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    let c = client();
     futures_util::stream::iter(0..count)
         .for_each_concurrent(CONCURRENCY, |i| {
             let (c, url) = (c.clone(), url.clone());

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::config::{Overlay, Snapshot};
 use crate::error::GatewayError;
+use crate::log_safe::Escaped;
 use crate::registry::{Adoption, Edit, LiveConfig, Transition};
 use crate::replication::follower::{follow, Event};
 use crate::replication::redis_store::RedisStore;
@@ -90,8 +91,9 @@ impl Registry {
                 t.overlay_to
             ),
             Adoption::Refused(reason) => log::error!(
-                "shared overlay v{held} from Redis does not validate on this replica, keeping configuration v{}: {reason}",
-                self.live.snapshot().version
+                "shared overlay v{held} from Redis does not validate on this replica, keeping configuration v{}: {}",
+                self.live.snapshot().version,
+                Escaped(&reason)
             ),
             Adoption::StoreBehind => self.write_back(held, ctx),
         }
@@ -162,7 +164,10 @@ async fn reload_on_hangup(registry: actix::WeakAddr<Registry>) {
     }
 }
 
+/// The audit line of an admin change. `what` names the provider from the request's path and the error may quote
+/// the change: both are escaped.
 fn audit(by: &str, what: &str, result: &Result<Transition, GatewayError>) {
+    let what = Escaped(what);
     match result {
         Ok(t) => log::info!(
             "admin {by}: {what}: config v{} -> v{} (overlay v{} -> v{})",
@@ -171,7 +176,7 @@ fn audit(by: &str, what: &str, result: &Result<Transition, GatewayError>) {
             t.overlay_from,
             t.overlay_to
         ),
-        Err(error) => log::warn!("admin {by}: {what}: refused ({}): {error}", error.kind()),
+        Err(error) => log::warn!("admin {by}: {what}: refused ({}): {}", error.kind(), Escaped(&error.to_string())),
     }
 }
 

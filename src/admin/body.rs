@@ -9,7 +9,7 @@ use crate::config::RawProvider;
 use crate::error::GatewayError;
 
 /// Every field the body may have.
-pub const FIELDS: [&str; 15] = [
+pub const FIELDS: [&str; 16] = [
     "base_url",
     "api_format",
     "api_keys",
@@ -25,6 +25,7 @@ pub const FIELDS: [&str; 15] = [
     "user_id_field",
     "models",
     "request_timeout",
+    "list_models_with_client_key",
 ];
 
 /// Parses a provider body. Errors are 400 and name the field; they never quote a value (keys are values).
@@ -68,6 +69,9 @@ pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
                 provider.models = field::<Option<_>>(&name, value, expected)?.unwrap_or_default()
             }
             "request_timeout" => provider.request_timeout = field(&name, value, "a whole number of seconds")?,
+            "list_models_with_client_key" => {
+                provider.list_models_with_client_key = field(&name, value, "true or false")?
+            }
             _ => {} // Unknown fields were refused above.
         }
     }

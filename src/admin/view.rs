@@ -40,6 +40,7 @@ pub struct ProviderView<'a> {
     pub user_id_field: &'static str,
     /// Per-model conversion settings, in the order they are tried.
     pub models: Vec<ModelView<'a>>,
+    pub list_models_with_client_key: bool,
 }
 
 /// One per-model settings entry.
@@ -97,6 +98,7 @@ impl<'a> ProviderView<'a> {
             prompt_cache_key: options.prompt_cache_key,
             user_id_field: options.user_id_field.as_str(),
             models: options.models.iter().map(ModelView::of).collect(),
+            list_models_with_client_key: provider.list_models_with_client_key,
         }
     }
 }
@@ -135,6 +137,8 @@ pub fn config(description: &Description) -> Value {
         }),
     };
     let providers = providers(snapshot);
+    let connections = &limits.connections;
+    let (upstream_allow, upstream_deny) = connections.outbound.describe();
     json!({
         "version": snapshot.version,
         "overlay_version": description.overlay.version,
@@ -144,9 +148,12 @@ pub fn config(description: &Description) -> Value {
         "limits": {
             "max_body_bytes": limits.max_body_bytes,
             "request_timeout": limits.request_timeout.as_secs(),
-            "connect_timeout": limits.connect_timeout.as_secs(),
+            "connect_timeout": connections.connect_timeout.as_secs(),
             "stream_idle_timeout": limits.stream_idle_timeout.as_secs(),
+            "upstream_idle_timeout": connections.idle_timeout.as_secs(),
+            "upstream_max_connections": connections.max_per_provider,
         },
+        "outbound_policy": { "upstream_allow": upstream_allow, "upstream_deny": upstream_deny },
         "providers": providers["providers"],
         "overlay": { "version": description.overlay.version, "changes": changes },
         "replication": replication,

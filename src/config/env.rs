@@ -93,6 +93,7 @@ fn apply_setting(
         "SEND_REASONING_BACK" => entry.send_reasoning_back = Some(parse_bool(var, value)?),
         "REWRITE_TOOL_NAMES" => entry.rewrite_tool_names = Some(parse_bool(var, value)?),
         "THOUGHT_SIGNATURES" => entry.thought_signatures = Some(parse_bool(var, value)?),
+        "LIST_MODELS_WITH_CLIENT_KEY" => entry.list_models_with_client_key = Some(parse_bool(var, value)?),
         other => {
             if let Some(alias) = other.strip_prefix("ALIAS_").filter(|a| !a.is_empty()) {
                 entry.aliases.insert(alias.to_ascii_lowercase(), RawAliasTargets::from_env(value));

@@ -117,6 +117,23 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
     if let Some(v) = get("LOG_LEVEL") {
         server.log_level = Some(v.to_string());
     }
+    for (var, field) in [
+        ("ALLOWED_ORIGINS", &mut server.allowed_origins),
+        ("ALLOWED_HOSTS", &mut server.allowed_hosts),
+        ("UPSTREAM_ALLOW", &mut server.upstream_allow),
+        ("UPSTREAM_DENY", &mut server.upstream_deny),
+    ] {
+        // Lists: commas or whitespace separate the entries (split when validated, as the file's lists are).
+        if let Some(v) = get(var).filter(|v| !v.trim().is_empty()) {
+            *field = Some(vec![v.to_string()]);
+        }
+    }
+    if let Some(v) = get("UPSTREAM_IDLE_TIMEOUT") {
+        server.upstream_idle_timeout = Some(parse_number("UPSTREAM_IDLE_TIMEOUT", v)?);
+    }
+    if let Some(v) = get("UPSTREAM_MAX_CONNECTIONS") {
+        server.upstream_max_connections = Some(parse_number("UPSTREAM_MAX_CONNECTIONS", v)?);
+    }
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! Configuration: the TOML file and environment variables (raw), validated into an immutable [`Snapshot`] that
 //! every request reads and that a reload replaces whole.
 
+pub mod address;
 pub mod alias;
 mod convert_options;
 mod env;
 mod load;
+pub mod outbound;
 pub mod overlay;
 mod provider;
 pub mod raw;
@@ -19,6 +21,7 @@ use derive_more::Display;
 
 pub use alias::Alias;
 pub use load::{load, load_from, load_raw, ConfigSource};
+pub use outbound::OutboundPolicy;
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
 pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
@@ -45,13 +48,45 @@ impl ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Where the gateway listens. Fixed for the life of the process (a reload does not rebind).
+/// Where the gateway listens, and who may talk to it from a browser. Fixed for the life of the process (a reload
+/// does not rebind).
 #[derive(Debug, Clone)]
 pub struct Listen {
     pub host: String,
     pub port: u16,
     pub workers: usize,
     pub log_level: Option<String>,
+    /// Browser origins whose requests the model and admin routes accept, as browsers write them (lower case, no
+    /// trailing slash). Empty: every request with an `Origin` header is refused.
+    pub allowed_origins: Vec<String>,
+    /// `Host` names accepted besides loopback ones when the gateway listens on a loopback address: exact names
+    /// (lower case), `*.suffix`, or `*` for any.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// How upstream connections are opened and kept. Shared by every provider of a snapshot; each provider's
+/// connection pool (one per worker) is built from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connections {
+    /// TCP + TLS connect, DNS included.
+    pub connect_timeout: Duration,
+    /// How long an idle connection is kept for reuse; a provider unused that long has its idle connections closed.
+    pub idle_timeout: Duration,
+    /// Simultaneous connections per provider and worker; requests beyond it wait for one. 0: no cap.
+    pub max_per_provider: usize,
+    /// Where connections may go.
+    pub outbound: OutboundPolicy,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_per_provider: 512,
+            outbound: OutboundPolicy::default(),
+        }
+    }
 }
 
 /// Limits and timeouts that apply to every provider unless a provider overrides them.
@@ -59,7 +94,7 @@ pub struct Listen {
 pub struct Limits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
-    pub connect_timeout: Duration,
+    pub connections: Arc<Connections>,
     pub stream_idle_timeout: Duration,
     pub retry: RetryPolicy,
     pub runtime: RuntimeSettings,
@@ -71,7 +106,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 32 * 1024 * 1024,
             request_timeout: Duration::from_secs(600),
-            connect_timeout: Duration::from_secs(10),
+            connections: Arc::new(Connections::default()),
             stream_idle_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             runtime: RuntimeSettings::default(),
@@ -112,6 +147,13 @@ impl Snapshot {
             }
             new.runtime.inherit(&old.runtime);
         }
+    }
+
+    /// Whether `presented` is one of the gateway's own secrets (the proxy key, the admin key): a key a client
+    /// presents as its own provider key must never be one of them, or a passthrough provider would receive it.
+    /// Virtual keys, when they come, belong here too.
+    pub fn is_gateway_secret(&self, presented: &str) -> bool {
+        [&self.proxy_key, &self.admin_key].into_iter().flatten().any(|secret| secret.matches(presented))
     }
 
     /// Provider names, comma-separated, for error messages that list what exists.

@@ -6,7 +6,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use derive_more::Display;
 use serde::Serialize;
 
-use super::{Alias, Origin};
+use super::{Alias, Connections, Origin};
 use crate::convert::ConvertOptions;
 use crate::resilience::{ProviderRuntime, RetryPolicy};
 use crate::secret::Secret;
@@ -73,6 +73,11 @@ pub struct Provider {
     /// Model aliases owned by this provider.
     pub aliases: Vec<Alias>,
     pub origin: Origin,
+    /// Passthrough providers: `GET /v1/models` may list this provider's models with a client's own key (when the
+    /// key's style matches the provider's format).
+    pub list_models_with_client_key: bool,
+    /// How connections to the upstream are made (shared by the snapshot's providers).
+    pub connections: std::sync::Arc<Connections>,
 }
 
 impl Provider {

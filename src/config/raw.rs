@@ -53,6 +53,21 @@ pub struct RawServer {
     pub admin_api_key: Option<String>,
     /// Redis holding the admin overlay shared by every replica; read at startup only.
     pub redis_url: Option<String>,
+    /// Browser origins (`https://app.example.com`) whose requests the model and admin routes accept; read at
+    /// startup only. Requests with any other `Origin` are refused.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Extra `Host` names accepted when the gateway listens on a loopback address (`name`, `*.suffix`, or `*`);
+    /// read at startup only.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Outbound address policy: the only destinations upstream connections may go to (CIDRs, host patterns).
+    pub upstream_allow: Option<Vec<String>>,
+    /// Outbound address policy: destinations upstream connections may never go to (default: link-local and cloud
+    /// metadata addresses).
+    pub upstream_deny: Option<Vec<String>>,
+    /// Seconds an idle upstream connection is kept for reuse.
+    pub upstream_idle_timeout: Option<u64>,
+    /// Simultaneous upstream connections per provider and worker (0: no cap).
+    pub upstream_max_connections: Option<usize>,
 }
 
 /// `[providers.<name>]`. Also the form an admin change is stored in (serialised into the shared overlay).
@@ -66,7 +81,7 @@ pub struct RawProvider {
     /// One key, several whitespace-separated keys, or `!PASSTHRU`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
-    /// The same as a list.
+    /// The same as a list, one key per element (an element with whitespace is refused, not split).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -96,6 +111,9 @@ pub struct RawProvider {
     /// Per-model conversion settings: model name or `prefix*` → settings.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, RawModelOptions>,
+    /// Passthrough providers: whether `GET /v1/models` may send a client's own key here to list models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_models_with_client_key: Option<bool>,
     /// Model aliases: name → target(s).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aliases: BTreeMap<String, RawAliasTargets>,

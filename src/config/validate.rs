@@ -7,8 +7,12 @@ use std::time::Duration;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Uri;
 
+use super::address::same_host;
 use super::raw::{RawConfig, RawProvider, RawServer};
-use super::{Alias, ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
+use super::{
+    Alias, ApiFormat, Auth, ConfigError, Connections, Limits, Listen, OutboundPolicy, Provider, Settings, Snapshot,
+    PASSTHROUGH_MARKER,
+};
 use crate::resilience::runtime::RuntimeSettings;
 use crate::resilience::{ProviderRuntime, RetryPolicy};
 use crate::secret::Secret;
@@ -63,6 +67,69 @@ fn listen(server: &RawServer) -> Result<Listen, ConfigError> {
         port: server.port.unwrap_or(DEFAULT_PORT),
         workers,
         log_level: server.log_level.clone(),
+        allowed_origins: allowed_origins(server.allowed_origins.as_deref())?,
+        allowed_hosts: allowed_hosts(server.allowed_hosts.as_deref())?,
+    })
+}
+
+/// The entries of a list setting: file lists and environment values alike may separate entries with commas or
+/// whitespace.
+fn entries(lists: Option<&[String]>) -> impl Iterator<Item = &str> {
+    lists.into_iter().flatten().flat_map(|l| l.split(|c: char| c == ',' || c.is_whitespace())).filter(|e| !e.is_empty())
+}
+
+/// Origins as browsers send them: `scheme://host[:port]`, lower case, no path and no trailing slash.
+fn allowed_origins(lists: Option<&[String]>) -> Result<Vec<String>, ConfigError> {
+    entries(lists)
+        .map(|entry| {
+            let origin = entry.trim_end_matches('/').to_ascii_lowercase();
+            let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+            let host_ok = !rest.is_empty() && !rest.contains(['/', '?', '#', '@', '*']);
+            if !matches!(scheme, "http" | "https") || !host_ok {
+                return Err(ConfigError::new(format!(
+                    "allowed_origins (ALLOWED_ORIGINS): '{entry}' is not an origin (scheme://host[:port], as a browser sends it in Origin)"
+                )));
+            }
+            Ok(origin)
+        })
+        .collect()
+}
+
+/// Extra `Host` names: a name, `*.suffix`, or `*`.
+fn allowed_hosts(lists: Option<&[String]>) -> Result<Vec<String>, ConfigError> {
+    entries(lists)
+        .map(|entry| {
+            let host = entry.trim_end_matches('.').to_ascii_lowercase();
+            let name = host.strip_prefix("*.").unwrap_or(&host);
+            let valid = host == "*"
+                || (!name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']')));
+            if !valid {
+                return Err(ConfigError::new(format!(
+                    "allowed_hosts (ALLOWED_HOSTS): '{entry}' is not a host name, *.suffix or *"
+                )));
+            }
+            Ok(host)
+        })
+        .collect()
+}
+
+fn connections(server: &RawServer, connect_timeout: Duration) -> Result<Connections, ConfigError> {
+    let defaults = Connections::default();
+    let idle_timeout = match server.upstream_idle_timeout {
+        Some(0) => return Err(ConfigError::new("server.upstream_idle_timeout: must be at least 1 second")),
+        Some(secs) => Duration::from_secs(secs),
+        None => defaults.idle_timeout,
+    };
+    let outbound = OutboundPolicy::from_lists(server.upstream_allow.as_deref(), server.upstream_deny.as_deref())
+        .map_err(ConfigError::new)?;
+    Ok(Connections {
+        connect_timeout,
+        idle_timeout,
+        max_per_provider: server.upstream_max_connections.unwrap_or(defaults.max_per_provider),
+        outbound,
     })
 }
 
@@ -98,10 +165,11 @@ fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
         key_cooldown: server.key_cooldown.map_or(defaults.runtime.key_cooldown, Duration::from_secs),
         key_failure_threshold: defaults.runtime.key_failure_threshold,
     };
+    let connect_timeout = seconds(server.connect_timeout, "connect_timeout", defaults.connections.connect_timeout)?;
     Ok(Limits {
         max_body_bytes,
         request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
-        connect_timeout: seconds(server.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
+        connections: Arc::new(connections(server, connect_timeout)?),
         stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
         retry,
         runtime,
@@ -121,7 +189,7 @@ pub(crate) fn provider(
         return Err(ConfigError::new(format!("provider '{name}': name may only use letters, digits, '_' and '-'")));
     }
     let format = api_format(&name, raw.api_format.as_deref())?;
-    let base_url = base_url(&name, raw.base_url.as_deref(), listen)?;
+    let base_url = base_url(&name, raw.base_url.as_deref(), listen, &limits.connections.outbound)?;
     let auth = auth(&name, raw)?;
     let custom_headers = custom_headers(&name, raw)?;
     let options = super::convert_options::options(&name, raw)?;
@@ -152,6 +220,8 @@ pub(crate) fn provider(
         runtime,
         aliases: aliases(&name_for_aliases, raw)?,
         origin: raw.origin,
+        list_models_with_client_key: raw.list_models_with_client_key.unwrap_or(false),
+        connections: limits.connections.clone(),
     })
 }
 
@@ -171,7 +241,12 @@ fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError>
     }
 }
 
-fn base_url(name: &str, value: Option<&str>, listen: &Listen) -> Result<String, ConfigError> {
+fn base_url(
+    name: &str,
+    value: Option<&str>,
+    listen: &Listen,
+    outbound: &OutboundPolicy,
+) -> Result<String, ConfigError> {
     let url = match value.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => v.trim_end_matches('/').to_string(),
         None if name == "anthropic" => "https://api.anthropic.com".into(),
@@ -183,33 +258,62 @@ fn base_url(name: &str, value: Option<&str>, listen: &Listen) -> Result<String, 
             )))
         }
     };
+    let var = name.to_ascii_uppercase();
+    // Checked on the raw text, before anything quotes the URL: a password in it must not reach an error message.
+    if authority_of(&url).contains('@') {
+        return Err(ConfigError::new(format!(
+            "provider '{name}': base_url must not carry a user name or password (user:password@host): gatehouse would \
+             show it in /health and the admin API and never send it; put the credentials in a custom header instead \
+             ({var}_CUSTOM_HEADER_AUTHORIZATION=\"Basic …\", custom_headers in the file or the admin API body)"
+        )));
+    }
+    // Error messages quote the URL, unless an '@' anywhere in it might be a password's end.
+    let shown = if url.contains('@') { "(not repeated: it contains '@')".to_string() } else { format!("'{url}'") };
+    if url.contains(['?', '#']) {
+        return Err(ConfigError::new(format!(
+            "provider '{name}': base_url {shown} must not have a query string or fragment ('?' or '#'): request paths \
+             are appended to the base URL; put a tenant or version in the path, or send it in a custom header"
+        )));
+    }
     let uri: Uri =
-        url.parse().map_err(|_| ConfigError::new(format!("provider '{name}': base_url '{url}' is not a valid URL")))?;
+        url.parse().map_err(|_| ConfigError::new(format!("provider '{name}': base_url {shown} is not a valid URL")))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http") | Some("https"));
     let Some(host) = uri.host().filter(|h| !h.is_empty() && scheme_ok) else {
         return Err(ConfigError::new(format!(
-            "provider '{name}': base_url '{url}' must be an http:// or https:// URL with a host"
+            "provider '{name}': base_url {shown} must be an http:// or https:// URL with a host"
         )));
     };
     let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
-    if port == listen.port && is_own_host(host, &listen.host) {
+    if port == listen.port && same_host(host, &listen.host) {
         return Err(ConfigError::new(format!(
-            "provider '{name}': base_url '{url}' points at gatehouse itself (is {}_BASE_URL meant for a client?)",
-            name.to_ascii_uppercase()
+            "provider '{name}': base_url {shown} points at gatehouse itself (is {var}_BASE_URL meant for a client?)"
         )));
     }
+    outbound.check_host(host).map_err(|refusal| ConfigError::new(format!("provider '{name}': base_url: {refusal}")))?;
     Ok(url)
 }
 
-fn is_own_host(host: &str, listen_host: &str) -> bool {
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1" | "0.0.0.0");
-    host == listen_host || (loopback && matches!(listen_host, "127.0.0.1" | "localhost" | "0.0.0.0" | "::" | "::1"))
+/// The authority part of a URL as written (between `scheme://` and the path, query or fragment), or of the whole
+/// text when it has no scheme.
+fn authority_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 fn auth(name: &str, raw: &RawProvider) -> Result<Auth, ConfigError> {
     let keys: Vec<String> = match (&raw.api_key, &raw.api_keys) {
         (Some(one), _) => one.split_whitespace().map(str::to_string).collect(),
-        (None, Some(list)) => list.iter().flat_map(|k| k.split_whitespace()).map(str::to_string).collect(),
+        (None, Some(list)) => {
+            // A list holds one key per element: whitespace inside one is a mistake (two keys pasted together, or a
+            // stray newline), not a separator.
+            if list.iter().any(|k| k.trim().is_empty() || k.trim().contains(char::is_whitespace)) {
+                return Err(ConfigError::new(format!(
+                    "provider '{name}': api_keys: each element must be one key, non-empty and without whitespace \
+                     (list several keys as separate elements)"
+                )));
+            }
+            list.iter().map(|k| k.trim().to_string()).collect()
+        }
         (None, None) => vec![],
     };
     let passthrough = keys.iter().filter(|k| k.as_str() == PASSTHROUGH_MARKER).count();
@@ -226,6 +330,21 @@ fn auth(name: &str, raw: &RawProvider) -> Result<Auth, ConfigError> {
     }
 }
 
+/// Headers a provider's custom headers may not set: the gateway writes them itself (the target host, the
+/// message framing, the connection's own headers, the hop count that stops loops).
+const RESERVED_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    crate::hops::HOPS_HEADER,
+];
+
 fn custom_headers(name: &str, raw: &RawProvider) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
     raw.custom_headers
         .iter()
@@ -233,6 +352,12 @@ fn custom_headers(name: &str, raw: &RawProvider) -> Result<Vec<(HeaderName, Head
             let header_name = HeaderName::from_bytes(header.to_ascii_lowercase().as_bytes()).map_err(|_| {
                 ConfigError::new(format!("provider '{name}': custom header name '{header}' is not a valid header name"))
             })?;
+            if RESERVED_HEADERS.contains(&header_name.as_str()) {
+                return Err(ConfigError::new(format!(
+                    "provider '{name}': custom header '{header_name}' cannot be set: gatehouse writes it itself \
+                     (the host comes from base_url)"
+                )));
+            }
             let header_value = HeaderValue::from_str(value).map_err(|_| {
                 ConfigError::new(format!("provider '{name}': custom header '{header}' has an invalid value"))
             })?;
@@ -341,6 +466,97 @@ mod tests {
             );
             assert!(err_of(&raw).contains("base_url"), "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_and_never_quoted() {
+        for bad in [
+            "http://user:hunter2@h/v1",
+            "https://hunter2@h",
+            "http:/user:hunter2@h",
+            "user:hunter2@h",
+            "http://user:hunter2@[::1",
+            "http://user:hunter2@h?x",
+        ] {
+            let raw = raw_with(
+                "x",
+                RawProvider { api_key: Some("k".into()), base_url: Some(bad.into()), ..Default::default() },
+            );
+            let e = err_of(&raw);
+            assert!(e.starts_with("provider 'x': base_url"), "{bad}: {e}");
+            assert!(!e.contains("hunter2"), "{bad}: {e}");
+        }
+        let at_in_path = raw_with(
+            "x",
+            RawProvider { api_key: Some("k".into()), base_url: Some("http://h/v1/@team".into()), ..Default::default() },
+        );
+        assert!(validate(&at_in_path).is_ok(), "an '@' in the path is not userinfo");
+    }
+
+    #[test]
+    fn loops_are_recognised_in_every_spelling() {
+        for host in ["LOCALHOST", "localhost.", "127.1", "0x7f000001", "2130706433", "[::ffff:127.0.0.1]", "[::1]"] {
+            let raw = raw_with(
+                "anthropic",
+                RawProvider {
+                    api_key: Some("k".into()),
+                    base_url: Some(format!("http://{host}:8082")),
+                    ..Default::default()
+                },
+            );
+            assert!(err_of(&raw).contains("points at gatehouse itself"), "{host}");
+        }
+    }
+
+    #[test]
+    fn key_lists_hold_one_key_per_element() {
+        let with_keys = |keys: &[&str]| {
+            raw_with(
+                "x",
+                RawProvider {
+                    api_keys: Some(keys.iter().map(|k| k.to_string()).collect()),
+                    base_url: Some("http://h".into()),
+                    ..Default::default()
+                },
+            )
+        };
+        for bad in [&["a b"][..], &["a\tb"], &["a", ""], &["a\nb"]] {
+            let e = err_of(&with_keys(bad));
+            assert!(e.contains("api_keys") && !e.contains("a b"), "{bad:?}: {e}");
+        }
+        let s = validate(&with_keys(&[" a ", "b"])).unwrap();
+        assert_eq!(s.snapshot.providers["x"].key_count(), 2);
+    }
+
+    #[test]
+    fn reserved_custom_headers_are_refused() {
+        for header in ["Host", "content-length", "Transfer-Encoding", "connection", "x-gatehouse-hops"] {
+            let mut p =
+                RawProvider { api_key: Some("k".into()), base_url: Some("http://h".into()), ..Default::default() };
+            p.custom_headers.insert(header.into(), "v".into());
+            assert!(err_of(&raw_with("x", p)).contains("cannot be set"), "{header}");
+        }
+    }
+
+    #[test]
+    fn origins_hosts_and_connection_settings() {
+        let mut raw = raw_with("anthropic", RawProvider { api_key: Some("k".into()), ..Default::default() });
+        raw.server.allowed_origins = Some(vec!["https://App.example/, http://localhost:3000".into()]);
+        raw.server.allowed_hosts = Some(vec!["gw.internal".into(), "*.corp.example".into()]);
+        raw.server.upstream_idle_timeout = Some(5);
+        raw.server.upstream_max_connections = Some(0);
+        let s = validate(&raw).unwrap();
+        assert_eq!(s.listen.allowed_origins, ["https://app.example", "http://localhost:3000"]);
+        assert_eq!(s.listen.allowed_hosts, ["gw.internal", "*.corp.example"]);
+        let connections = &s.snapshot.providers["anthropic"].connections;
+        assert_eq!((connections.idle_timeout.as_secs(), connections.max_per_provider), (5, 0));
+        for bad in ["app.example", "https://app.example/path", "*", "ftp://x"] {
+            raw.server.allowed_origins = Some(vec![bad.into()]);
+            assert!(err_of(&raw).contains("ALLOWED_ORIGINS"), "{bad}");
+        }
+        raw.server.allowed_origins = None;
+        raw.server.upstream_idle_timeout = Some(0);
+        assert!(err_of(&raw).contains("upstream_idle_timeout"));
     }
 
     #[test]

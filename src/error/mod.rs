@@ -22,7 +22,9 @@ pub enum GatewayError {
     /// Missing or wrong credentials.
     #[display("{_0}")]
     Authentication(String),
-    /// The caller may not do this (a virtual key asking for a model outside its list, or one without a price).
+    /// The caller may not do this: a virtual key asking for a model outside its list (or one without a price), a
+    /// request from a browser page whose `Origin` is not allowed, or one addressed to a `Host` that is not this
+    /// gateway's name; the message says which.
     #[display("{_0}")]
     Forbidden(String),
     /// A virtual key's (or its team's) rate limit is reached; the same request can succeed after `retry_after`
@@ -44,6 +46,17 @@ pub enum GatewayError {
     /// The request body exceeds the configured limit.
     #[display("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The request body is not declared as JSON (`Content-Type: application/json`).
+    #[display("{_0}")]
+    UnsupportedMediaType(String),
+    /// The request's headers together exceed the limit.
+    #[display("request headers are larger than the limit of {limit} bytes (names and values together)")]
+    HeadersTooLarge { limit: usize },
+    /// The request has already passed through gateways `hops` times: a provider's base URL leads back.
+    #[display(
+        "the request has passed through gatehouse {hops} times (x-gatehouse-hops): a provider's base_url leads back to a gateway on the way; check the base URLs of the providers involved"
+    )]
+    LoopDetected { hops: u32 },
     /// The model names a provider that is not configured.
     #[display("unknown provider '{name}' in model '{model}'; configured providers: {configured}")]
     UnknownProvider { name: String, model: String, configured: String },
@@ -88,7 +101,9 @@ impl GatewayError {
             Self::RateLimited { .. } => "rate_limit_error",
             Self::BudgetExhausted { .. } => "billing_error",
             Self::NotFound(_) => "not_found_error",
-            Self::PayloadTooLarge { .. } => "request_too_large",
+            Self::PayloadTooLarge { .. } | Self::HeadersTooLarge { .. } => "request_too_large",
+            Self::UnsupportedMediaType(_) => "invalid_request_error",
+            Self::LoopDetected { .. } => "api_error",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
             Self::ClientClosed => "invalid_request_error",
             Self::Unavailable(_) => "api_error",
@@ -111,6 +126,9 @@ impl GatewayError {
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
+            Self::LoopDetected { .. } => "loop_detected",
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
@@ -166,6 +184,9 @@ impl GatewayError {
             | Self::Conflict(_)
             | Self::Unavailable(_)
             | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::HeadersTooLarge { .. }
+            | Self::LoopDetected { .. }
             | Self::UnknownProvider { .. }
             | Self::ClientClosed
             | Self::Internal(_) => false,
@@ -247,6 +268,9 @@ impl ResponseError for GatewayError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::KeysExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -25,6 +25,7 @@ use super::ratelimit_headers::ratelimit_headers;
 use super::recorder::Recorder;
 use crate::config::{Snapshot, Target};
 use crate::error::{render, GatewayError};
+use crate::log_safe::Escaped;
 use crate::state::AppState;
 use crate::upstream::UpstreamReply;
 
@@ -114,11 +115,12 @@ fn falls_back(result: &Result<UpstreamReply, GatewayError>, request: &Admitted, 
     };
     let Some(why) = why else { return false };
     log::warn!(
-        "{}:{} failed ({why}); falling back to {}:{}",
+        "{}:{} failed ({}); falling back to {}:{}",
         failed.provider.name,
-        failed.model,
+        Escaped(&failed.model),
+        Escaped(&why),
         next.provider.name,
-        next.model
+        Escaped(&next.model)
     );
     true
 }

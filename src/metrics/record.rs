@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::convert::Usage;
+use crate::log_safe::Escaped;
 
 /// One finished request. Sent once, fire-and-forget, when the response (or stream) ends.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +45,8 @@ impl RequestRecord {
         Some(until.saturating_sub(upstream))
     }
 
-    /// The one log line per request. Never contains a key.
+    /// The one log line per request. Never contains a key; the model (the client's text) is escaped, so a
+    /// control character in it cannot end the line or forge another.
     pub fn log_line(&self) -> String {
         let ms =
             |d: Option<Duration>| d.map_or_else(|| "-".to_string(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0));
@@ -53,7 +55,7 @@ impl RequestRecord {
             self.request_id,
             self.route,
             self.provider,
-            self.model,
+            Escaped(&self.model),
             self.status,
             ms(Some(self.duration)),
             ms(self.time_to_first_byte),
@@ -65,5 +67,24 @@ impl RequestRecord {
             self.usage.cache_creation_input_tokens,
             self.error_kind.map(|k| format!(" error={k}")).unwrap_or_default(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_is_one_line_whatever_the_model() {
+        let record = RequestRecord {
+            request_id: "gh-1".into(),
+            provider: "mock".into(),
+            model: "x\r\n[INFO] forged status=200\u{1b}[2K".to_string().into(),
+            route: "messages",
+            ..RequestRecord::default()
+        };
+        let line = record.log_line();
+        assert!(!line.contains(['\r', '\n', '\u{1b}']), "{line}");
+        assert!(line.contains("mock:x\\r\\n[INFO] forged status=200\\u{1b}[2K status=0"), "{line}");
     }
 }

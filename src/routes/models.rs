@@ -1,7 +1,12 @@
 //! `GET /v1/models`: the union of every provider's models (fetched from their model endpoints through the
 //! forwarders, cached with a TTL; one provider failing does not fail the list) plus aliases, ids as
-//! `provider:model`. Anthropic's paginated shape by default, OpenAI's with `?format=openai`. Passthrough
-//! providers are listed with the client's own key.
+//! `provider:model`. Anthropic's paginated shape by default, OpenAI's with `?format=openai`.
+//!
+//! A passthrough provider is listed with the client's own key only where that key was meant to go: the provider
+//! opted in (`list_models_with_client_key`) and speaks the format the key's style belongs to — `x-api-key` is
+//! Anthropic's, `Authorization: Bearer` OpenAI's (or Anthropic's, for an Anthropic OAuth token `sk-ant-oat…`).
+//! Otherwise the key is not sent and the provider's models are not listed (its aliases still are). Lists fetched
+//! with a client's key are cached under the key's SHA-256, never shared with another key.
 
 use std::sync::Arc;
 
@@ -9,14 +14,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::join_all;
 use serde::Deserialize;
 
-use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
+use crate::config::{ApiFormat, Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
 use crate::gateway::admission::credentials;
 use crate::keys::patterns;
+use crate::log_safe::Escaped;
 use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
-use crate::secret::fingerprint;
+use crate::secret::digest_hex;
 use crate::state::AppState;
-use crate::upstream::{ClientKey, UpstreamRequest};
+use crate::upstream::{ClientKey, KeyStyle, UpstreamRequest};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -52,7 +58,7 @@ async fn handle(
             }
             Ok(None) => {}
             Err(error) => {
-                log::warn!("models of provider {}: {error}", provider.name);
+                log::warn!("models of provider {}: {}", provider.name, Escaped(&error.to_string()));
                 failed.push(&provider.name);
             }
         }
@@ -88,7 +94,22 @@ async fn handle(
     Ok(response.json(body))
 }
 
-/// One provider's list, from the cache or upstream. `Ok(None)`: a passthrough provider and no client key.
+/// Whether a passthrough provider may receive `client`'s key to list its models: it opted in, and the key's style
+/// belongs to the provider's format.
+fn may_list_with(provider: &Provider, client: &ClientKey) -> bool {
+    let format_of_key = match client.style {
+        KeyStyle::XApiKey => ApiFormat::Anthropic,
+        KeyStyle::Bearer if client.key.starts_with(ANTHROPIC_OAUTH_PREFIX) => ApiFormat::Anthropic,
+        KeyStyle::Bearer => ApiFormat::OpenAi,
+    };
+    provider.list_models_with_client_key && provider.format == format_of_key
+}
+
+/// How Anthropic's OAuth access tokens (Claude Code's `/login`) begin; they travel as bearer tokens.
+const ANTHROPIC_OAUTH_PREFIX: &str = "sk-ant-oat";
+
+/// One provider's list, from the cache or upstream. `Ok(None)`: a passthrough provider this client's key may not
+/// be sent to (see [`may_list_with`]), or no client key.
 async fn provider_models(
     provider: &Arc<Provider>,
     snapshot: &Snapshot,
@@ -96,10 +117,12 @@ async fn provider_models(
     client_key: Option<&ClientKey>,
     app: &AppState,
 ) -> Result<Option<Arc<Vec<ModelEntry>>>, GatewayError> {
-    let key_id = match (&provider.auth, client_key) {
-        (Auth::Static(_), _) => "static".to_string(),
-        (Auth::Passthrough, Some(client)) => fingerprint(&client.key),
-        (Auth::Passthrough, None) => return Ok(None),
+    let (key_id, client_key) = match (&provider.auth, client_key) {
+        (Auth::Static(_), _) => ("static".to_string(), None),
+        (Auth::Passthrough, Some(client)) if may_list_with(provider, client) => {
+            (format!("sha256:{}", digest_hex(&client.key)), Some(client))
+        }
+        (Auth::Passthrough, _) => return Ok(None),
     };
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));

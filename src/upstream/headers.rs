@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::ApiFormat;
 use crate::error::GatewayError;
+use crate::hops;
 
 /// The header that carries the gateway's proxy key when the standard auth headers carry the client's provider
 /// key. Never forwarded upstream.
@@ -30,8 +31,9 @@ pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// Headers never copied from the client: hop-by-hop, recomputed, or credentials that are replaced.
-const DROPPED: [&str; 15] = [
+/// Headers never copied from the client: hop-by-hop, recomputed, credentials that are replaced, and what a browser
+/// adds on its own (its cookies for the gateway's host, the page's origin) that is none of the provider's business.
+const DROPPED: [&str; 17] = [
     "host",
     "content-length",
     "connection",
@@ -46,6 +48,8 @@ const DROPPED: [&str; 15] = [
     "x-api-key",
     "authorization",
     "accept-encoding",
+    "cookie",
+    "origin",
     PROXY_KEY_HEADER,
 ];
 
@@ -62,10 +66,10 @@ pub struct UpstreamKey<'a> {
 /// and those the client's `Connection` header names (so `anthropic-beta`, `anthropic-version` and SDK headers
 /// arrive as sent). OpenAI format: only what an OpenAI
 /// endpoint understands. Both ask for an uncompressed answer, so relayed bytes and `content-encoding` agree and
-/// usage can be read on the side. The key and the provider's custom headers go on top, per attempt
-/// ([`attempt_headers`]).
+/// usage can be read on the side. Both carry the hop count, one more than the client's request carried
+/// ([`crate::hops`]). The key and the provider's custom headers go on top, per attempt ([`attempt_headers`]).
 pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(client.len() + 4);
+    let mut out = HeaderMap::with_capacity(client.len() + 5);
     match format {
         ApiFormat::Anthropic => {
             let named_by_connection = connection_tokens(client);
@@ -90,6 +94,8 @@ pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap
     }
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     out.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    // The request guard refused a malformed count before the request got here.
+    out.insert(hops::HOPS, hops::next_value(hops::hops(client).unwrap_or(hops::MAX_HOPS)));
     out
 }
 
@@ -200,6 +206,9 @@ mod tests {
             ("accept-encoding", "gzip, br"),
             ("content-length", "10"),
             ("x-stainless-os", "Linux"),
+            ("cookie", "session=browser-secret"),
+            ("origin", "https://app.example"),
+            ("x-gatehouse-hops", "2"),
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
@@ -216,7 +225,8 @@ mod tests {
         assert_eq!(out.get("user-agent").unwrap(), "claude-cli/2");
         assert_eq!(out.get("x-stainless-os").unwrap(), "Linux");
         assert_eq!(out.get("accept-encoding").unwrap(), "identity");
-        for gone in ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization"] {
+        assert_eq!(out.get("x-gatehouse-hops").unwrap(), "3");
+        for gone in ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization", "cookie", "origin"] {
             assert!(!out.contains_key(gone), "{gone} must not be forwarded");
         }
     }
@@ -238,6 +248,8 @@ mod tests {
         assert_eq!(out.get("x-team").unwrap(), "t");
         assert!(!out.contains_key("anthropic-beta"));
         assert!(!out.contains_key("x-api-key"));
+        assert_eq!(out.get("x-gatehouse-hops").unwrap(), "3");
+        assert_eq!(upstream_base_headers(ApiFormat::OpenAi, &HeaderMap::new()).get("x-gatehouse-hops").unwrap(), "1");
     }
 
     #[test]

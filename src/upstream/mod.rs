@@ -1,8 +1,10 @@
-//! Talking to upstream providers: which headers go (and come back), the request body as sent, the sender that
+//! Talking to upstream providers: how connections are made ([`connect`]: each provider's pool, the outbound
+//! address policy at connect time), which headers go (and come back), the request body as sent, the sender that
 //! applies the resilience policy (breaker → attempts with keys and retries → body), and the answer as the
 //! request path reads it. No actor code: the forwarder actor (`crate::actors::forwarder`) owns one
 //! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
+pub mod connect;
 pub mod headers;
 pub mod outgoing;
 pub mod reply;
@@ -10,12 +12,13 @@ pub mod send;
 
 use actix_web::http::header::HeaderMap;
 
+pub use connect::provider_client;
 pub use headers::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
 pub use outgoing::OutgoingBody;
 pub use reply::{UpstreamBody, UpstreamReply, MAX_WHOLE_BODY_BYTES};
 pub use send::Upstream;
 
-use crate::config::{Limits, Provider, UpstreamCall};
+use crate::config::{Provider, UpstreamCall};
 
 /// One call to make upstream, as the request path prepared it.
 #[derive(Debug)]
@@ -43,15 +46,4 @@ impl UpstreamRequest {
         let headers = headers::upstream_base_headers(provider.format, client_headers);
         Self { call, body: body.into(), headers, client_key }
     }
-}
-
-/// A worker's HTTP client: one connection pool per worker thread, shared by its providers' senders.
-pub fn worker_client(limits: &Limits) -> awc::Client {
-    let connector = awc::Connector::new().timeout(limits.connect_timeout).limit(0);
-    awc::Client::builder()
-        .connector(connector)
-        .disable_redirects()
-        .no_default_headers()
-        .timeout(limits.request_timeout)
-        .finish()
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod raw;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -641,7 +642,7 @@ fn answers_as_gatehouse(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    if tcp.write_all(b"GET /health HTTP/1.0\r\nhost: x\r\n\r\n").is_err() {
+    if tcp.write_all(b"GET /health HTTP/1.0\r\nhost: 127.0.0.1\r\n\r\n").is_err() {
         return false;
     }
     let mut answer = String::new();
@@ -679,10 +680,16 @@ pub fn dead_url() -> String {
     url
 }
 
-/// An HTTP client for tests, with a generous timeout.
+/// An HTTP client for tests, with a generous timeout. Sends `content-type: application/json`, as every API
+/// client does (the gateway refuses bodies declared otherwise).
 pub fn client() -> awc::Client {
+    client_with_timeout(Duration::from_secs(30))
+}
+
+/// [`client`] with another timeout.
+pub fn client_with_timeout(timeout: Duration) -> awc::Client {
     gatehouse::install_crypto_provider();
-    awc::Client::builder().timeout(Duration::from_secs(30)).finish()
+    awc::Client::builder().timeout(timeout).add_default_header(("content-type", "application/json")).finish()
 }
 
 /// A minimal valid Messages request body.

@@ -3,6 +3,10 @@
 //! A client may present two keys at once: the gateway's proxy key in `x-gatehouse-key`, and its own provider key
 //! in `x-api-key` or `Authorization: Bearer` (used by passthrough providers). Without `x-gatehouse-key`, a key in
 //! `x-api-key`/`Authorization` that equals the proxy key authenticates to the gateway and is never sent upstream.
+//!
+//! A provider key the client presents as its own is refused (401) when it is one of the gateway's own secrets
+//! (the proxy key sent alongside `x-gatehouse-key`, the admin key, later virtual keys): a passthrough provider
+//! would otherwise receive it. The caller says what the gateway's secrets are, as a predicate.
 
 use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
 
@@ -16,13 +20,19 @@ const PROXY_KEY: HeaderName = HeaderName::from_static(PROXY_KEY_HEADER);
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Checks the proxy key (when one is configured) and returns the client's provider key, if any.
-pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<Option<ClientKey>, GatewayError> {
+/// `is_gateway_secret` says whether a key is one the gateway owns (`Snapshot::is_gateway_secret`): such a key
+/// is never returned as the client's provider key.
+pub fn authenticate(
+    headers: &HeaderMap,
+    proxy_key: Option<&Secret>,
+    is_gateway_secret: impl Fn(&str) -> bool,
+) -> Result<Option<ClientKey>, GatewayError> {
     let presented = presented_key(headers);
-    let Some(proxy_key) = proxy_key else { return Ok(presented) };
+    let Some(proxy_key) = proxy_key else { return refuse_gateway_secret(presented, is_gateway_secret) };
     if let Some(gatehouse_key) = headers.get(&PROXY_KEY) {
         let ok = gatehouse_key.to_str().is_ok_and(|k| proxy_key.matches(k.trim()));
         return if ok {
-            Ok(presented)
+            refuse_gateway_secret(presented, is_gateway_secret)
         } else {
             Err(GatewayError::Authentication(format!("invalid proxy key in {PROXY_KEY_HEADER}")))
         };
@@ -35,6 +45,27 @@ pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<O
         None => Err(GatewayError::Authentication(format!(
             "this gateway requires a proxy key: send it in {PROXY_KEY_HEADER}, x-api-key or Authorization: Bearer"
         ))),
+    }
+}
+
+/// The client's own key, unless it is one of the gateway's secrets.
+pub fn refuse_gateway_secret(
+    presented: Option<ClientKey>,
+    is_gateway_secret: impl Fn(&str) -> bool,
+) -> Result<Option<ClientKey>, GatewayError> {
+    match presented {
+        Some(client) if is_gateway_secret(&client.key) => {
+            let header = match client.style {
+                KeyStyle::XApiKey => "x-api-key",
+                KeyStyle::Bearer => "Authorization: Bearer",
+            };
+            Err(GatewayError::Authentication(format!(
+                "the key in {header} is one of this gateway's own keys, not a provider key: it is never sent to a \
+                 provider. Put your own provider key there, or leave the header out (the gateway key goes in \
+                 {PROXY_KEY_HEADER} only)"
+            )))
+        }
+        other => Ok(other),
     }
 }
 
@@ -63,29 +94,46 @@ mod tests {
         h
     }
 
+    /// The gateway's secrets in these tests: the proxy key `gw` and the admin key `adm`.
+    fn ours(key: &str) -> bool {
+        key == "gw" || key == "adm"
+    }
+
     #[test]
     fn without_proxy_key_the_client_key_is_returned() {
-        let k = authenticate(&headers(&[("x-api-key", "sk-1")]), None).unwrap().unwrap();
+        let k = authenticate(&headers(&[("x-api-key", "sk-1")]), None, ours).unwrap().unwrap();
         assert_eq!(k, ClientKey { key: "sk-1".into(), style: KeyStyle::XApiKey });
-        let k = authenticate(&headers(&[("authorization", "Bearer tok")]), None).unwrap().unwrap();
+        let k = authenticate(&headers(&[("authorization", "Bearer tok")]), None, ours).unwrap().unwrap();
         assert_eq!(k, ClientKey { key: "tok".into(), style: KeyStyle::Bearer });
-        assert_eq!(authenticate(&headers(&[("authorization", "Basic x")]), None).unwrap(), None);
+        assert_eq!(authenticate(&headers(&[("authorization", "Basic x")]), None, ours).unwrap(), None);
     }
 
     #[test]
     fn proxy_key_in_standard_header_is_consumed() {
         let proxy = Secret::new("gw");
-        assert_eq!(authenticate(&headers(&[("x-api-key", "gw")]), Some(&proxy)).unwrap(), None);
-        assert!(authenticate(&headers(&[("x-api-key", "nope")]), Some(&proxy)).is_err());
-        assert!(authenticate(&headers(&[]), Some(&proxy)).is_err());
+        assert_eq!(authenticate(&headers(&[("x-api-key", "gw")]), Some(&proxy), ours).unwrap(), None);
+        assert!(authenticate(&headers(&[("x-api-key", "nope")]), Some(&proxy), ours).is_err());
+        assert!(authenticate(&headers(&[]), Some(&proxy), ours).is_err());
     }
 
     #[test]
     fn dedicated_header_allows_passthrough_key_alongside() {
         let proxy = Secret::new("gw");
         let h = headers(&[("x-gatehouse-key", "gw"), ("x-api-key", "sk-client")]);
-        assert_eq!(authenticate(&h, Some(&proxy)).unwrap().unwrap().key, "sk-client");
+        assert_eq!(authenticate(&h, Some(&proxy), ours).unwrap().unwrap().key, "sk-client");
         let h = headers(&[("x-gatehouse-key", "bad"), ("x-api-key", "gw")]);
-        assert!(authenticate(&h, Some(&proxy)).is_err(), "a wrong dedicated header is not rescued by x-api-key");
+        assert!(authenticate(&h, Some(&proxy), ours).is_err(), "a wrong dedicated header is not rescued by x-api-key");
+    }
+
+    #[test]
+    fn a_gateway_secret_is_never_the_clients_provider_key() {
+        let proxy = Secret::new("gw");
+        for own in [("x-api-key", "gw"), ("authorization", "Bearer gw"), ("x-api-key", "adm")] {
+            let h = headers(&[("x-gatehouse-key", "gw"), own]);
+            let e = authenticate(&h, Some(&proxy), ours).unwrap_err();
+            assert!(e.to_string().contains("one of this gateway's own keys"), "{own:?}: {e}");
+        }
+        let e = authenticate(&headers(&[("authorization", "Bearer adm")]), None, ours).unwrap_err();
+        assert!(e.to_string().contains("Authorization: Bearer") && !e.to_string().contains("adm"), "{e}");
     }
 }

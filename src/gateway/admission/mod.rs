@@ -1,11 +1,13 @@
 //! The first stage every model request meets: authenticate the client, read the body within the limit
 //! (validated as it arrives), check the fields needed to route it, and resolve the model to its targets. Each
 //! failure here is the client's to fix. The hang-up watch ([`disconnect`]) also lives here: it is set up when
-//! the request is admitted and guards it until its answer begins.
+//! the request is admitted and guards it until its answer begins. Before any of it, on every route, the request
+//! [`guard`] (a middleware) checks where the request comes from and how it is framed.
 
 pub mod auth;
 pub mod body;
 pub mod disconnect;
+pub mod guard;
 pub mod keys;
 pub mod metering;
 
@@ -47,17 +49,21 @@ pub async fn admit(
 }
 
 /// Who the caller is: with virtual keys in use, a key holder or the master proxy key; otherwise anyone past the
-/// proxy-key check. Every `/v1/*` route asks this first.
+/// proxy-key check. Every `/v1/*` route asks this first. Either way, the key a client presents as its own provider
+/// key is never one of the gateway's secrets (its proxy or admin key, or a virtual key): that would send it to a
+/// passthrough provider.
 pub fn credentials(headers: &HeaderMap, snapshot: &Snapshot, directory: &Directory) -> Result<Credentials, KeyRefusal> {
+    let is_gateway_secret = |key: &str| snapshot.is_gateway_secret(key) || key.starts_with(crate::keys::secret::PREFIX);
     if directory.in_use() {
-        return keys::identify(
-            headers,
-            directory,
-            snapshot.proxy_key.as_ref(),
-            crate::resilience::runtime::now_millis(),
-        );
+        let credentials =
+            keys::identify(headers, directory, snapshot.proxy_key.as_ref(), crate::resilience::runtime::now_millis())?;
+        // `identify` refuses the proxy key and virtual keys there; the admin key is the gateway's too.
+        return match auth::refuse_gateway_secret(credentials.client_key, is_gateway_secret) {
+            Ok(client_key) => Ok(Credentials { client_key, ..credentials }),
+            Err(error) => Err(KeyRefusal { error, reason: "misplaced", headroom: None }),
+        };
     }
-    match auth::authenticate(headers, snapshot.proxy_key.as_ref()) {
+    match auth::authenticate(headers, snapshot.proxy_key.as_ref(), is_gateway_secret) {
         Ok(client_key) => Ok(Credentials { caller: Caller::Open, client_key }),
         Err(error) => Err(error.into()),
     }
