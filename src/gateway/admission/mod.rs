@@ -68,3 +68,63 @@ pub fn credentials(headers: &HeaderMap, snapshot: &Snapshot, directory: &Directo
         Err(error) => Err(error.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load_from, ConfigSource};
+    use crate::keys::{secret, VirtualKey};
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn snapshot() -> Snapshot {
+        let env = [("ANTHROPIC_API_KEY", "!PASSTHRU"), ("PROXY_API_KEY", "proxy-k"), ("ADMIN_API_KEY", "admin-k")];
+        let source =
+            ConfigSource { path: None, env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        load_from(&source).unwrap().snapshot
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn directory_with(key_secret: &str) -> Directory {
+        let key = VirtualKey {
+            id: "k1".into(),
+            name: "dev".into(),
+            team: None,
+            models: vec![],
+            limits: Default::default(),
+            expires_at: None,
+            disabled: false,
+            metadata: Default::default(),
+            created_at: 0,
+            secret_hash: secret::hash(key_secret),
+            declared: false,
+        };
+        Directory::new(vec![key], vec![], Default::default())
+    }
+
+    #[test]
+    fn no_gateway_secret_passes_as_a_provider_key() {
+        let snapshot = snapshot();
+        let open = Directory::default();
+        let virtual_key = "gh_0123456789abcdef";
+        for own in ["proxy-k", "admin-k", virtual_key] {
+            let h = headers(&[("x-gatehouse-key", "proxy-k"), ("x-api-key", own)]);
+            let refused = credentials(&h, &snapshot, &open).unwrap_err();
+            assert_eq!(refused.error.kind(), "authentication", "{own}");
+        }
+        // With virtual keys in use: a holder's own key may not be the admin key either.
+        let keyed = directory_with(virtual_key);
+        let h = headers(&[("x-gatehouse-key", virtual_key), ("x-api-key", "admin-k")]);
+        let refused = credentials(&h, &snapshot, &keyed).unwrap_err();
+        assert_eq!((refused.error.kind(), refused.reason), ("authentication", "misplaced"));
+        let h = headers(&[("x-gatehouse-key", virtual_key), ("x-api-key", "sk-ant-own")]);
+        let ok = credentials(&h, &snapshot, &keyed).unwrap();
+        assert_eq!(ok.client_key.unwrap().key, "sk-ant-own");
+    }
+}
