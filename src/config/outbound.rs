@@ -7,7 +7,7 @@
 //!
 //! The policy is applied twice: at configuration time to base URLs whose host is a literal address or matches a
 //! name pattern (an early, clear error for the admin), and at connect time to every address a host name resolves
-//! to (`crate::upstream::connect`), so a name that resolves into a denied range is refused whatever DNS says.
+//! to (`crate::upstream::client`), so a name that resolves into a denied range is refused whatever DNS says.
 
 use std::fmt;
 use std::net::IpAddr;

@@ -1,10 +1,10 @@
-//! Talking to upstream providers: how connections are made ([`connect`]: each provider's pool, the outbound
+//! Talking to upstream providers: how connections are made ([`client`]: each provider's pool, the outbound
 //! address policy at connect time), which headers go (and come back), the request body as sent, the sender that
 //! applies the resilience policy (breaker → attempts with keys and retries → body), and the answer as the
 //! request path reads it. No actor code: the forwarder actor (`crate::actors::forwarder`) owns one
 //! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
-pub mod connect;
+pub mod client;
 pub mod headers;
 pub mod outgoing;
 pub mod reply;
@@ -12,7 +12,7 @@ pub mod send;
 
 use actix_web::http::header::HeaderMap;
 
-pub use connect::provider_client;
+pub use client::provider_client;
 pub use headers::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
 pub use outgoing::OutgoingBody;
 pub use reply::{UpstreamBody, UpstreamReply, MAX_WHOLE_BODY_BYTES};
