@@ -33,7 +33,7 @@ pub async fn admit(
     endpoint: Endpoint,
 ) -> Result<Admitted, GatewayError> {
     let client_key = auth::authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
-    let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await?;
+    let body = read_json(payload, req.headers(), &snapshot.limits).await?;
     let inspected = inspect(&body, endpoint.required())?;
     let route = resolve(snapshot, &inspected.model)?;
     Ok(Admitted { client_key, body: body.bytes, inspected, route })
