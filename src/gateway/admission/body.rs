@@ -83,7 +83,8 @@ fn refused(error: ScanError) -> GatewayError {
 }
 
 /// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
-/// One timer serves both deadlines: it is set to whichever comes first and moved on by each chunk.
+/// One timer serves both deadlines. A chunk only notes the time it arrived; when the timer fires, it either ends
+/// the read or is set again from that time (so chunks never touch the timer wheel).
 async fn read_checked(
     mut payload: web::Payload,
     headers: &HeaderMap,
@@ -97,8 +98,9 @@ async fn read_checked(
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let read_by = Instant::now() + deadlines.total;
-    let mut timer = pin!(tokio::time::sleep_until(read_by.min(Instant::now() + deadlines.idle)));
+    let mut last = Instant::now();
+    let read_by = last + deadlines.total;
+    let mut timer = pin!(tokio::time::sleep_until(read_by.min(last + deadlines.idle)));
     let mut first: Option<Bytes> = None;
     let mut joined: Option<BytesMut> = None;
     let mut total = 0usize;
@@ -106,11 +108,18 @@ async fn read_checked(
         let next = tokio::select! {
             biased;
             next = payload.next() => next,
-            _ = &mut timer => return Err(stalled(deadlines, Instant::now() >= read_by)),
+            _ = &mut timer => {
+                let (now, silent_until) = (Instant::now(), last + deadlines.idle);
+                if now >= read_by || now >= silent_until {
+                    return Err(stalled(deadlines, now >= read_by));
+                }
+                timer.as_mut().reset(read_by.min(silent_until));
+                continue;
+            }
         };
         let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
-        timer.as_mut().reset(read_by.min(Instant::now() + deadlines.idle));
+        last = Instant::now();
         total += chunk.len();
         if total > limit {
             return Err(GatewayError::PayloadTooLarge { limit });
