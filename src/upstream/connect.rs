@@ -112,20 +112,19 @@ impl HeadFilter {
         buf.put_slice(&self.held[..n]);
         self.held.advance(n);
     }
+}
 
-    /// Acts on a verdict about `bytes` (the start of a head): `true` when the head is final (and `bytes` ready).
-    fn settle(&mut self, verdict: Verdict, bytes: &mut [u8]) -> bool {
-        match verdict {
-            Verdict::Final { until_close } => {
-                if until_close {
-                    // "HTTP/1.1" → "HTTP/1.0": awc reads an HTTP/1.0 body without framing until the close.
-                    bytes[7] = b'0';
-                }
-                self.phase = Phase::Body;
-                true
+/// Readies a final head (`bytes` starts with it) for awc: a close-delimited HTTP/1.1 head becomes HTTP/1.0, the
+/// version for which awc reads a body without framing until the close. `false` for any other verdict.
+fn pass_final(verdict: Verdict, bytes: &mut [u8]) -> bool {
+    match verdict {
+        Verdict::Final { until_close } => {
+            if until_close {
+                bytes[7] = b'0';
             }
-            Verdict::Interim { .. } | Verdict::Incomplete => false,
+            true
         }
+        Verdict::Interim { .. } | Verdict::Incomplete => false,
     }
 }
 
@@ -148,8 +147,8 @@ impl AsyncRead for HeadFilter {
                 if new.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
-                let verdict = inspect(new, this.head_request);
-                if this.settle(verdict, new) {
+                if pass_final(inspect(new, this.head_request), new) {
+                    this.phase = Phase::Body;
                     return Poll::Ready(Ok(()));
                 }
                 this.held.extend_from_slice(new);
@@ -171,9 +170,8 @@ impl AsyncRead for HeadFilter {
                     this.held.extend_from_slice(more.filled());
                 }
                 verdict => {
-                    let mut held = std::mem::take(&mut this.held);
-                    this.settle(verdict, &mut held);
-                    this.held = held;
+                    pass_final(verdict, &mut this.held);
+                    this.phase = Phase::Body;
                 }
             }
         }
@@ -384,6 +382,61 @@ mod tests {
         headers.clear();
         headers.insert(CONTENT_LENGTH, "0".parse().unwrap());
         assert_eq!(unreadable_head(Version::HTTP_11, StatusCode::OK, &headers), None);
+    }
+
+    /// Writes `request` through a filter over a real connection whose peer answers `answer` one byte at a time,
+    /// and reads everything back through buffers of `read_size` bytes.
+    async fn through_filter(answer: &'static [u8], request: &'static [u8], read_size: usize) -> Vec<u8> {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            socket.set_nodelay(true).unwrap();
+            let mut got = vec![0u8; request.len()];
+            socket.read_exact(&mut got).unwrap();
+            for byte in answer {
+                socket.write_all(std::slice::from_ref(byte)).unwrap();
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        });
+        let mut io = HeadFilter::new(TcpStream::connect(addr).await.unwrap(), true);
+        let mut written = 0;
+        while written < request.len() {
+            written += std::future::poll_fn(|cx| Pin::new(&mut io).poll_write(cx, &request[written..])).await.unwrap();
+        }
+        let mut out = Vec::new();
+        loop {
+            let mut space = vec![0u8; read_size];
+            let mut buf = ReadBuf::new(&mut space);
+            std::future::poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut buf)).await.unwrap();
+            if buf.filled().is_empty() {
+                break;
+            }
+            out.extend_from_slice(buf.filled());
+        }
+        peer.join().unwrap();
+        out
+    }
+
+    #[actix_rt::test]
+    async fn interim_heads_never_reach_the_reader_whatever_the_segments() {
+        const ANSWER: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n\
+            HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+        for read_size in [1, 7, 4096] {
+            let out = through_filter(ANSWER, b"POST / HTTP/1.1\r\n\r\n", read_size).await;
+            assert_eq!(out, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", "reads of {read_size}");
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_close_delimited_head_reaches_the_reader_as_http_1_0() {
+        const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n";
+        let out = through_filter(ANSWER, b"POST / HTTP/1.1\r\n\r\n", 64).await;
+        assert_eq!(out, b"HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n");
+        // The answer to a HEAD request has no body, framing or not: left alone.
+        let out = through_filter(b"HTTP/1.1 200 OK\r\n\r\n", b"HEAD / HTTP/1.1\r\n\r\n", 64).await;
+        assert_eq!(out, b"HTTP/1.1 200 OK\r\n\r\n");
     }
 
     proptest! {
