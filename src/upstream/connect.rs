@@ -277,18 +277,25 @@ pub(crate) fn inspect(data: &[u8], head_request: bool) -> Verdict {
 }
 
 /// Whether a header line gives the body a length: `Content-Length`, or a `Transfer-Encoding` naming anything
-/// but `identity` (awc refuses codings other than chunked itself).
+/// but `identity` (awc refuses codings other than chunked itself). Names are compared in place (no search for the
+/// colon) since this runs on every header line up to the framing one.
 fn frames_the_body(line: &[u8]) -> bool {
-    if !matches!(line.first(), Some(b'c' | b'C' | b't' | b'T')) {
-        return false;
+    let named = |name: &[u8]| {
+        line.len() > name.len()
+            && matches!(line[name.len()], b':' | b' ' | b'\t')
+            && line[..name.len()].eq_ignore_ascii_case(name)
+    };
+    match line.first() {
+        Some(b'c' | b'C') => named(b"content-length"),
+        Some(b't' | b'T') if named(b"transfer-encoding") => {
+            let value = line.iter().position(|&b| b == b':').map_or(&[][..], |colon| &line[colon + 1..]);
+            value
+                .split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+                .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"identity"))
+        }
+        _ => false,
     }
-    let Some(colon) = memchr::memchr(b':', line) else { return false };
-    let name = line[..colon].trim_ascii_end();
-    if name.eq_ignore_ascii_case(b"content-length") {
-        return true;
-    }
-    name.eq_ignore_ascii_case(b"transfer-encoding")
-        && line[colon + 1..].split(|&b| b == b',').map(<[u8]>::trim_ascii).any(|c| !c.eq_ignore_ascii_case(b"identity"))
 }
 
 /// The backstop where the filter cannot act (HTTP/1.1 over TLS): why a head awc returned cannot be relayed — an
@@ -301,11 +308,14 @@ pub fn unreadable_head(version: Version, status: StatusCode, headers: &HeaderMap
              plain-HTTP connections)"
         ));
     }
+    // Cheapest tests first: HTTP/2 answers (TLS upstreams) and answers with a length stop before any lookup of
+    // the transfer coding.
+    let chunked = || {
+        let mut values = headers.get_all(TRANSFER_ENCODING);
+        values.any(|v| v.as_bytes().split(|&b| b == b',').any(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")))
+    };
     let has_body = code != 204 && code != 304;
-    let chunked = headers
-        .get_all(TRANSFER_ENCODING)
-        .any(|v| v.as_bytes().split(|&b| b == b',').any(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")));
-    if version == Version::HTTP_11 && has_body && !chunked && !headers.contains_key(CONTENT_LENGTH) {
+    if version == Version::HTTP_11 && has_body && !headers.contains_key(CONTENT_LENGTH) && !chunked() {
         return Some(format!(
             "it answered HTTP/1.1 {code} with neither Content-Length nor chunked Transfer-Encoding (a body that ends \
              when the connection closes), which gatehouse reads only on plain-HTTP connections"

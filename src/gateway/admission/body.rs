@@ -8,15 +8,17 @@
 //! `Content-Encoding` other than `identity` with 415 — the gateway reads the body as JSON, so an encoded body is
 //! either mislabelled or unreadable, and never goes upstream with that header.
 
+use std::future::Future;
 use std::ops::Range;
-use std::pin::pin;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, EXPECT};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::config::Limits;
 use crate::error::GatewayError;
@@ -84,7 +86,10 @@ fn refused(error: ScanError) -> GatewayError {
 
 /// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
 /// One timer serves both deadlines. A chunk only notes the time it arrived; when the timer fires, it either ends
-/// the read or is set again from that time (so chunks never touch the timer wheel).
+/// the read or is set again from that time (so chunks never touch the timer wheel). The timer is armed only if the
+/// body does not come at once: on the first wait the task asks to be polled again instead — actix-web feeds a body
+/// that arrived with the head right after the handler first yields — so a body already in the server's buffer
+/// (the common case) costs no timer at all.
 async fn read_checked(
     mut payload: web::Payload,
     headers: &HeaderMap,
@@ -100,22 +105,39 @@ async fn read_checked(
     }
     let mut last = Instant::now();
     let read_by = last + deadlines.total;
-    let mut timer = pin!(tokio::time::sleep_until(read_by.min(last + deadlines.idle)));
+    let mut timer: Pin<&mut Option<Sleep>> = pin!(None);
+    let mut free_pass = true;
     let mut first: Option<Bytes> = None;
     let mut joined: Option<BytesMut> = None;
     let mut total = 0usize;
     loop {
-        let next = tokio::select! {
-            biased;
-            next = payload.next() => next,
-            _ = &mut timer => {
-                let (now, silent_until) = (Instant::now(), last + deadlines.idle);
-                if now >= read_by || now >= silent_until {
-                    return Err(stalled(deadlines, now >= read_by));
-                }
-                timer.as_mut().reset(read_by.min(silent_until));
-                continue;
+        // `Some(item)`: the payload's next item; `None`: the timer fired.
+        let next = std::future::poll_fn(|cx| {
+            if let Poll::Ready(item) = payload.poll_next_unpin(cx) {
+                return Poll::Ready(Some(item));
             }
+            if std::mem::take(&mut free_pass) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep_until(read_by.min(last + deadlines.idle))));
+            }
+            match timer.as_mut().as_pin_mut() {
+                Some(sleep) => sleep.poll(cx).map(|()| None),
+                None => Poll::Pending,
+            }
+        })
+        .await;
+        let Some(next) = next else {
+            let (now, silent_until) = (Instant::now(), last + deadlines.idle);
+            if now >= read_by || now >= silent_until {
+                return Err(stalled(deadlines, now >= read_by));
+            }
+            if let Some(sleep) = timer.as_mut().as_pin_mut() {
+                sleep.reset(read_by.min(silent_until));
+            }
+            continue;
         };
         let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
