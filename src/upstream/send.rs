@@ -67,21 +67,22 @@ impl Upstream {
         };
         let protocol = |detail| GatewayError::UpstreamProtocol { provider: provider.name.clone(), detail };
         // A head that cannot be relayed, or a body in a coding the gateway cannot decode, is the upstream
-        // misbehaving: it counts against its breaker.
-        let outcome = outcome.and_then(|response| {
-            if let Some(detail) = unreadable_head(response.version(), response.status(), response.headers()) {
-                return Err(protocol(detail));
+        // misbehaving: it counts against its breaker. (Judged by reference: the response is not moved around.)
+        let coding = outcome.as_ref().map_or(Ok(None), |response| {
+            match unreadable_head(response.version(), response.status(), response.headers()) {
+                Some(detail) => Err(protocol(detail)),
+                None => decode::coding(response.headers()).map_err(protocol),
             }
-            let coding = decode::coding(response.headers()).map_err(protocol)?;
-            Ok((response, coding))
         });
-        match &outcome {
-            Ok((response, _)) if is_outage_status(response.status().as_u16()) => permit.failure(),
-            Ok(_) => permit.success(),
-            Err(error) if error.is_outage() => permit.failure(),
-            Err(_) => drop(permit),
+        match (&outcome, &coding) {
+            (Ok(_), Err(_)) => permit.failure(),
+            (Ok(response), Ok(_)) if is_outage_status(response.status().as_u16()) => permit.failure(),
+            (Ok(_), Ok(_)) => permit.success(),
+            (Err(error), _) if error.is_outage() => permit.failure(),
+            (Err(_), _) => drop(permit),
         }
-        let (mut response, coding) = outcome?;
+        let mut response = outcome?;
+        let coding = coding?;
         let status = response.status();
         let mut headers = relayed_headers(response.headers());
         if coding.is_some() {
