@@ -87,6 +87,8 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
         ("REQUEST_TIMEOUT", &mut server.request_timeout),
         ("CONNECT_TIMEOUT", &mut server.connect_timeout),
         ("STREAM_IDLE_TIMEOUT", &mut server.stream_idle_timeout),
+        ("BODY_IDLE_TIMEOUT", &mut server.body_idle_timeout),
+        ("BODY_READ_TIMEOUT", &mut server.body_read_timeout),
     ] {
         if let Some(v) = get(var) {
             *field = Some(parse_number(var, v)?);

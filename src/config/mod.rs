@@ -61,6 +61,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub stream_idle_timeout: Duration,
+    /// How long a client's request body may stay silent between two chunks (then 408).
+    pub body_idle_timeout: Duration,
+    /// How long reading a client's whole request body may take (then 408), however steadily it trickles in.
+    pub body_read_timeout: Duration,
     pub retry: RetryPolicy,
     pub runtime: RuntimeSettings,
     pub shutdown_grace: Duration,
@@ -73,6 +77,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             stream_idle_timeout: Duration::from_secs(300),
+            body_idle_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             runtime: RuntimeSettings::default(),
             shutdown_grace: Duration::from_secs(30),

@@ -103,6 +103,8 @@ fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
         request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
         connect_timeout: seconds(server.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
         stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
+        body_idle_timeout: seconds(server.body_idle_timeout, "body_idle_timeout", defaults.body_idle_timeout)?,
+        body_read_timeout: seconds(server.body_read_timeout, "body_read_timeout", defaults.body_read_timeout)?,
         retry,
         runtime,
         shutdown_grace: server.shutdown_grace.map_or(defaults.shutdown_grace, Duration::from_secs),

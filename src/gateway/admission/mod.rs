@@ -42,7 +42,7 @@ pub async fn admit(
 ) -> Result<Admitted, KeyRefusal> {
     let Credentials { caller, client_key } = credentials(req.headers(), snapshot, directory)?;
     let refused = KeyRefusal::from;
-    let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await.map_err(refused)?;
+    let body = read_json(payload, req.headers(), &snapshot.limits).await.map_err(refused)?;
     let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
     let route = resolve(snapshot, &inspected.model).map_err(refused)?;
     Ok(Admitted { caller, client_key, body: body.bytes, inspected, route, input_estimate: None })
