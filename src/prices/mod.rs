@@ -145,10 +145,14 @@ impl Price {
         }
         for (name, value) in fields {
             if !(value.is_finite() && (0.0..1e6).contains(&value)) {
-                return Err(format!("{name}: {value} is not a price in USD per million tokens (0 or more, below 1000000)"));
+                return Err(format!(
+                    "{name}: {value} is not a price in USD per million tokens (0 or more, below 1000000)"
+                ));
             }
             if ((value * 1e6).round() - value * 1e6).abs() > 1e-6 {
-                return Err(format!("{name}: {value} has more than six decimals (the resolution is $0.000001 per million tokens)"));
+                return Err(format!(
+                    "{name}: {value} has more than six decimals (the resolution is $0.000001 per million tokens)"
+                ));
             }
         }
         Ok(())
@@ -250,9 +254,8 @@ impl PriceTable {
 }
 
 /// The shipped table by family, built once.
-static SHIPPED_BY_FAMILY: LazyLock<HashMap<String, Price>> = LazyLock::new(|| {
-    shipped::SHIPPED.iter().map(|(name, price)| (names::family(name), *price)).collect()
-});
+static SHIPPED_BY_FAMILY: LazyLock<HashMap<String, Price>> =
+    LazyLock::new(|| shipped::SHIPPED.iter().map(|(name, price)| (names::family(name), *price)).collect());
 
 /// The shipped price of `model` (lower case): its exact id's when the table prices that id apart from its family
 /// (an older snapshot at another price), else its family's.

@@ -108,7 +108,10 @@ mod tests {
             ("global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5"),
             ("anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet"),
             ("anthropic.claude-opus-4-7", "claude-opus-4-7"),
-            ("arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-4-1"),
+            (
+                "arn:aws:bedrock:us-east-1:123:inference-profile/us.anthropic.claude-opus-4-1-20250805-v1:0",
+                "claude-opus-4-1",
+            ),
             ("claude-opus-4-1@20250805", "claude-opus-4-1"),
             ("claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet"),
             ("anthropic/claude-sonnet-4.5", "claude-sonnet-4-5"),

@@ -316,7 +316,9 @@ mod tests {
             assert_eq!((u.cache_creation_input_tokens, u.cache_creation_1h_input_tokens, u.output_tokens), (40, 40, 6));
         }
         // A split without the total: the total is its sum.
-        let u = usage_of_message(br#"{"usage":{"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":3}}}"#);
+        let u = usage_of_message(
+            br#"{"usage":{"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":3}}}"#,
+        );
         assert_eq!((u.cache_creation_input_tokens, u.cache_creation_1h_input_tokens), (5, 3));
     }
 
