@@ -37,6 +37,47 @@ async fn promtool_accepts_the_exposition() {
     assert!(report.trim().is_empty(), "promtool found lint problems:\n{report}");
 }
 
+#[test]
+#[ignore = "needs promtool (Debian package prometheus); run by .ci/suites/metrics.sh"]
+fn promtool_accepts_the_key_metrics() {
+    use gatehouse::convert::Usage;
+    use gatehouse::metrics::{Format, InFlight, MetricsState, RefusalReason, RequestRecord};
+    use std::sync::Arc;
+    let mut state = MetricsState::new(Arc::new(InFlight::default()), 0);
+    let keyed = RequestRecord {
+        provider: "mock".into(),
+        model: "claude".into(),
+        route: "messages",
+        status: 200,
+        key: Some(Arc::from("alice")),
+        team: Some(Arc::from("ml")),
+        usage: Usage { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 2, ..Usage::default() },
+        spend_nanos: 123_456_789,
+        ..RequestRecord::default()
+    };
+    state.record(&keyed, 1_000);
+    state.record(
+        &RequestRecord { status: 429, refusal: Some(RefusalReason::Tpm), spend_nanos: 0, ..keyed.clone() },
+        2_000,
+    );
+    state.record(&RequestRecord { team: None, key: Some(Arc::from("bob")), ..keyed }, 3_000);
+    // promtool lints the Prometheus text format (it reads OpenMetrics families' HELP as missing).
+    let text = state.prometheus(Format::Prometheus, &[]);
+    assert!(text.contains("gatehouse_key_spend_usd_total{key=\"alice\",team=\"ml\"} 0.123456789"), "{text}");
+    assert!(text.contains("gatehouse_key_refusals_total{key=\"alice\",team=\"ml\",reason=\"tpm\"} 1"), "{text}");
+    let mut child = Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool:\n{report}\n{text}");
+}
+
 /// A Prometheus server scraping `gw` every second, with its storage in a temp dir; killed on drop.
 struct Prometheus {
     url: String,
