@@ -6,6 +6,7 @@ mod convert_options;
 mod env;
 mod load;
 pub mod overlay;
+pub mod prices;
 mod provider;
 pub mod raw;
 pub mod routing;
@@ -25,6 +26,7 @@ pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
 pub use routing::{resolve, Route, Target};
 pub use validate::validate;
 
+use crate::prices::PriceTable;
 use crate::resilience::runtime::RuntimeSettings;
 use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
@@ -97,8 +99,9 @@ pub struct Snapshot {
     /// The admin API's bearer token; `None` disables the admin API (it answers 404).
     pub admin_key: Option<Secret>,
     pub limits: Limits,
-    /// What tokens cost, for virtual keys' budgets and spend.
-    pub prices: Arc<crate::prices::PriceTable>,
+    /// What tokens cost: the shipped prices with the file's `[prices."provider:model"]` on top. Looked up with
+    /// the target after aliases (provider name, upstream model).
+    pub prices: Arc<PriceTable>,
 }
 
 impl Snapshot {

@@ -14,6 +14,9 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
+    /// `[prices."provider:model"]`: prices on top of the shipped table (USD per million tokens).
+    #[serde(default)]
+    pub prices: BTreeMap<String, super::prices::RawPrice>,
 }
 
 /// `[server]`: listener, limits, timeouts and gateway-wide keys.
