@@ -8,6 +8,7 @@ mod env;
 mod load;
 pub mod outbound;
 pub mod overlay;
+pub mod prices;
 mod provider;
 pub mod raw;
 pub mod routing;
@@ -28,6 +29,7 @@ pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
 pub use routing::{resolve, Route, Target};
 pub use validate::validate;
 
+use crate::prices::PriceTable;
 use crate::resilience::runtime::RuntimeSettings;
 use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
@@ -96,6 +98,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub connections: Arc<Connections>,
     pub stream_idle_timeout: Duration,
+    /// How long a client's request body may stay silent between two chunks (then 408).
+    pub body_idle_timeout: Duration,
+    /// How long reading a client's whole request body may take (then 408), however steadily it trickles in.
+    pub body_read_timeout: Duration,
     pub retry: RetryPolicy,
     pub runtime: RuntimeSettings,
     pub shutdown_grace: Duration,
@@ -108,6 +114,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(600),
             connections: Arc::new(Connections::default()),
             stream_idle_timeout: Duration::from_secs(300),
+            body_idle_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             runtime: RuntimeSettings::default(),
             shutdown_grace: Duration::from_secs(30),
@@ -126,8 +134,9 @@ pub struct Snapshot {
     /// The admin API's bearer token; `None` disables the admin API (it answers 404).
     pub admin_key: Option<Secret>,
     pub limits: Limits,
-    /// What tokens cost, for virtual keys' budgets and spend.
-    pub prices: Arc<crate::prices::PriceTable>,
+    /// What tokens cost: the shipped prices with the file's `[prices."provider:model"]` on top. Looked up with
+    /// the target after aliases (provider name, upstream model).
+    pub prices: Arc<PriceTable>,
 }
 
 impl Snapshot {

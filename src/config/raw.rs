@@ -14,6 +14,9 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
+    /// `[prices."provider:model"]`: prices on top of the shipped table (USD per million tokens).
+    #[serde(default)]
+    pub prices: BTreeMap<String, super::prices::RawPrice>,
 }
 
 /// `[server]`: listener, limits, timeouts and gateway-wide keys.
@@ -31,6 +34,10 @@ pub struct RawServer {
     pub connect_timeout: Option<u64>,
     /// Seconds a stream may stay silent between two chunks.
     pub stream_idle_timeout: Option<u64>,
+    /// Seconds a client's request body may stay silent between two chunks.
+    pub body_idle_timeout: Option<u64>,
+    /// Seconds reading a client's whole request body may take.
+    pub body_read_timeout: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub log_level: Option<String>,
     /// Retries of a failed upstream attempt before any byte reached the client.

@@ -35,7 +35,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
-    let prices = Default::default();
+    let prices = Arc::new(super::prices::table(&raw.prices)?);
     let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
     super::routing::validate_aliases(&snapshot)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
@@ -171,6 +171,8 @@ fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
         request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
         connections: Arc::new(connections(server, connect_timeout)?),
         stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
+        body_idle_timeout: seconds(server.body_idle_timeout, "body_idle_timeout", defaults.body_idle_timeout)?,
+        body_read_timeout: seconds(server.body_read_timeout, "body_read_timeout", defaults.body_read_timeout)?,
         retry,
         runtime,
         shutdown_grace: server.shutdown_grace.map_or(defaults.shutdown_grace, Duration::from_secs),

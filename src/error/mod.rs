@@ -46,9 +46,6 @@ pub enum GatewayError {
     /// The request body exceeds the configured limit.
     #[display("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    /// The request body is not declared as JSON (`Content-Type: application/json`).
-    #[display("{_0}")]
-    UnsupportedMediaType(String),
     /// The request's headers together exceed the limit.
     #[display("request headers are larger than the limit of {limit} bytes (names and values together)")]
     HeadersTooLarge { limit: usize },
@@ -57,6 +54,16 @@ pub enum GatewayError {
         "the request has passed through gatehouse {hops} times (x-gatehouse-hops): a provider's base_url leads back to a gateway on the way; check the base URLs of the providers involved"
     )]
     LoopDetected { hops: u32 },
+    /// The request body is in a form the gateway does not accept: not declared as JSON (`Content-Type:
+    /// application/json`), or with a `Content-Encoding` on a body it must read.
+    #[display("{_0}")]
+    UnsupportedMediaType(String),
+    /// The request carries an `Expect` expectation other than `100-continue`, which the gateway cannot meet.
+    #[display("{_0}")]
+    ExpectationFailed(String),
+    /// The client stopped sending its request body (or sent it too slowly) within the configured deadlines.
+    #[display("{_0}")]
+    BodyTimeout(String),
     /// The model names a provider that is not configured.
     #[display("unknown provider '{name}' in model '{model}'; configured providers: {configured}")]
     UnknownProvider { name: String, model: String, configured: String },
@@ -96,13 +103,14 @@ impl GatewayError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } | Self::Conflict(_) => "invalid_request_error",
+            Self::UnsupportedMediaType(_) | Self::ExpectationFailed(_) => "invalid_request_error",
+            Self::BodyTimeout(_) => "timeout_error",
             Self::Authentication(_) => "authentication_error",
             Self::Forbidden(_) => "permission_error",
             Self::RateLimited { .. } => "rate_limit_error",
             Self::BudgetExhausted { .. } => "billing_error",
             Self::NotFound(_) => "not_found_error",
             Self::PayloadTooLarge { .. } | Self::HeadersTooLarge { .. } => "request_too_large",
-            Self::UnsupportedMediaType(_) => "invalid_request_error",
             Self::LoopDetected { .. } => "api_error",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
             Self::ClientClosed => "invalid_request_error",
@@ -129,6 +137,8 @@ impl GatewayError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::LoopDetected { .. } => "loop_detected",
+            Self::ExpectationFailed(_) => "expectation_failed",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
@@ -187,6 +197,8 @@ impl GatewayError {
             | Self::UnsupportedMediaType(_)
             | Self::HeadersTooLarge { .. }
             | Self::LoopDetected { .. }
+            | Self::ExpectationFailed(_)
+            | Self::BodyTimeout(_)
             | Self::UnknownProvider { .. }
             | Self::ClientClosed
             | Self::Internal(_) => false,
@@ -271,6 +283,8 @@ impl ResponseError for GatewayError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::LoopDetected { .. } => StatusCode::LOOP_DETECTED,
+            Self::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::KeysExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,

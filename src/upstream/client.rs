@@ -12,14 +12,17 @@ use std::sync::Arc;
 use actix_tls::connect::{Connector as TcpConnector, Resolve, Resolver};
 use futures_util::future::LocalBoxFuture;
 
+use super::connect::FilteringConnector;
 use crate::config::Connections;
 
 /// The HTTP client for one provider on one worker: its own connection pool, built from the snapshot's
-/// connection settings. Requests set their own timeouts; redirects are not followed.
+/// connection settings, over TCP connections that skip interim responses and read close-delimited bodies
+/// ([`super::connect`]). Requests set their own timeouts; redirects are not followed.
 pub fn provider_client(connections: &Arc<Connections>) -> awc::Client {
     let resolver = Resolver::custom(PolicyResolver { connections: connections.clone() });
+    let tcp = TcpConnector::new(resolver).service();
     let connector = awc::Connector::new()
-        .connector(TcpConnector::new(resolver).service())
+        .connector(FilteringConnector::new(tcp))
         .timeout(connections.connect_timeout)
         .conn_keep_alive(connections.idle_timeout)
         .limit(connections.max_per_provider);

@@ -33,7 +33,10 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Headers never copied from the client: hop-by-hop, recomputed, credentials that are replaced, and what a browser
 /// adds on its own (its cookies for the gateway's host, the page's origin) that is none of the provider's business.
-const DROPPED: [&str; 17] = [
+/// `expect` is answered by the gateway itself (awc would otherwise wait for the upstream's `100 Continue` before
+/// sending the body, up to the request timeout); `content-encoding` never describes a body the gateway read
+/// (encoded request bodies are refused, [`crate::gateway::admission::body`]).
+const DROPPED: [&str; 19] = [
     "host",
     "content-length",
     "connection",
@@ -48,6 +51,8 @@ const DROPPED: [&str; 17] = [
     "x-api-key",
     "authorization",
     "accept-encoding",
+    "expect",
+    "content-encoding",
     "cookie",
     "origin",
     PROXY_KEY_HEADER,
@@ -100,7 +105,8 @@ pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap
 }
 
 /// The headers one attempt adds to the shared ones, each replacing any header of the same name: the chosen key,
-/// then the provider's custom headers (which win).
+/// then the provider's custom headers (which win) — except `expect`: awc would hold the body back until the
+/// upstream's `100 Continue`, which the connection filter ([`super::connect`]) skips as an interim reply.
 pub fn attempt_headers(
     format: ApiFormat,
     key: UpstreamKey<'_>,
@@ -108,7 +114,7 @@ pub fn attempt_headers(
 ) -> Result<HeaderMap, GatewayError> {
     let mut out = HeaderMap::with_capacity(custom.len() + 1);
     insert_key(&mut out, format, key)?;
-    for (name, value) in custom {
+    for (name, value) in custom.iter().filter(|(name, _)| name != header::EXPECT) {
         out.insert(name.clone(), value.clone());
     }
     Ok(out)
@@ -205,6 +211,8 @@ mod tests {
             ("x-gatehouse-key", "gw"),
             ("accept-encoding", "gzip, br"),
             ("content-length", "10"),
+            ("expect", "100-continue"),
+            ("content-encoding", "identity"),
             ("x-stainless-os", "Linux"),
             ("cookie", "session=browser-secret"),
             ("origin", "https://app.example"),
@@ -226,7 +234,17 @@ mod tests {
         assert_eq!(out.get("x-stainless-os").unwrap(), "Linux");
         assert_eq!(out.get("accept-encoding").unwrap(), "identity");
         assert_eq!(out.get("x-gatehouse-hops").unwrap(), "3");
-        for gone in ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization", "cookie", "origin"] {
+        for gone in [
+            "connection",
+            "x-hop",
+            "x-gatehouse-key",
+            "content-length",
+            "authorization",
+            "expect",
+            "content-encoding",
+            "cookie",
+            "origin",
+        ] {
             assert!(!out.contains_key(gone), "{gone} must not be forwarded");
         }
     }
@@ -242,8 +260,12 @@ mod tests {
     #[test]
     fn openai_gets_bearer_and_no_anthropic_headers() {
         let key = UpstreamKey { key: "sk", style: KeyStyle::XApiKey };
-        let custom = [(HeaderName::from_static("x-team"), HeaderValue::from_static("t"))];
+        let custom = [
+            (HeaderName::from_static("x-team"), HeaderValue::from_static("t")),
+            (header::EXPECT, HeaderValue::from_static("100-continue")),
+        ];
         let out = upstream_request_headers(ApiFormat::OpenAi, &client(), key, &custom).unwrap();
+        assert!(!out.contains_key("expect"), "a custom expect header would make awc wait for an interim reply");
         assert_eq!(out.get("authorization").unwrap(), "Bearer sk");
         assert_eq!(out.get("x-team").unwrap(), "t");
         assert!(!out.contains_key("anthropic-beta"));

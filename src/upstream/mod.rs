@@ -5,6 +5,8 @@
 //! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
 pub mod client;
+pub mod connect;
+pub mod decode;
 pub mod headers;
 pub mod outgoing;
 pub mod reply;

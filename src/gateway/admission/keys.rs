@@ -16,6 +16,7 @@ use crate::keys::{patterns, secret, usd, Directory, Presented, Team, VirtualKey}
 use crate::limits::period::rfc3339;
 use crate::limits::store::{Admission, StoreError, SubjectRef};
 use crate::limits::{Amount, Headroom, Lease, Refusal, Store, Subject};
+use crate::metrics::RefusalReason;
 use crate::prices::{Price, PriceTable};
 use crate::secret::Secret;
 use crate::upstream::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
@@ -85,18 +86,18 @@ pub struct Credentials {
 #[derive(Debug)]
 pub struct KeyRefusal {
     pub error: GatewayError,
-    pub reason: &'static str,
+    pub reason: Option<RefusalReason>,
     /// The refused limit's headroom (none left, and when it frees), for the rate-limit headers.
     pub headroom: Option<Box<Headroom>>,
 }
 
 impl From<GatewayError> for KeyRefusal {
     fn from(error: GatewayError) -> Self {
-        KeyRefusal { error, reason: "", headroom: None }
+        KeyRefusal { error, reason: None, headroom: None }
     }
 }
 
-fn refusal(error: GatewayError, reason: &'static str) -> KeyRefusal {
+fn refusal(error: GatewayError, reason: Option<RefusalReason>) -> KeyRefusal {
     KeyRefusal { error, reason, headroom: None }
 }
 
@@ -117,7 +118,7 @@ pub fn identify(
                 GatewayError::Authentication(format!(
                     "this gateway requires a virtual key: send it in {PROXY_KEY_HEADER}, x-api-key or Authorization: Bearer"
                 )),
-                "missing",
+                None,
             ))
         }
     };
@@ -130,7 +131,7 @@ pub fn identify(
                 "x-api-key / Authorization carries a gatehouse key, which is never sent to a provider: send it only in \
                  {PROXY_KEY_HEADER}, and your own provider key (if any) in x-api-key"
             );
-            return Err(refusal(GatewayError::Authentication(message), "misplaced"));
+            return Err(refusal(GatewayError::Authentication(message), None));
         }
     }
     Ok(Credentials { caller, client_key })
@@ -149,13 +150,15 @@ fn caller_of(
     let refused = |why: String, reason| Err(refusal(GatewayError::Authentication(why), reason));
     match directory.identify(credential, now_ms) {
         Presented::Valid(key, team) => Ok(Caller::Holder(Holder { key, team })),
-        Presented::Disabled(key) => refused(format!("virtual key '{}' is disabled", key.name), "disabled"),
+        Presented::Disabled(key) => {
+            refused(format!("virtual key '{}' is disabled", key.name), Some(RefusalReason::Disabled))
+        }
         Presented::Expired(key) => refused(
             format!("virtual key '{}' expired at {}", key.name, key.expires_at.map(rfc3339).unwrap_or_default()),
-            "expired",
+            Some(RefusalReason::Expired),
         ),
-        Presented::Revoked => refused("this virtual key was revoked".into(), "revoked"),
-        Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), "unknown"),
+        Presented::Revoked => refused("this virtual key was revoked".into(), Some(RefusalReason::Revoked)),
+        Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), None),
     }
 }
 
@@ -188,7 +191,7 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
             requested.model,
             holder.key.models.join(", ")
         );
-        return Err(refusal(GatewayError::Forbidden(message), "model"));
+        return Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Model)));
     }
     let priced: Vec<Option<Price>> = route.targets.iter().map(|t| prices.price(&t.provider.name, &t.model)).collect();
     if !holder.has_budget() {
@@ -207,12 +210,11 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
     match (route.targets.is_empty(), unpriced) {
         (true, Some(t)) => {
             let message = format!(
-                "model '{}:{}' has no price, so virtual key '{}' (which has a budget) may not use it: add \
-                 [prices.\"{}:{}\"] with input, output, cache_write_5m, cache_write_1h and cache_read (USD per \
-                 million tokens) to the configuration",
-                t.provider.name, t.model, holder.key.name, t.provider.name, t.model
+                "virtual key '{}': {}",
+                holder.key.name,
+                PriceTable::missing_price_message(&t.provider.name, &t.model)
             );
-            Err(refusal(GatewayError::Forbidden(message), "price"))
+            Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Price)))
         }
         _ => Ok(kept),
     }
@@ -240,8 +242,8 @@ pub async fn reserve(
     let admission = Admission { key: key.clone(), team: team.clone(), lease };
     let decision = match tokio::time::timeout(STORE_TIMEOUT, store.admit(admission, now_ms)).await {
         Ok(Ok(decision)) => decision,
-        Ok(Err(StoreError(why))) => return Err(refusal(store_down(&why), "store")),
-        Err(_) => return Err(refusal(store_down("no answer within 500 ms"), "store")),
+        Ok(Err(StoreError(why))) => return Err(refusal(store_down(&why), None)),
+        Err(_) => return Err(refusal(store_down("no answer within 500 ms"), None)),
     };
     match decision {
         Ok(headroom) => Ok(Reserved { key, team, lease_id, headroom }),
@@ -280,17 +282,17 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
         Refusal::Rpm { limit, retry_after_ms } => limited(
             format!("rate limit reached: rpm of {whose} is {limit} requests per minute"),
             seconds(retry_after_ms),
-            "rpm",
+            Some(RefusalReason::Rpm),
         ),
         Refusal::Parallel { limit } => limited(
             format!("rate limit reached: max_parallel of {whose} is {limit} requests at once"),
             Some(1),
-            "parallel",
+            Some(RefusalReason::Parallel),
         ),
         Refusal::Tpm { limit, retry_after_ms } => limited(
             format!("rate limit reached: tpm of {whose} is {limit} tokens per minute"),
             seconds(retry_after_ms),
-            "tpm",
+            Some(RefusalReason::Tpm),
         ),
         Refusal::TpmNeverFits { limit, needed } => limited(
             format!(
@@ -298,7 +300,7 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
                  ({limit} tokens per minute): lower max_tokens or shorten the request"
             ),
             None,
-            "tpm",
+            Some(RefusalReason::Tpm),
         ),
         Refusal::Budget { spent, reserved, budget, resets_ms } => {
             let renews = match resets_ms {
@@ -314,7 +316,7 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
                 ),
                 retry_after_secs: resets_ms.map(|at| at.saturating_sub(now_ms).div_ceil(1000).max(1)),
             };
-            refusal(error, "budget")
+            refusal(error, Some(RefusalReason::Budget))
         }
     }
 }

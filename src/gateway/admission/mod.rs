@@ -30,6 +30,8 @@ pub struct Admitted {
     pub body: Bytes,
     pub inspected: Inspected,
     pub route: Route,
+    /// The input tokens estimated by the local tokenizer, once something needed them (a key's reservation).
+    pub input_estimate: Option<u64>,
 }
 
 /// Authenticates, reads and inspects the body, and routes it.
@@ -42,10 +44,10 @@ pub async fn admit(
 ) -> Result<Admitted, KeyRefusal> {
     let Credentials { caller, client_key } = credentials(req.headers(), snapshot, directory)?;
     let refused = KeyRefusal::from;
-    let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await.map_err(refused)?;
+    let body = read_json(payload, req.headers(), &snapshot.limits).await.map_err(refused)?;
     let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
     let route = resolve(snapshot, &inspected.model).map_err(refused)?;
-    Ok(Admitted { caller, client_key, body: body.bytes, inspected, route })
+    Ok(Admitted { caller, client_key, body: body.bytes, inspected, route, input_estimate: None })
 }
 
 /// Who the caller is: with virtual keys in use, a key holder or the master proxy key; otherwise anyone past the
@@ -60,7 +62,7 @@ pub fn credentials(headers: &HeaderMap, snapshot: &Snapshot, directory: &Directo
         // `identify` refuses the proxy key and virtual keys there; the admin key is the gateway's too.
         return match auth::refuse_gateway_secret(credentials.client_key, is_gateway_secret) {
             Ok(client_key) => Ok(Credentials { client_key, ..credentials }),
-            Err(error) => Err(KeyRefusal { error, reason: "misplaced", headroom: None }),
+            Err(error) => Err(error.into()),
         };
     }
     match auth::authenticate(headers, snapshot.proxy_key.as_ref(), is_gateway_secret) {
@@ -122,7 +124,7 @@ mod tests {
         let keyed = directory_with(virtual_key);
         let h = headers(&[("x-gatehouse-key", virtual_key), ("x-api-key", "admin-k")]);
         let refused = credentials(&h, &snapshot, &keyed).unwrap_err();
-        assert_eq!((refused.error.kind(), refused.reason), ("authentication", "misplaced"));
+        assert_eq!(refused.error.kind(), "authentication");
         let h = headers(&[("x-gatehouse-key", virtual_key), ("x-api-key", "sk-ant-own")]);
         let ok = credentials(&h, &snapshot, &keyed).unwrap();
         assert_eq!(ok.client_key.unwrap().key, "sk-ant-own");
