@@ -13,6 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
+use gatehouse::convert::StreamConvert;
 use gatehouse::convert::{
     parse_request, to_anthropic, to_openai_with, Completion, ConvertOptions, RequestContext, StreamConverter, ToolNames,
 };

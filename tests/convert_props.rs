@@ -12,6 +12,7 @@ use std::path::Path;
 
 use bytes::BytesMut;
 use gatehouse::convert::tool_names::upstream_name;
+use gatehouse::convert::StreamConvert;
 use gatehouse::convert::{StreamConverter, ToolNames};
 use gatehouse::sse::{SseEvent, SseParser};
 use proptest::collection::{btree_map, vec};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use gatehouse::convert::inbound::{to_anthropic_request, to_chat_completion, ChatStreamConverter};
+use gatehouse::convert::StreamConvert;
 use serde_json::{json, Value};
 
 /// Fixed so the output is deterministic.

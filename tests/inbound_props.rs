@@ -12,6 +12,7 @@ use std::path::Path;
 
 use bytes::BytesMut;
 use gatehouse::convert::inbound::{to_anthropic_request, ChatStreamConverter, JSON_OBJECT_INSTRUCTION};
+use gatehouse::convert::StreamConvert;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -25,6 +25,7 @@ pub mod options;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod stream_convert;
 pub mod tool_names;
 pub mod usage;
 
@@ -36,5 +37,6 @@ pub use options::{ConvertOptions, MaxTokensField, ModelOptions, ThinkingStyle, U
 pub use request::{parse as parse_request, to_openai, to_openai_with, ChatRequest, RequestContext};
 pub use response::to_anthropic;
 pub use stream::StreamConverter;
+pub use stream_convert::StreamConvert;
 pub use tool_names::ToolNames;
 pub use usage::Usage;

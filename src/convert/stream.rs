@@ -22,6 +22,7 @@ use super::hooks::HookChain;
 use super::response::{reasoning_text, stop_reason};
 use super::tool_names::ToolNames;
 use super::usage::Usage;
+use crate::convert::stream_convert::StreamConvert;
 use crate::error::render::{stream_frame_for, Dialect};
 use crate::sse::{SseEvent, SseParser};
 
@@ -83,65 +84,6 @@ impl StreamConverter {
     pub fn with_input_estimate(mut self, input_tokens: u64) -> Self {
         self.input_estimate = input_tokens;
         self
-    }
-
-    /// Raw upstream bytes (OpenAI `data:` SSE, any chunking) in; Anthropic SSE bytes appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        let parsed = self.parser.push(chunk, &mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if let Err(err) = parsed {
-            self.error("api_error", &format!("upstream stream could not be read: {err}"), out);
-        }
-    }
-
-    /// Upstream body ended (cleanly or not): emit whatever closes the Anthropic stream correctly.
-    ///
-    /// After a `finish_reason` that is `message_delta` and `message_stop`
-    /// (usage as known); without one the stream was cut, and the client gets
-    /// an `api_error` rather than a truncated answer that looks complete.
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        self.parser.finish(&mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if self.finished {
-            return;
-        }
-        if self.finish_reason.is_some() {
-            self.complete(out);
-        } else {
-            self.error("api_error", "upstream stream ended before completion", out);
-        }
-    }
-
-    /// A transport failure after bytes were sent: emit one `event: error` frame (Anthropic envelope, given type + message) and end.
-    pub fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        if !self.finished {
-            self.error(error_type, message, out);
-        }
-    }
-
-    /// Usage known so far (final once the stream is finished), for metrics.
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    /// The error type of the `event: error` frame that ended the stream, if it ended with one (for metrics).
-    pub fn failed_with(&self) -> Option<&str> {
-        self.failed_with.as_deref()
-    }
-
-    /// `message_stop` or `error` emitted: nothing more will be written.
-    pub fn is_finished(&self) -> bool {
-        self.finished
     }
 
     fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
@@ -233,6 +175,40 @@ impl StreamConverter {
         out.extend_from_slice(&stream_frame_for(Dialect::Anthropic, error_type, message));
         self.finished = true;
         self.failed_with = Some(error_type.to_string());
+    }
+}
+
+impl StreamConvert for StreamConverter {
+    fn parser(&mut self) -> (&mut SseParser, &mut Vec<SseEvent>) {
+        (&mut self.parser, &mut self.pending)
+    }
+
+    fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
+        StreamConverter::handle_events(self, events, out)
+    }
+
+    fn stop_known(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn complete(&mut self, out: &mut BytesMut) {
+        StreamConverter::complete(self, out)
+    }
+
+    fn error(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
+        StreamConverter::error(self, error_type, message, out)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    fn failed_with(&self) -> Option<&str> {
+        self.failed_with.as_deref()
     }
 }
 

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use super::StreamConverter;
 use crate::convert::tool_names::ToolNames;
 use crate::convert::usage::Usage;
+use crate::convert::StreamConvert;
 use crate::sse::SseParser;
 
 fn converter() -> StreamConverter {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use actix_web::http::header::{HeaderMap, HeaderName};
 
 use crate::config::Route;
 use crate::error::GatewayError;
@@ -19,10 +19,9 @@ use crate::limits::{Amount, Headroom, Lease, Refusal, Store, Subject};
 use crate::metrics::RefusalReason;
 use crate::prices::{Price, PriceTable};
 use crate::secret::Secret;
-use crate::upstream::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
+use crate::upstream::{ClientKey, PROXY_KEY_HEADER};
 
 const GATEHOUSE_KEY: HeaderName = HeaderName::from_static(PROXY_KEY_HEADER);
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// How long a reservation's lease lasts without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(20);
@@ -108,7 +107,7 @@ pub fn identify(
     proxy_key: Option<&Secret>,
     now_ms: u64,
 ) -> Result<Credentials, KeyRefusal> {
-    let own = presented_key(headers);
+    let own = super::auth::presented_key(headers);
     let dedicated = headers.get(&GATEHOUSE_KEY).map(|v| v.to_str().map(str::trim).unwrap_or(""));
     let (credential, client_key) = match (dedicated, own) {
         (Some(credential), own) => (credential.to_string(), own),
@@ -160,19 +159,6 @@ fn caller_of(
         Presented::Revoked => refused("this virtual key was revoked".into(), Some(RefusalReason::Revoked)),
         Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), None),
     }
-}
-
-/// The key in `x-api-key` or `Authorization: Bearer`, if any.
-fn presented_key(headers: &HeaderMap) -> Option<ClientKey> {
-    let x_api_key = headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
-    if let Some(key) = x_api_key {
-        return Some(ClientKey { key: key.to_string(), style: KeyStyle::XApiKey });
-    }
-    let auth = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = auth.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-        .then(|| ClientKey { key: token.to_string(), style: KeyStyle::Bearer })
 }
 
 /// Keeps the targets `holder` may use: those its model patterns allow and, when it has a budget, that have a
