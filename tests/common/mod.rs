@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod redis;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
