@@ -1,10 +1,16 @@
 //! Virtual keys and teams: who may use the gateway, with which models and within which limits. The records
 //! ([`VirtualKey`], [`Team`]), their JSON shapes on the admin API, secrets ([`secret`]), model patterns
-//! ([`patterns`]), and the [`directory`] every request consults. Where the records are kept (this process's data
-//! directory, or Redis for a fleet) is `crate::limits::store`'s business.
+//! ([`patterns`]), the [`directory`] every request consults, where the records are kept ([`records`]: this
+//! process's data directory, or Redis for a fleet, [`redis_records`]), admin changes ([`edit`], [`keyring`]) and
+//! keys declared in the configuration file ([`declared`]).
 
+pub mod declared;
 pub mod directory;
+pub mod edit;
+pub mod keyring;
 pub mod patterns;
+pub mod records;
+pub mod redis_records;
 pub mod secret;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +19,9 @@ use serde_json::{Map, Value};
 use crate::limits::period::{parse_rfc3339, rfc3339};
 use crate::limits::{BudgetPeriod, Limits};
 
+pub use declared::Declared;
 pub use directory::{Directory, DirectoryHandle, Presented};
+pub use keyring::{usage_json, Keyring};
 
 /// Nano-dollars in a dollar: money is counted in integer nano-dollars, so sums are exact.
 pub const NANOS_PER_USD: f64 = 1e9;
