@@ -3,6 +3,7 @@
 
 pub mod alias;
 mod env;
+pub mod keys;
 mod load;
 pub mod overlay;
 mod provider;
@@ -126,4 +127,6 @@ pub struct Settings {
     pub redis_url: Option<Secret>,
     /// File and environment as merged before validation: the base that admin changes are re-applied on.
     pub raw: RawConfig,
+    /// Virtual keys: data directory, lease time, store failure policy, declared keys and teams.
+    pub keys: keys::KeySettings,
 }
