@@ -158,6 +158,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/messages/count_tokens", on(Method::POST).to(routes::count_tokens::count_tokens))
         .route("/v1/models", on(Method::GET).to(routes::models::list_models))
         .route("/v1/aliases", on(Method::GET).to(routes::aliases::aliases))
+        .route("/v1/me", on(Method::GET).to(routes::me::me))
         .route("/metrics", on(Method::GET).to(routes::metrics::prometheus))
         .route("/metrics/summary", on(Method::GET).to(routes::metrics::summary))
         .route("/metrics/series", on(Method::GET).to(routes::metrics::series))

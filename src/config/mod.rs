@@ -91,6 +91,8 @@ pub struct Snapshot {
     /// The admin API's bearer token; `None` disables the admin API (it answers 404).
     pub admin_key: Option<Secret>,
     pub limits: Limits,
+    /// What tokens cost, for virtual keys' budgets and spend.
+    pub prices: Arc<crate::prices::PriceTable>,
 }
 
 impl Snapshot {

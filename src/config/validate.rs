@@ -32,7 +32,8 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
-    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits };
+    let prices = Default::default();
+    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
     super::routing::validate_aliases(&snapshot)?;
     let keys = super::keys::key_settings(raw)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone(), keys })

@@ -22,6 +22,16 @@ pub enum GatewayError {
     /// Missing or wrong credentials.
     #[display("{_0}")]
     Authentication(String),
+    /// The caller may not do this (a virtual key asking for a model outside its list, or one without a price).
+    #[display("{_0}")]
+    Forbidden(String),
+    /// A virtual key's (or its team's) rate limit is reached; the same request can succeed after `retry_after`
+    /// (`None`: never — the request alone is larger than the limit).
+    #[display("{message}")]
+    RateLimited { message: String, retry_after_secs: Option<u64> },
+    /// A virtual key's (or its team's) budget is spent for the period; retrying before it renews is pointless.
+    #[display("{message}")]
+    BudgetExhausted { message: String, retry_after_secs: Option<u64> },
     /// No route here, or the named thing does not exist.
     #[display("{_0}")]
     NotFound(String),
@@ -74,6 +84,9 @@ impl GatewayError {
         match self {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } | Self::Conflict(_) => "invalid_request_error",
             Self::Authentication(_) => "authentication_error",
+            Self::Forbidden(_) => "permission_error",
+            Self::RateLimited { .. } => "rate_limit_error",
+            Self::BudgetExhausted { .. } => "billing_error",
             Self::NotFound(_) => "not_found_error",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } | Self::Internal(_) => "api_error",
@@ -91,6 +104,9 @@ impl GatewayError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::Authentication(_) => "authentication",
+            Self::Forbidden(_) => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::BudgetExhausted { .. } => "budget_exhausted",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
@@ -112,8 +128,19 @@ impl GatewayError {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.clone(),
             Self::ProviderUnavailable { retry_in_secs, .. } => Some(retry_in_secs.to_string()),
+            Self::RateLimited { retry_after_secs, .. } | Self::BudgetExhausted { retry_after_secs, .. } => {
+                retry_after_secs.map(|s| s.to_string())
+            }
             _ => None,
         }
+    }
+
+    /// Whether a client should retry at all (`x-should-retry`), when the gateway knows better than the status
+    /// says: a spent budget (or a request larger than a limit) gets the same answer however often it is sent, so
+    /// clients should stop at once.
+    pub fn should_retry(&self) -> Option<bool> {
+        let never = matches!(self, Self::BudgetExhausted { .. } | Self::RateLimited { retry_after_secs: None, .. });
+        never.then_some(false)
     }
 
     /// The provider itself is in trouble — unreachable, silent, or answering garbage. This is what a provider's
@@ -132,6 +159,9 @@ impl GatewayError {
             Self::Upstream { status, .. } => is_retriable_status(status.as_u16()),
             Self::InvalidRequest(_)
             | Self::Authentication(_)
+            | Self::Forbidden(_)
+            | Self::RateLimited { .. }
+            | Self::BudgetExhausted { .. }
             | Self::NotFound(_)
             | Self::Conflict(_)
             | Self::Unavailable(_)
@@ -210,6 +240,9 @@ impl ResponseError for GatewayError {
         match self {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } => StatusCode::BAD_REQUEST,
             Self::Authentication(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BudgetExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

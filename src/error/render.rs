@@ -60,6 +60,9 @@ pub fn response(dialect: Dialect, error: &GatewayError) -> HttpResponse {
     if let Some(retry_after) = error.retry_after() {
         response.insert_header((header::RETRY_AFTER, retry_after));
     }
+    if let Some(should_retry) = error.should_retry() {
+        response.insert_header(("x-should-retry", if should_retry { "true" } else { "false" }));
+    }
     response.body(body(dialect, error))
 }
 

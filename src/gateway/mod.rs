@@ -4,9 +4,11 @@
 //! and the [`recorder`] (the one logging point). `docs/architecture.md` draws it.
 
 pub mod admission;
+pub mod charge;
 pub mod endpoint;
 pub mod exchange;
 pub mod pipeline;
+pub mod ratelimit_headers;
 pub mod recorder;
 pub mod respond;
 

@@ -17,9 +17,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::admission::disconnect::client_gone;
+use super::admission::metering::meter;
 use super::admission::{admit, Admitted};
 use super::endpoint::Endpoint;
 use super::exchange::{Attempt, Exchange, Outbound, Prepared};
+use super::ratelimit_headers::ratelimit_headers;
 use super::recorder::Recorder;
 use crate::config::{Snapshot, Target};
 use crate::error::{render, GatewayError};
@@ -38,6 +40,7 @@ pub async fn serve(endpoint: Endpoint, req: HttpRequest, payload: web::Payload, 
         sent = send(endpoint, &req, payload, &snapshot, app, &mut recorder) => sent,
         _ = &mut gone => Err(GatewayError::ClientClosed),
     };
+    let headroom = recorder.headroom;
     let mut response = match sent {
         Ok((exchange, reply)) => tokio::select! {
             response = exchange.respond(reply, recorder) => response,
@@ -48,6 +51,9 @@ pub async fn serve(endpoint: Endpoint, req: HttpRequest, payload: web::Payload, 
     };
     if let Some(id) = request_id {
         response.headers_mut().insert(REQUEST_ID, id);
+    }
+    if let Some(headroom) = headroom {
+        ratelimit_headers(response.headers_mut(), headroom);
     }
     response
 }
@@ -61,7 +67,19 @@ async fn send(
     app: &AppState,
     recorder: &mut Recorder,
 ) -> Result<(Exchange, UpstreamReply), GatewayError> {
-    let request = admit(req, payload, snapshot, endpoint).await?;
+    let directory = app.keys.current();
+    let mut request = match admit(req, payload, snapshot, &directory, endpoint).await {
+        Ok(request) => request,
+        Err(refused) => return Err(recorder.refused(refused)),
+    };
+    if let Some(holder) = request.caller.holder() {
+        recorder.keyed(holder);
+    }
+    match meter(endpoint, &mut request, snapshot, &app.limits, &recorder.record.request_id).await {
+        Ok(Some(charge)) => recorder.hold(charge),
+        Ok(None) => {}
+        Err(refused) => return Err(recorder.refused(refused)),
+    }
     let targets = &request.route.targets;
     for (i, target) in targets.iter().enumerate() {
         recorder.routed(&target.provider.name, &target.model, request.inspected.stream);

@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
 
+use super::admission::keys::{Holder, KeyRefusal};
+use super::charge::Charge;
 use super::endpoint::Endpoint;
 use crate::actors::metrics::MetricsHandle;
 use crate::convert::Usage;
 use crate::error::{render, Dialect, GatewayError};
+use crate::limits::Headroom;
 use crate::metrics::{InFlightGuard, RequestRecord};
 
 /// The status recorded for a request whose client left before any response was sent (nginx's convention).
@@ -27,6 +30,14 @@ pub struct Recorder {
     /// How the request's errors are written.
     dialect: Dialect,
     in_flight: Option<InFlightGuard>,
+    /// A virtual key's reservation, settled when the request is recorded.
+    charge: Option<Charge>,
+    /// What the caller's key (and team) have left, for the rate-limit headers.
+    pub headroom: Option<Headroom>,
+    /// Why the caller's key was refused, if it was.
+    pub refusal: Option<&'static str>,
+    /// The caller's key name and team name.
+    pub key: Option<(String, Option<String>)>,
     finished: bool,
 }
 
@@ -40,7 +51,41 @@ impl Recorder {
             route: endpoint.label(),
             ..RequestRecord::default()
         };
-        Self { metrics, started, record, dialect: endpoint.dialect(), in_flight: None, finished: false }
+        Self {
+            metrics,
+            started,
+            record,
+            dialect: endpoint.dialect(),
+            in_flight: None,
+            charge: None,
+            headroom: None,
+            refusal: None,
+            key: None,
+            finished: false,
+        }
+    }
+
+    /// The caller's virtual key: named in the request's record and log line.
+    pub fn keyed(&mut self, holder: &Holder) {
+        self.key = Some((holder.key.name.clone(), holder.team.as_ref().map(|t| t.name.clone())));
+    }
+
+    /// The request was refused at admission: its reason is recorded, and the error answered.
+    pub fn refused(&mut self, refusal: KeyRefusal) -> GatewayError {
+        if !refusal.reason.is_empty() {
+            self.refusal = Some(refusal.reason);
+        }
+        if let Some(headroom) = refusal.headroom {
+            self.headroom = Some(*headroom);
+        }
+        refusal.error
+    }
+
+    /// The request holds a virtual key's reservation: it is settled with the real usage when the request is
+    /// recorded (or released, if no upstream answered).
+    pub fn hold(&mut self, charge: Charge) {
+        self.headroom = Some(charge.headroom());
+        self.charge = Some(charge);
     }
 
     /// The client's dialect, in which its errors are written.
@@ -86,6 +131,10 @@ impl Recorder {
     fn complete(&mut self, status: u16, error_kind: Option<&'static str>, usage: Usage, ttfb: Option<Duration>) {
         self.finished = true;
         self.in_flight = None;
+        if let Some(charge) = self.charge.take() {
+            let target = format!("{}:{}", self.record.provider, self.record.model);
+            charge.settle(&target, &usage);
+        }
         let mut record = std::mem::take(&mut self.record);
         record.status = status;
         record.error_kind = error_kind;

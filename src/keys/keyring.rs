@@ -14,12 +14,12 @@ use super::declared::Declared;
 use super::directory::{Directory, DirectoryHandle};
 use super::records::{Catalog, EmbeddedRecords, RecordChange, Records};
 use super::redis_records::RedisRecords;
-use super::{edit, key_json, secret, team_json, usd, LimitsJson, Team, VirtualKey};
+use super::{edit, key_json, secret, team_json, usage_json, LimitsJson, Team, VirtualKey};
 use crate::error::GatewayError;
 use crate::limits::db::Db;
 use crate::limits::period::rfc3339;
 use crate::limits::redis::RedisLink;
-use crate::limits::{now_ms, Limits, Store, StoreError, SubjectRef, UsageNow};
+use crate::limits::{now_ms, Store, StoreError, SubjectRef};
 
 /// Tries of a change that keeps losing the compare-and-set to other replicas.
 const MAX_ATTEMPTS: usize = 5;
@@ -316,11 +316,11 @@ impl Keyring {
         let now = now_ms();
         let mut body = key_json(key);
         let usage = self.0.limits.usage(&key.subject(), now).await.map_err(unavailable)?;
-        body["usage"] = usage_json(&key.limits, &usage, now);
+        body["usage"] = usage_json(&key.limits, &usage, key.limits.budget_period.span(now).1);
         if let Some(team) = key.team.as_deref().and_then(|t| self.directory().team(t).cloned()) {
             let usage = self.0.limits.usage(&team.subject(), now).await.map_err(unavailable)?;
             body["team_limits"] = json!(LimitsJson::of(&team.limits));
-            body["team_usage"] = usage_json(&team.limits, &usage, now);
+            body["team_usage"] = usage_json(&team.limits, &usage, team.limits.budget_period.span(now).1);
         }
         Ok(body)
     }
@@ -330,7 +330,7 @@ impl Keyring {
         let now = now_ms();
         let usage = self.0.limits.usage(&team.subject(), now).await.map_err(unavailable)?;
         let mut body = team_json(team);
-        body["usage"] = usage_json(&team.limits, &usage, now);
+        body["usage"] = usage_json(&team.limits, &usage, team.limits.budget_period.span(now).1);
         let mut keys: Vec<String> = self
             .directory()
             .keys()
@@ -341,23 +341,6 @@ impl Keyring {
         body["keys"] = json!(keys);
         Ok(body)
     }
-}
-
-/// Usage as the API shows it: money in dollars, the budget left and when the period renews (`null` without a
-/// budget, or for a `total` budget).
-pub fn usage_json(limits: &Limits, usage: &UsageNow, now_ms: u64) -> Value {
-    let budget = limits.budget_nanos;
-    let resets = budget.and_then(|_| limits.budget_period.span(now_ms).1);
-    json!({
-        "requests_in_window": usage.requests_in_window,
-        "tokens_in_window": usage.tokens_in_window,
-        "in_flight": usage.in_flight,
-        "reserved_tokens": usage.reserved.tokens,
-        "spend_usd": usd(usage.spent),
-        "reserved_usd": usd(usage.reserved.nanos),
-        "remaining_usd": budget.map(|b| usd(b.saturating_sub(usage.spent.saturating_add(usage.reserved.nanos)))),
-        "period_resets_at": resets.map(rfc3339),
-    })
 }
 
 impl VirtualKey {

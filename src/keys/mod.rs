@@ -21,7 +21,7 @@ use crate::limits::{BudgetPeriod, Limits};
 
 pub use declared::Declared;
 pub use directory::{Directory, DirectoryHandle, Presented};
-pub use keyring::{usage_json, Keyring};
+pub use keyring::Keyring;
 
 /// Nano-dollars in a dollar: money is counted in integer nano-dollars, so sums are exact.
 pub const NANOS_PER_USD: f64 = 1e9;
@@ -140,6 +140,21 @@ pub fn team_json(team: &Team) -> Value {
         "limits": LimitsJson::of(&team.limits),
         "created_at": rfc3339(team.created_at),
         "declared": team.declared,
+    })
+}
+
+/// A subject's usage now, as the admin API and `/v1/me` show it: the window's requests and tokens, and — when it
+/// has a budget — spend, reservations, what remains and when the period renews.
+pub fn usage_json(limits: &Limits, usage: &crate::limits::UsageNow, period_end: Option<u64>) -> Value {
+    let remaining = limits.budget_nanos.map(|b| usd(b.saturating_sub(usage.spent + usage.reserved.nanos)));
+    serde_json::json!({
+        "requests_in_window": usage.requests_in_window,
+        "tokens_in_window": usage.tokens_in_window,
+        "in_flight": usage.in_flight,
+        "spend_usd": usd(usage.spent),
+        "reserved_usd": usd(usage.reserved.nanos),
+        "remaining_usd": remaining,
+        "period_resets_at": limits.budget_nanos.and(period_end).map(rfc3339),
     })
 }
 

@@ -5,6 +5,9 @@
 //! previous commit on restart. The file is locked while open, so a second gatehouse on the same `DATA_DIR`
 //! fails at startup instead of corrupting it.
 
+// redb's own error type is large; its results stay inside this module, off the request path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -257,8 +257,8 @@ mod tests {
         let dir = TempDir::new("embedded");
         {
             let store = Embedded::persisted(Db::open(&dir.0).unwrap()).unwrap();
-            store.admit(admission(1, Some(subject("t", 5))), 1_000);
-            store.admit(admission(2, None), 1_001);
+            store.admit(admission(1, Some(subject("t", 5))), 1_000).unwrap();
+            store.admit(admission(2, None), 1_001).unwrap();
             let used = Amount { tokens: 3, nanos: 4 };
             store.settle(&Settlement { key: subject("k", 2), team: None, lease_id: "2".into(), used }, 1_500);
             store.forget("t");

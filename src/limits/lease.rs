@@ -63,7 +63,11 @@ impl LeaseKeeper {
 
     /// Renews `admission`'s lease until the guard is dropped.
     pub fn keep(self: &Arc<Self>, admission: &Admission) -> LeaseGuard {
-        let renewal = (admission.key.clone(), admission.team.clone(), admission.lease.id.clone());
+        self.keep_renewal((admission.key.clone(), admission.team.clone(), admission.lease.id.clone()))
+    }
+
+    /// Renews one lease until the guard is dropped.
+    pub fn keep_renewal(self: &Arc<Self>, renewal: Renewal) -> LeaseGuard {
         let slot = self.lock().insert(renewal);
         LeaseGuard { keeper: self.clone(), slot }
     }

@@ -212,6 +212,11 @@ impl Store {
         self.0.keeper.keep(admission)
     }
 
+    /// [`keep`](Self::keep) for a lease known by its subjects and id.
+    pub fn keep_lease(&self, key: &SubjectRef, team: Option<&SubjectRef>, lease_id: &str) -> LeaseGuard {
+        self.0.keeper.keep_renewal((key.clone(), team.cloned(), lease_id.to_string()))
+    }
+
     /// Replaces a reservation by the real usage. Never waits: applied in memory, or queued for Redis.
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
         match &self.0.backend {

@@ -7,6 +7,7 @@ pub mod chat_completions;
 pub mod count_tokens;
 pub mod dashboard;
 pub mod health;
+pub mod me;
 pub mod messages;
 pub mod metrics;
 pub mod models;

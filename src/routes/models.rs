@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use crate::config::{Auth, Provider, Snapshot, UpstreamCall};
 use crate::error::GatewayError;
-use crate::gateway::admission::auth::authenticate;
+use crate::gateway::admission::credentials;
+use crate::keys::patterns;
 use crate::models::{anthropic_page, openai_list, parse_list, ListedModel, ModelEntry};
 use crate::secret::fingerprint;
 use crate::state::AppState;
@@ -39,7 +40,8 @@ async fn handle(
     snapshot: &Arc<Snapshot>,
     app: &AppState,
 ) -> Result<HttpResponse, GatewayError> {
-    let client_key = authenticate(req.headers(), snapshot.proxy_key.as_ref())?;
+    let credentials = credentials(req.headers(), snapshot, &app.keys.current()).map_err(|refused| refused.error)?;
+    let client_key = credentials.client_key;
     let fetches = snapshot.providers.values().map(|p| provider_models(p, snapshot, req, client_key.as_ref(), app));
     let mut models: Vec<ListedModel> = Vec::new();
     let mut failed: Vec<&str> = Vec::new();
@@ -61,6 +63,9 @@ async fn handle(
             created: 0,
             owned_by: provider.name.clone(),
         }));
+    }
+    if let Some(holder) = credentials.caller.holder() {
+        models.retain(|m| patterns::allows(&holder.key.models, &m.id));
     }
     models.sort_by(|a, b| a.id.cmp(&b.id));
     models.dedup_by(|a, b| a.id == b.id);

@@ -90,6 +90,8 @@ pub struct Inspected {
     /// Byte range of the model's JSON string literal (quotes included) within the body.
     model_span: Range<usize>,
     pub stream: bool,
+    /// `max_tokens`, when the body has it as a non-negative integer (required on `/v1/messages`).
+    pub max_tokens: Option<u64>,
 }
 
 /// Which fields a route requires.
@@ -119,18 +121,22 @@ pub fn inspect(body: &JsonBody, required: Required) -> Result<Inspected, Gateway
     if !is_non_empty_array(messages) {
         return Err(invalid("messages: must be a non-empty array"));
     }
+    let max_tokens =
+        member(Member::MaxTokens).map(|(raw, _)| std::str::from_utf8(raw).ok().and_then(|n| n.parse().ok()));
     if required == Required::Messages {
-        let (max_tokens, _) = member(Member::MaxTokens).ok_or_else(|| invalid("max_tokens: field is required"))?;
-        if std::str::from_utf8(max_tokens).ok().and_then(|n| n.parse::<u64>().ok()).is_none() {
-            return Err(invalid("max_tokens: must be a non-negative integer"));
+        match max_tokens {
+            None => return Err(invalid("max_tokens: field is required")),
+            Some(None) => return Err(invalid("max_tokens: must be a non-negative integer")),
+            Some(Some(_)) => {}
         }
     }
+    let max_tokens = max_tokens.flatten();
     let stream = match member(Member::Stream).map(|(raw, _)| raw) {
         None | Some(b"false") | Some(b"null") => false,
         Some(b"true") => true,
         Some(_) => return Err(invalid("stream: must be a boolean")),
     };
-    Ok(Inspected { model, model_span, stream })
+    Ok(Inspected { model, model_span, stream, max_tokens })
 }
 
 fn is_non_empty_array(raw: &[u8]) -> bool {

@@ -39,6 +39,8 @@ pub enum Clock {
     Caller,
 }
 
+// Nearly every job is a settlement: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Settle(Settlement, u64),
     Flush(oneshot::Sender<()>),

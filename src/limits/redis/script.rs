@@ -17,7 +17,7 @@ pub const LEDGER_PREFIX: &str = "gatehouse:ledger:";
 /// The five Redis keys of a subject's ledger, in the script's order.
 pub fn ledger_keys(id: &str) -> [String; 5] {
     let base = format!("{LEDGER_PREFIX}{id}");
-    [format!("{base}"), format!("{base}:req"), format!("{base}:tok"), format!("{base}:lease"), format!("{base}:exp")]
+    [base.clone(), format!("{base}:req"), format!("{base}:tok"), format!("{base}:lease"), format!("{base}:exp")]
 }
 
 /// One operation of the script.

@@ -1,0 +1,72 @@
+//! The limits stage of admission, for a virtual key's holder: which targets the key may use, then — on the
+//! routes that count (`/v1/messages`, `/v1/chat/completions`) — the reservation its limits need, checked and
+//! reserved in one step by the limits store. The reservation is the request's estimate: its input tokens by the
+//! local tokenizer `count_tokens` uses, plus `max_tokens`, priced at the dearest target it may go to.
+
+use actix_web::web;
+use serde_json::Value;
+
+use super::keys::{permitted, reserve, KeyRefusal};
+use super::Admitted;
+use crate::config::Snapshot;
+use crate::error::GatewayError;
+use crate::gateway::charge::Charge;
+use crate::gateway::endpoint::Endpoint;
+use crate::limits::{Amount, Store};
+use crate::prices::Price;
+use crate::resilience::runtime::now_millis;
+use crate::tokens::estimate_input_tokens;
+
+/// Bodies larger than this are tokenised on the blocking pool rather than on the worker's event loop.
+const INLINE_ESTIMATE_BYTES: usize = 64 * 1024;
+
+/// Applies the caller's key to `request`: narrows its targets, and reserves what its limits need. `None` for a
+/// caller without a key, or a route that does not count.
+pub async fn meter(
+    endpoint: Endpoint,
+    request: &mut Admitted,
+    snapshot: &Snapshot,
+    store: &Store,
+    lease_id: &str,
+) -> Result<Option<Charge>, KeyRefusal> {
+    let Some(holder) = request.caller.holder().cloned() else { return Ok(None) };
+    let prices = permitted(&holder, &mut request.route, &snapshot.prices)?;
+    if !matches!(endpoint, Endpoint::Messages | Endpoint::ChatCompletions) {
+        return Ok(None);
+    }
+    let want = match holder.meters_tokens() {
+        true => estimate(request, &prices).await?,
+        false => Amount::default(),
+    };
+    let reserved = reserve(store, &holder, want, lease_id.to_string(), now_millis()).await?;
+    let targets = request.route.targets.iter().map(|t| format!("{}:{}", t.provider.name, t.model));
+    Ok(Some(Charge::new(store.clone(), reserved, targets.zip(prices).collect())))
+}
+
+/// The reservation of a request: its input tokens plus `max_tokens`, and their cost at the dearest price among
+/// the targets.
+async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<Amount, KeyRefusal> {
+    let value: Value = serde_json::from_slice(&request.body)
+        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+    let max_output = request
+        .inspected
+        .max_tokens
+        .or_else(|| value.get("max_completion_tokens").and_then(Value::as_u64))
+        .ok_or_else(|| {
+            GatewayError::InvalidRequest(
+                "max_tokens: required with a virtual key that has a token or money limit (the reservation is the \
+                 input plus max_tokens); set max_tokens or max_completion_tokens"
+                    .into(),
+            )
+        })?;
+    let model = request.route.primary().model.clone();
+    let input = if request.body.len() > INLINE_ESTIMATE_BYTES {
+        web::block(move || estimate_input_tokens(&value, &model))
+            .await
+            .map_err(|e| GatewayError::Internal(format!("token estimate failed: {e}")))?
+    } else {
+        estimate_input_tokens(&value, &model)
+    };
+    let nanos = prices.iter().flatten().map(|p| p.reservation_nanos(input, max_output)).max().unwrap_or(0);
+    Ok(Amount { tokens: input.saturating_add(max_output), nanos })
+}
