@@ -151,6 +151,7 @@ pub fn usage_json(limits: &Limits, usage: &crate::limits::UsageNow, period_end: 
         "requests_in_window": usage.requests_in_window,
         "tokens_in_window": usage.tokens_in_window,
         "in_flight": usage.in_flight,
+        "reserved_tokens": usage.reserved.tokens,
         "spend_usd": usd(usage.spent),
         "reserved_usd": usd(usage.reserved.nanos),
         "remaining_usd": remaining,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod keys;
 pub mod redis;
 
 use std::net::{TcpListener, TcpStream};
