@@ -99,3 +99,20 @@ pub fn terminate(child: &mut std::process::Child) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `GET /health` of the gatehouse at `url`.
+pub async fn health_at(url: &str) -> Value {
+    let mut res = client().get(format!("{url}/health")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "/health stays 200");
+    serde_json::from_slice(&res.body().await.unwrap()).unwrap()
+}
+
+/// Waits until the admin API of every gatehouse in `urls` shows key `id` (it propagated), without using it.
+pub async fn listed_everywhere(urls: &[&str], id: &str) {
+    for url in urls {
+        within(Duration::from_secs(3), "the key reaches every replica", || async {
+            admin_at(url, "GET", &format!("/admin/keys/{id}"), None).await.0 == 200
+        })
+        .await;
+    }
+}
