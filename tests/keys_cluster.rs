@@ -227,6 +227,12 @@ async fn a_redis_outage_is_answered_by_the_policy_and_recovered_from_within_five
     assert!(back.elapsed() < Duration::from_secs(5));
     let health = health_at(&open[0].url).await;
     assert_eq!(health["limits_store"]["up"], true);
+    // Redis came back empty: the replicas wrote their key catalog back, so a replica started now knows the key.
+    let late = replicas(1, &mock, &redis, &[]);
+    within(Duration::from_secs(3), "a new replica loads the written-back key", || async {
+        keyed(&late[0].url, &secret, "mock:m").await.status == 200
+    })
+    .await;
 }
 
 #[actix_rt::test]

@@ -19,6 +19,8 @@ pub struct Directory {
     teams: HashMap<String, Arc<Team>>,
     /// The records could not be loaded yet (Redis down since startup): no key can be checked.
     unavailable: bool,
+    /// While unavailable, whether every `/v1/*` request needs a credential (failure policy `closed`).
+    strict: bool,
 }
 
 /// What a presented secret is.
@@ -44,13 +46,16 @@ impl Directory {
             revoked,
             teams: teams.into_iter().map(|t| (t.name.clone(), Arc::new(t))).collect(),
             unavailable: false,
+            strict: false,
         }
     }
 
-    /// The directory of a replica that could not load the key records yet: every `/v1/*` request needs a key
-    /// (or the proxy key), and virtual keys are [`Presented::Unavailable`] until the records arrive.
-    pub fn unavailable() -> Self {
-        Self { unavailable: true, ..Self::default() }
+    /// The directory of a replica that could not load the key records yet: virtual keys are
+    /// [`Presented::Unavailable`] until the records arrive. `strict` (failure policy `closed`): keys may exist, so
+    /// every `/v1/*` request needs a credential meanwhile — requests without one are not let through unlimited;
+    /// otherwise (`open`) requests without a virtual key flow as if none existed.
+    pub fn unavailable(strict: bool) -> Self {
+        Self { unavailable: true, strict, ..Self::default() }
     }
 
     /// Whether the records were loaded (false only until a replica first reaches Redis).
@@ -60,16 +65,19 @@ impl Directory {
 
     /// Whether virtual keys are in use: once any exists (or existed), every `/v1/*` request needs one.
     pub fn in_use(&self) -> bool {
-        self.unavailable || !self.by_hash.is_empty() || !self.revoked.is_empty()
+        (self.unavailable && self.strict) || !self.by_hash.is_empty() || !self.revoked.is_empty()
     }
 
     /// What `presented` is, at `now_ms`.
     pub fn identify(&self, presented: &str, now_ms: u64) -> Presented {
-        if !presented.starts_with(secret::PREFIX) || !self.in_use() {
+        if !presented.starts_with(secret::PREFIX) {
             return Presented::Unknown;
         }
         if self.unavailable {
             return Presented::Unavailable;
+        }
+        if !self.in_use() {
+            return Presented::Unknown;
         }
         let hash = secret::hash(presented);
         match self.by_hash.get(&hash) {
@@ -153,10 +161,12 @@ mod tests {
         assert!(matches!(d.identify("gh_other", 0), Presented::Unknown));
         assert!(matches!(d.identify("sk-ant-api03-x", 0), Presented::Unknown), "provider keys are not hashed");
         assert!(!Directory::default().in_use());
-        let waiting = Directory::unavailable();
+        let waiting = Directory::unavailable(true);
         assert!(waiting.in_use() && !waiting.loaded());
         assert!(matches!(waiting.identify("gh_alice", 0), Presented::Unavailable));
         assert!(matches!(waiting.identify("proxy-key", 0), Presented::Unknown));
+        let lenient = Directory::unavailable(false);
+        assert!(!lenient.in_use() && matches!(lenient.identify("gh_alice", 0), Presented::Unavailable));
         assert_eq!(d.key("k2").map(|k| k.name.as_str()), Some("k2"));
     }
 }

@@ -83,10 +83,11 @@ impl Keyring {
         Ok(keyring)
     }
 
-    /// Keys in Redis; the directory is [`Directory::unavailable`] until [`start`](Self::start)'s follower first
-    /// reads them.
+    /// Keys in Redis; the directory is [`Directory::unavailable`] (strict under the `closed` policy) until
+    /// [`start`](Self::start)'s follower first reads them.
     pub fn redis(link: RedisLink, declared: Declared, limits: Store, directory: DirectoryHandle) -> Self {
-        directory.publish(Directory::unavailable());
+        let strict = limits.policy() == crate::limits::FailurePolicy::Closed;
+        directory.publish(Directory::unavailable(strict));
         Self::with(Records::Redis(RedisRecords::new(link)), declared, limits, directory)
     }
 
