@@ -169,10 +169,20 @@ async fn tpm_and_budgets_are_exact_across_three_replicas() {
         })
         .await;
     }
+    // Then one at a time until the budget refuses: what is left is less than one request's reservation.
+    for i in 0..40 {
+        let answer = keyed(&fleet[i % 3].url, &secret, PRICED).await;
+        if answer.status == 402 {
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        admitted += 1;
+    }
     let spend = nanos(&usage(&fleet[2].url, &key).await["spend_usd"]);
     assert_eq!(spend, admitted as u64 * price, "spend is the sum of the admitted requests' prices");
     assert!(spend <= budget, "spend {spend} within the budget {budget}");
-    assert!(budget - spend < price + 64 * 15_000, "the budget was used up to less than one reservation");
+    // A reservation: the input estimate (a few tokens at $3/M) plus max_tokens (64 at $15/M).
+    assert!(budget - spend < 64 * 15_000 + 1_000 * 3_000, "the budget was used up to less than one reservation");
 }
 
 #[actix_rt::test]
