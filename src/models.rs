@@ -148,21 +148,9 @@ pub fn openai_list(models: &[ListedModel]) -> Value {
     })
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (days-from-civil; no date crate needed for one field).
+/// Formats Unix seconds as RFC 3339 UTC (times before 1970 read as 1970).
 fn unix_to_rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+    crate::limits::period::rfc3339(u64::try_from(secs).unwrap_or(0).saturating_mul(1000))
 }
 
 #[cfg(test)]

@@ -24,6 +24,11 @@ fn tokenizer_for(model: &str) -> &'static CoreBPE {
     }
 }
 
+/// Estimated input tokens of a request body's bytes (0 when they are not JSON, which admission has ruled out).
+pub fn estimate_body_tokens(body: &[u8], model: &str) -> u64 {
+    serde_json::from_slice::<Value>(body).map_or(0, |value| estimate_input_tokens(&value, model))
+}
+
 /// Estimated input tokens of an Anthropic Messages (count_tokens) request body for `model`.
 pub fn estimate_input_tokens(body: &Value, model: &str) -> u64 {
     let bpe = tokenizer_for(model);

@@ -143,16 +143,18 @@ fn oracle(body: &Value, message_id: &str) -> Option<(Vec<Value>, &'static str, V
     if let Some(thinking) = reasoning {
         blocks.push(json!({"type": "thinking", "thinking": thinking, "signature": ""}));
     }
-    let mut text = match message.get("content") {
+    let text = match message.get("content") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts.iter().filter_map(|p| str_at(p, "text")).collect(),
         _ => String::new(),
     };
-    if text.is_empty() {
-        text = str_at(message, "refusal").unwrap_or_default().to_string();
-    }
     if !text.is_empty() {
         blocks.push(json!({"type": "text", "text": text}));
+    }
+    // A refusal is its own text block after the content, and makes the stop reason `refusal`.
+    let refusal = str_at(message, "refusal").filter(|r| !r.is_empty());
+    if let Some(refusal) = refusal {
+        blocks.push(json!({"type": "text", "text": refusal}));
     }
     for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
         let Some(function) = call.get("function").filter(|f| f.is_object()) else { continue };
@@ -166,6 +168,7 @@ fn oracle(body: &Value, message_id: &str) -> Option<(Vec<Value>, &'static str, V
     }
     let has_tool_use = blocks.iter().any(|b| b["type"] == "tool_use");
     let stop = match str_at(choice, "finish_reason") {
+        _ if refusal.is_some() => "refusal",
         Some("length") => "max_tokens",
         Some("content_filter") => "refusal",
         Some("tool_calls" | "function_call") => "tool_use",

@@ -1,6 +1,10 @@
 //! Golden tests: real-shaped upstream bodies in `tests/fixtures/`, each with
 //! the exact expected conversion beside it. `UPDATE_GOLDEN=1 cargo test
 //! --test convert_golden` rewrites the expected files (review the diff!).
+//!
+//! A fixture may have a `<name>.options.json` beside it: `{"model", "options"
+//! (ConvertOptions), "session_id"}` for requests, `{"input_estimate"}` for
+//! streams. Fixtures named `iNN_…` are the cases of issue 20's item NN.
 
 #[path = "support/invariants.rs"]
 mod invariants;
@@ -9,8 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
+use gatehouse::convert::StreamConvert;
 use gatehouse::convert::{
-    parse_request, to_anthropic, to_openai, Completion, ConvertOptions, StreamConverter, ToolNames,
+    parse_request, to_anthropic, to_openai_with, Completion, ConvertOptions, RequestContext, StreamConverter, ToolNames,
 };
 use serde_json::{json, Value};
 
@@ -38,7 +43,7 @@ fn inputs(dir: &str, ext: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
-            name.ends_with(ext) && !name.contains(".expected.")
+            name.ends_with(ext) && !name.contains(".expected.") && !name.contains(".options.")
         })
         .collect();
     files.sort();
@@ -96,9 +101,21 @@ pub fn tool_names() -> ToolNames {
     names
 }
 
+/// The fixture's `.options.json`, or `{}`.
+fn sidecar(input: &Path) -> Value {
+    let path = expected_path(input, ".options.json");
+    fs::read(&path).map_or(json!({}), |bytes| serde_json::from_slice(&bytes).unwrap())
+}
+
 /// Converts `input` pushed in chunks of `chunk_size` bytes (0: all at once).
 pub fn convert_stream(input: &[u8], chunk_size: usize) -> Vec<u8> {
-    let mut converter = StreamConverter::new(REQUESTED_MODEL.into(), MESSAGE_ID.into(), tool_names());
+    convert_stream_with(input, chunk_size, 0)
+}
+
+/// [`convert_stream`] with an input estimate for `message_start` (0: none).
+pub fn convert_stream_with(input: &[u8], chunk_size: usize, input_estimate: u64) -> Vec<u8> {
+    let mut converter = StreamConverter::new(REQUESTED_MODEL.into(), MESSAGE_ID.into(), tool_names())
+        .with_input_estimate(input_estimate);
     let mut out = BytesMut::new();
     if chunk_size == 0 {
         converter.push(input, &mut out);
@@ -121,9 +138,10 @@ fn run_all(cases: Vec<PathBuf>, check: impl Fn(&Path) -> Result<(), String>) {
 fn stream_fixtures() {
     run_all(inputs("openai_streams", ".sse"), |input| {
         let bytes = fs::read(input).unwrap();
-        let whole = convert_stream(&bytes, 0);
+        let estimate = sidecar(input)["input_estimate"].as_u64().unwrap_or(0);
+        let whole = convert_stream_with(&bytes, 0, estimate);
         for size in [1, 2, 7, 64] {
-            if convert_stream(&bytes, size) != whole {
+            if convert_stream_with(&bytes, size, estimate) != whole {
                 return Err(format!("{}: output depends on chunking ({size})", input.display()));
             }
         }
@@ -151,14 +169,21 @@ fn response_fixtures() {
     });
 }
 
-/// Request fixtures are converted for a provider that accepts `reasoning_effort`.
+/// Request fixtures are converted for model `upstream-model` on a provider that accepts `reasoning_effort`,
+/// unless their `.options.json` says otherwise.
 #[test]
 fn request_fixtures() {
-    let opts = ConvertOptions { reasoning_effort: true, ..ConvertOptions::default() };
     run_all(inputs("requests", ".json"), |input| {
         let body = fs::read(input).unwrap();
+        let settings = sidecar(input);
+        let opts: ConvertOptions = match settings.get("options") {
+            Some(options) => serde_json::from_value(options.clone()).unwrap(),
+            None => ConvertOptions { reasoning_effort: Some(true), ..ConvertOptions::default() },
+        };
+        let model = settings["model"].as_str().unwrap_or("upstream-model");
+        let ctx = RequestContext { session_id: settings["session_id"].as_str() };
         let converted = parse_request(&body).and_then(|tree| {
-            let (openai, _names) = to_openai(&tree, "upstream-model", &opts)?;
+            let (openai, _names) = to_openai_with(&tree, model, &opts, &ctx)?;
             Ok(serde_json::from_slice::<Value>(&serde_json::to_vec(&openai).unwrap()).unwrap())
         });
         let actual = match converted {

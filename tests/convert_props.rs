@@ -1,6 +1,8 @@
 //! Property tests: chunk boundaries never change what the SSE parser or the
 //! stream converter produce, and arbitrary (even hostile) upstream streams
-//! always convert into a stream an Anthropic client accepts.
+//! always convert into a stream an Anthropic client accepts. Generated streams
+//! mix text, refusals, reasoning and tool calls; a refusal is text that ends in
+//! `stop_reason: "refusal"`.
 
 #[path = "support/invariants.rs"]
 mod invariants;
@@ -10,6 +12,7 @@ use std::path::Path;
 
 use bytes::BytesMut;
 use gatehouse::convert::tool_names::upstream_name;
+use gatehouse::convert::StreamConvert;
 use gatehouse::convert::{StreamConverter, ToolNames};
 use gatehouse::sse::{SseEvent, SseParser};
 use proptest::collection::{btree_map, vec};
@@ -111,7 +114,8 @@ struct ToolCall {
 /// interleaves them, and where the finish, usage and `[DONE]` go.
 #[derive(Debug, Clone)]
 struct Script {
-    texts: Vec<String>,
+    /// Text pieces; `true`: sent as `delta.refusal` instead of `delta.content`.
+    texts: Vec<(bool, String)>,
     thinking: Vec<String>,
     tools: Vec<ToolCall>,
     order: Vec<Index>,
@@ -147,7 +151,7 @@ fn tool_call() -> impl Strategy<Value = ToolCall> {
 fn script() -> impl Strategy<Value = Script> {
     let piece = "[a-zé\"\\\\\n {}]{1,6}";
     (
-        vec(piece, 0..4),
+        vec((prop::bool::weighted(0.2), piece), 0..4),
         vec(piece, 0..4),
         vec(tool_call(), 0..4),
         vec(any::<Index>(), 0..40),
@@ -200,7 +204,10 @@ impl Script {
     /// each in its own order.
     fn queues(&self) -> Vec<Vec<String>> {
         let mut queues = vec![
-            self.texts.iter().map(|t| frame(json!({"content": t}), None)).collect(),
+            self.texts
+                .iter()
+                .map(|(refusal, t)| frame(if *refusal { json!({"refusal": t}) } else { json!({"content": t}) }, None))
+                .collect(),
             self.thinking.iter().map(|t| frame(json!({"reasoning_content": t}), None)).collect(),
         ];
         for (i, call) in self.tools.iter().enumerate() {
@@ -258,6 +265,16 @@ impl Script {
 /// 300 by default; `PROPTEST_CASES=N` for a longer run.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+}
+
+/// The `stop_reason` of the stream's `message_delta`.
+fn stop_reason(out: &[u8]) -> String {
+    parse_all(&[out])
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
+        .find(|p| p["type"] == "message_delta")
+        .and_then(|p| p["delta"]["stop_reason"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn last_event_type(out: &[u8]) -> String {
@@ -327,7 +344,11 @@ proptest! {
         if !(completed && finish_last) {
             return Ok(());
         }
-        prop_assert_eq!(invariants::delta_text(&whole, "text_delta", "text"), script.texts.concat());
+        let texts: String = script.texts.iter().map(|(_, t)| t.as_str()).collect();
+        prop_assert_eq!(invariants::delta_text(&whole, "text_delta", "text"), texts);
+        let refused = script.texts.iter().any(|(refusal, _)| *refusal);
+        let stop = stop_reason(&whole);
+        prop_assert_eq!(stop == "refusal", refused || script.finish.is_some_and(|(_, r)| r == "content_filter"), "{}", stop);
         prop_assert_eq!(invariants::delta_text(&whole, "thinking_delta", "thinking"), script.thinking.concat());
         let mut tools = invariants::tool_inputs(&whole);
         tools.sort_by(|a, b| a.0.cmp(&b.0));

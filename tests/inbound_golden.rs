@@ -1,7 +1,8 @@
 //! Golden tests of the inbound conversion (OpenAI clients ⇄ Anthropic-format providers): real-shaped bodies in
 //! `tests/fixtures/{anthropic_streams,anthropic_responses,chat_requests}/`, each with the exact expected
 //! conversion beside it. `UPDATE_GOLDEN=1 cargo test --test inbound_golden` rewrites the expected files (review
-//! the diff!).
+//! the diff!). A request fixture may have a `<name>.options.json` (`{"model"}`); fixtures named `iNN_…` are the
+//! cases of issue 20's item NN.
 
 #[path = "support/openai_invariants.rs"]
 mod openai_invariants;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use gatehouse::convert::inbound::{to_anthropic_request, to_chat_completion, ChatStreamConverter};
+use gatehouse::convert::StreamConvert;
 use serde_json::{json, Value};
 
 /// Fixed so the output is deterministic.
@@ -27,7 +29,7 @@ fn inputs(dir: &str, ext: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
-            name.ends_with(ext) && !name.contains(".expected.")
+            name.ends_with(ext) && !name.contains(".expected.") && !name.contains(".options.")
         })
         .collect();
     files.sort();
@@ -133,7 +135,11 @@ fn response_fixtures() {
 fn request_fixtures() {
     run_all(inputs("chat_requests", ".json"), |input| {
         let body: Value = serde_json::from_slice(&fs::read(input).unwrap()).unwrap();
-        let actual = match to_anthropic_request(&body, "claude-upstream") {
+        // `<name>.options.json` may name the upstream model (the thinking style depends on it).
+        let options =
+            fs::read(expected_path(input, ".options.json")).map_or(json!({}), |b| serde_json::from_slice(&b).unwrap());
+        let model = options["model"].as_str().unwrap_or("claude-upstream");
+        let actual = match to_anthropic_request(&body, model) {
             Ok(request) => {
                 json!({"stream": request.stream, "include_usage": request.include_usage, "body": request.body})
             }

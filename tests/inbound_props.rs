@@ -1,6 +1,8 @@
 //! Property tests of the inbound stream conversion (Anthropic SSE → OpenAI chunks): chunk boundaries never
 //! change the output, generated Anthropic streams convert into chunk streams the OpenAI SDKs accept with the
-//! same text and tool inputs, and arbitrary upstream bytes never break those invariants.
+//! same text and tool inputs (refusals end in `content_filter`), and arbitrary upstream bytes never break those
+//! invariants. Generated requests with system and developer messages anywhere and every `response_format` convert
+//! with each message kept in place and the structured output asked for.
 
 #[path = "support/openai_invariants.rs"]
 mod openai_invariants;
@@ -9,7 +11,8 @@ use std::fs;
 use std::path::Path;
 
 use bytes::BytesMut;
-use gatehouse::convert::inbound::ChatStreamConverter;
+use gatehouse::convert::inbound::{to_anthropic_request, ChatStreamConverter, JSON_OBJECT_INSTRUCTION};
+use gatehouse::convert::StreamConvert;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -194,7 +197,7 @@ proptest! {
     #[test]
     fn generated_streams_keep_text_and_tool_inputs(
         blocks in vec(block(), 0..6),
-        stop in prop_oneof![Just("end_turn"), Just("tool_use"), Just("max_tokens"), Just("stop_sequence")],
+        stop in prop_oneof![Just("end_turn"), Just("tool_use"), Just("max_tokens"), Just("stop_sequence"), Just("refusal")],
         pings in vec(any::<Index>(), 0..4),
         cuts in vec(any::<Index>(), 0..30),
         include_usage in any::<bool>(),
@@ -210,7 +213,12 @@ proptest! {
         let args: Vec<Value> = collected.tool_calls.iter().map(|(_, _, a)| serde_json::from_str(a).unwrap()).collect();
         prop_assert_eq!(args, inputs);
         prop_assert_eq!(collected.usage.is_some(), include_usage);
-        let expected_finish = match stop { "tool_use" => "tool_calls", "max_tokens" => "length", _ => "stop" };
+        let expected_finish = match stop {
+            "tool_use" => "tool_calls",
+            "max_tokens" => "length",
+            "refusal" => "content_filter",
+            _ => "stop",
+        };
         prop_assert_eq!(collected.finish_reason.as_deref(), Some(expected_finish));
     }
 
@@ -238,5 +246,79 @@ proptest! {
         let out = convert(&[&bytes], true);
         let text = String::from_utf8_lossy(&out);
         prop_assert!(text.ends_with("data: [DONE]\n\n") || text.contains("\"error\""));
+    }
+}
+
+/// One generated OpenAI message: (role, text).
+fn chat_message() -> impl Strategy<Value = (&'static str, String)> {
+    (prop::sample::select(&["system", "developer", "user", "user", "assistant"][..]), "[a-z]{1,8}( [a-z]{1,8})?")
+}
+
+fn response_format() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(json!({"type": "text"}))),
+        Just(Some(json!({"type": "json_object"}))),
+        "[A-Za-z]{1,10}".prop_map(|name| Some(
+            json!({"type": "json_schema", "json_schema": {"name": name, "strict": true,
+            "schema": {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"],
+                       "additionalProperties": false}}})
+        )),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn system_messages_keep_their_place_and_structured_outputs_are_asked_for(
+        messages in vec(chat_message(), 1..8),
+        format in response_format(),
+        effort in prop::option::of(prop::sample::select(&["none", "minimal", "low", "medium", "high", "xhigh"][..])),
+        model in prop::sample::select(&["claude-opus-4-6", "claude-sonnet-4-5"][..]),
+    ) {
+        let chat: Vec<Value> = messages.iter().map(|(role, text)| json!({"role": role, "content": text})).collect();
+        let mut body = json!({"model": "m", "messages": chat});
+        if let Some(format) = &format {
+            body["response_format"] = format.clone();
+        }
+        if let Some(effort) = effort {
+            body["reasoning_effort"] = json!(effort);
+        }
+        let converted = match to_anthropic_request(&body, model) {
+            Ok(converted) => converted.body,
+            Err(e) => {
+                // Only a conversation without any user or assistant message is refused.
+                prop_assert!(messages.iter().all(|(r, _)| *r == "system" || *r == "developer"), "{}", e);
+                return Ok(());
+            }
+        };
+        let leading = messages.iter().take_while(|(r, _)| *r == "system" || *r == "developer").count();
+        let mut system: Vec<String> = messages[..leading].iter().map(|(_, t)| t.clone()).collect();
+        let json_object = format.as_ref().is_some_and(|f| f["type"] == "json_object");
+        if json_object {
+            system.push(JSON_OBJECT_INSTRUCTION.to_string());
+        }
+        let system_text = converted["system"][0]["text"].as_str().unwrap_or_default().to_string();
+        prop_assert_eq!(system_text, system.join("\n\n"));
+        // After the first turn, every message is where it was: the turns' texts, roles mapped, in order.
+        let turns: Vec<(String, String)> = converted["messages"].as_array().unwrap().iter().flat_map(|m| {
+            let role = m["role"].as_str().unwrap().to_string();
+            m["content"].as_array().unwrap().iter().map(move |b| (role.clone(), b["text"].as_str().unwrap().to_string()))
+        }).collect();
+        let expected: Vec<(String, String)> = messages[leading..].iter().map(|(role, text)| {
+            let role = if *role == "developer" { "system" } else { role };
+            (role.to_string(), text.clone())
+        }).collect();
+        prop_assert_eq!(turns, expected);
+        let schema = format.as_ref().filter(|f| f["type"] == "json_schema").map(|f| f["json_schema"]["schema"].clone());
+        prop_assert_eq!(converted["output_config"].get("format").cloned(), schema.map(|s| json!({"type": "json_schema", "schema": s})));
+        let adaptive = model == "claude-opus-4-6";
+        let thinking = converted["thinking"]["type"].as_str();
+        match effort {
+            Some("low" | "medium" | "high" | "xhigh") => prop_assert_eq!(thinking, Some(if adaptive { "adaptive" } else { "enabled" })),
+            _ => prop_assert_eq!(thinking, None),
+        }
+        prop_assert_eq!(converted["output_config"].get("effort").is_some(), adaptive && effort.is_some_and(|e| e != "none"));
     }
 }

@@ -94,12 +94,15 @@ const Dash = (() => {
     });
     setStatus(true, `live · updated ${Charts.clock(Math.floor(sum.now_ms / 1000), true)}`);
     const models = Object.keys(sum.models).length, providers = Object.keys(sum.providers).length;
+    const keys = Object.keys(sum.keys || {}).length;
     $('meta').textContent = `uptime ${uptime(sum.uptime_seconds)} · ${providers} provider${providers === 1 ? '' : 's'} · ` +
-      `${models} model${models === 1 ? '' : 's'} · ${Charts.compact(t.requests)} requests since start`;
+      `${models} model${models === 1 ? '' : 's'} · ${keys ? `${keys} key${keys === 1 ? '' : 's'} · ` : ''}` +
+      `${Charts.compact(t.requests)} requests since start`;
     tiles(sum, ser);
     charts(sum, ser);
     modelBars(sum);
     modelTable(sum);
+    keyTable(sum);
   }
 
   function tile(id, value, unit, sub, spark, color, bad) {
@@ -244,6 +247,54 @@ const Dash = (() => {
       td.colSpan = 13;
       body.appendChild(tr);
     }
+  }
+
+  // One row per virtual key (the panel stays hidden until a keyed request is seen), dearest first.
+  function keyTable(sum) {
+    const keys = sum.keys || {};
+    const rows = Object.entries(keys).sort((a, b) => b[1].spend_nanos - a[1].spend_nanos || b[1].requests - a[1].requests);
+    const panel = $('keys-panel');
+    panel.hidden = !rows.length;
+    const spent = rows.reduce((a, [, k]) => a + k.spend_nanos, 0);
+    Object.assign(panel.dataset, { keys: rows.length, spendNanos: spent });
+    const body = document.querySelector('#keys tbody');
+    body.replaceChildren();
+    for (const [name, k] of rows) {
+      const tr = document.createElement('tr');
+      Object.assign(tr.dataset, {
+        key: name, team: k.team, requests: k.requests, refused: k.refused, spendNanos: k.spend_nanos,
+        inputTokens: k.input_tokens, outputTokens: k.output_tokens,
+      });
+      const first = cell(tr, '', 'l');
+      const sw = document.createElement('span');
+      sw.className = 'sw';
+      sw.style.background = colorOf(name);
+      first.append(sw, document.createTextNode(name));
+      first.title = name;
+      cell(tr, k.team === 'none' ? '–' : k.team, 'l');
+      cell(tr, Charts.compact(k.requests));
+      cell(tr, Charts.compact(k.refused), k.refused ? 'err' : '');
+      const reasons = Object.entries(k.refusals || {}).map(([r, n]) => `${r} ${Charts.compact(n)}`).join(' · ');
+      cell(tr, reasons || '–', 'l').dataset.refusals = Object.entries(k.refusals || {}).map(([r, n]) => `${r}=${n}`).join(',');
+      cell(tr, Charts.compact(k.input_tokens));
+      cell(tr, Charts.compact(k.output_tokens));
+      cell(tr, Charts.compact(k.cache_read_input_tokens));
+      cell(tr, Charts.compact(k.cache_creation_input_tokens));
+      cell(tr, dollars(k.spend_usd)).title = `${k.spend_nanos} nano-dollars`;
+      const left = k.remaining_budget_usd;
+      cell(tr, typeof left === 'number' ? dollars(left) : '–', typeof left === 'number' && left <= 0 ? 'err' : '');
+      cell(tr, k.last_seen_ms ? ago(sum.now_ms - k.last_seen_ms) : '–');
+      body.appendChild(tr);
+    }
+  }
+
+  // US dollars with as many decimals as the amount needs: cents for dollars, down to the nano-dollar below a cent.
+  function dollars(v) {
+    if (!v) return '$0';
+    const a = Math.abs(v);
+    const text = a >= 100 ? a.toFixed(0) : a >= 1 ? a.toFixed(2) : a >= 0.01 ? a.toFixed(3)
+      : a.toFixed(9).replace(/0+$/, '');
+    return `${v < 0 ? '-' : ''}$${text}`;
   }
 
   function cell(tr, text, cls) {

@@ -8,6 +8,7 @@
 mod invariants;
 
 use bytes::BytesMut;
+use gatehouse::convert::StreamConvert;
 use gatehouse::convert::{StreamConverter, ToolNames};
 use libfuzzer_sys::fuzz_target;
 

@@ -9,7 +9,7 @@ use crate::config::RawProvider;
 use crate::error::GatewayError;
 
 /// Every field the body may have.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 15] = [
     "base_url",
     "api_format",
     "api_keys",
@@ -20,6 +20,10 @@ pub const FIELDS: [&str; 11] = [
     "send_reasoning_back",
     "rewrite_tool_names",
     "thought_signatures",
+    "web_search",
+    "prompt_cache_key",
+    "user_id_field",
+    "models",
     "request_timeout",
 ];
 
@@ -55,6 +59,14 @@ pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
             "send_reasoning_back" => provider.send_reasoning_back = field(&name, value, "true or false")?,
             "rewrite_tool_names" => provider.rewrite_tool_names = field(&name, value, "true or false")?,
             "thought_signatures" => provider.thought_signatures = field(&name, value, "true or false")?,
+            "web_search" => provider.web_search = field(&name, value, "a string")?,
+            "prompt_cache_key" => provider.prompt_cache_key = field(&name, value, "true or false")?,
+            "user_id_field" => provider.user_id_field = field(&name, value, "a string")?,
+            "models" => {
+                let expected = "an object of model patterns to settings (max_tokens_field, reasoning_effort, \
+                                reasoning_levels, thinking)";
+                provider.models = field::<Option<_>>(&name, value, expected)?.unwrap_or_default()
+            }
             "request_timeout" => provider.request_timeout = field(&name, value, "a whole number of seconds")?,
             _ => {} // Unknown fields were refused above.
         }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::actors::registry::Description;
 use crate::config::{ApiFormat, Auth, Origin, Provider, Snapshot};
-use crate::convert::MaxTokensField;
+use crate::convert::{MaxTokensField, ModelOptions};
 
 /// One provider as `GET /admin/providers` and `GET /admin/config` show it.
 #[derive(Debug, Serialize)]
@@ -28,11 +28,44 @@ pub struct ProviderView<'a> {
     /// `file`, `env`, `default` or `admin`.
     pub origin: Origin,
     pub request_timeout: u64,
+    /// `auto`: by model name.
     pub max_tokens_field: &'static str,
-    pub reasoning_effort: bool,
+    /// `null`: by model name.
+    pub reasoning_effort: Option<bool>,
     pub send_reasoning_back: bool,
     pub rewrite_tool_names: bool,
     pub thought_signatures: bool,
+    pub web_search: &'static str,
+    pub prompt_cache_key: bool,
+    pub user_id_field: &'static str,
+    /// Per-model conversion settings, in the order they are tried.
+    pub models: Vec<ModelView<'a>>,
+}
+
+/// One per-model settings entry.
+#[derive(Debug, Serialize)]
+pub struct ModelView<'a> {
+    pub pattern: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_levels: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<&'static str>,
+}
+
+impl<'a> ModelView<'a> {
+    fn of(model: &'a ModelOptions) -> Self {
+        ModelView {
+            pattern: &model.pattern,
+            max_tokens_field: model.max_tokens_field.map(MaxTokensField::as_str),
+            reasoning_effort: model.reasoning_effort,
+            reasoning_levels: model.reasoning_levels.map(|l| l.values()),
+            thinking: model.thinking.map(|t| t.as_str()),
+        }
+    }
 }
 
 impl<'a> ProviderView<'a> {
@@ -55,14 +88,15 @@ impl<'a> ProviderView<'a> {
             aliases: provider.aliases.iter().map(|a| (a.name.as_str(), a.targets.as_slice())).collect(),
             origin: provider.origin,
             request_timeout: provider.request_timeout.as_secs(),
-            max_tokens_field: match options.max_tokens_field {
-                MaxTokensField::MaxTokens => "max_tokens",
-                MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
-            },
+            max_tokens_field: options.max_tokens_field.map_or("auto", MaxTokensField::as_str),
             reasoning_effort: options.reasoning_effort,
             send_reasoning_back: options.send_reasoning_back,
             rewrite_tool_names: options.rewrite_tool_names,
             thought_signatures: options.thought_signatures,
+            web_search: options.web_search.as_str(),
+            prompt_cache_key: options.prompt_cache_key,
+            user_id_field: options.user_id_field.as_str(),
+            models: options.models.iter().map(ModelView::of).collect(),
         }
     }
 }

@@ -77,7 +77,19 @@ fn apply_setting(
         "API_FORMAT" => entry.api_format = Some(value.to_string()),
         "REQUEST_TIMEOUT" => entry.request_timeout = Some(parse_number(var, value)?),
         "MAX_TOKENS_FIELD" => entry.max_tokens_field = Some(value.to_string()),
+        "REASONING_EFFORT" if value.trim().eq_ignore_ascii_case("auto") => entry.reasoning_effort = None,
         "REASONING_EFFORT" => entry.reasoning_effort = Some(parse_bool(var, value)?),
+        "WEB_SEARCH" => entry.web_search = Some(value.to_string()),
+        "PROMPT_CACHE_KEY" => entry.prompt_cache_key = Some(parse_bool(var, value)?),
+        "USER_ID_FIELD" => entry.user_id_field = Some(value.to_string()),
+        "MODELS" => {
+            entry.models = serde_json::from_str(value).map_err(|e| {
+                ConfigError::new(format!(
+                    "{var}: must be a JSON object of model patterns to settings, e.g. \
+                     {{\"gpt-5*\": {{\"reasoning_effort\": true}}}} ({e})"
+                ))
+            })?
+        }
         "SEND_REASONING_BACK" => entry.send_reasoning_back = Some(parse_bool(var, value)?),
         "REWRITE_TOOL_NAMES" => entry.rewrite_tool_names = Some(parse_bool(var, value)?),
         "THOUGHT_SIGNATURES" => entry.thought_signatures = Some(parse_bool(var, value)?),
@@ -137,6 +149,8 @@ mod tests {
             ("MY_LLM_API_FORMAT", "openai"),
             ("MY_LLM_CUSTOM_HEADER_X_TEAM_ID", "42"),
             ("MY_LLM_REASONING_EFFORT", "yes"),
+            ("MY_LLM_WEB_SEARCH", "web_search_options"),
+            ("MY_LLM_MODELS", r#"{"o3*": {"max_tokens_field": "max_tokens"}}"#),
             ("MY_LLM_ALIAS_FAST_ONE", "a, other:b"),
             ("PROXY_API_KEY", "p"),
             ("ADMIN_API_KEY", "a"),
@@ -150,6 +164,8 @@ mod tests {
         assert_eq!(p.api_format.as_deref(), Some("openai"));
         assert_eq!(p.custom_headers["x-team-id"], "42");
         assert_eq!(p.reasoning_effort, Some(true));
+        assert_eq!(p.web_search.as_deref(), Some("web_search_options"));
+        assert_eq!(p.models["o3*"].max_tokens_field.as_deref(), Some("max_tokens"));
         assert_eq!(p.aliases["fast_one"], RawAliasTargets::Many(vec!["a".into(), "other:b".into()]));
         assert_eq!(p.origin, Origin::Env);
     }
@@ -173,6 +189,16 @@ mod tests {
         assert_eq!(p.api_key.as_deref(), Some("env"));
         assert_eq!(p.api_keys, None);
         assert_eq!(p.origin, Origin::File);
+    }
+
+    #[test]
+    fn auto_reasoning_and_bad_model_settings() {
+        let mut raw = RawConfig::default();
+        apply_provider_env(&mut raw, &vars(&[("X_API_KEY", "k"), ("X_REASONING_EFFORT", "Auto")])).unwrap();
+        assert_eq!(raw.providers["x"].reasoning_effort, None);
+        let err = apply_provider_env(&mut raw, &vars(&[("X_API_KEY", "k"), ("X_MODELS", r#"{"m": {"colour": 1}}"#)]))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("X_MODELS: must be a JSON object"), "{err}");
     }
 
     #[test]

@@ -96,6 +96,8 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
         ("REQUEST_TIMEOUT", &mut server.request_timeout),
         ("CONNECT_TIMEOUT", &mut server.connect_timeout),
         ("STREAM_IDLE_TIMEOUT", &mut server.stream_idle_timeout),
+        ("BODY_IDLE_TIMEOUT", &mut server.body_idle_timeout),
+        ("BODY_READ_TIMEOUT", &mut server.body_read_timeout),
     ] {
         if let Some(v) = get(var) {
             *field = Some(parse_number(var, v)?);
@@ -257,5 +259,61 @@ mod tests {
         let s = load_from(&src).unwrap();
         assert_eq!(s.snapshot.default_provider, "anthropic");
         assert_eq!(s.snapshot.providers["anthropic"].auth.mode(), "passthrough");
+    }
+
+    #[test]
+    fn prices_in_the_file_reach_the_snapshot() {
+        let toml = r#"
+            [providers.local]
+            api_format = "openai"
+            base_url = "http://127.0.0.1:1234/v1"
+            api_key = "k"
+
+            [prices."local:llama3:8b"]
+            input = 0
+            output = 0
+
+            [prices."OpenAI:GPT-4.1"]
+            input = 1.5
+            output = 6
+            cache_read = 0.375
+
+            [prices."anthropic:claude-sonnet-4-5"]
+            input = 3
+            output = 15
+            cache_write_5m = 3.75
+            cache_write_1h = 6
+            cache_read = 0.3
+
+            [prices."anthropic:claude-sonnet-4-5".long_context]
+            above_prompt_tokens = 200000
+            input = 6
+            output = 22.5
+        "#;
+        let (src, _guard) = source(Some(toml), &[]);
+        let s = load_from(&src).unwrap();
+        let prices = &s.snapshot.prices;
+        assert_eq!(prices.configured_len(), 3);
+        assert_eq!(prices.price("local", "llama3:8b").map(|p| (p.input, p.output)), Some((0.0, 0.0)));
+        let gpt = prices.price("openai", "gpt-4.1-2025-04-14").unwrap();
+        assert_eq!((gpt.input, gpt.output, gpt.cache_read, gpt.cache_write_1h), (1.5, 6.0, 0.375, 1.5));
+        let sonnet = prices.price("anthropic", "claude-sonnet-4-5-20250929").unwrap();
+        assert_eq!(sonnet.long_context.map(|l| (l.above_prompt_tokens, l.output)), Some((200_000, 22.5)));
+        assert_eq!(prices.price("local", "other"), None, "no shipped price for a local model");
+    }
+
+    #[test]
+    fn price_errors_in_the_file_name_the_table_and_field() {
+        for (toml, want) in [
+            ("[prices.\"openai:gpt-4o\"]\ninput = 1\n", "prices.\"openai:gpt-4o\".output: missing"),
+            ("[prices.\"openai:gpt-4o\"]\ninput = -1\noutput = 1\n", "prices.\"openai:gpt-4o\".input: -1"),
+            ("[prices.\"gpt-4o\"]\ninput = 1\noutput = 1\n", "prices.\"gpt-4o\": the name must be provider:model"),
+            ("[prices.\"openai:gpt-4o\"]\ninput = 1\noutput = 1\ncache_reads = 1\n", "cache_reads"),
+            ("[prices.\"openai:gpt-4o\"]\ninput = \"one\"\noutput = 1\n", "input"),
+        ] {
+            let (src, _guard) = source(Some(toml), &[]);
+            let e = load_from(&src).unwrap_err().to_string();
+            assert!(e.contains(want), "{toml}: {e}");
+        }
     }
 }

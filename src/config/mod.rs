@@ -2,10 +2,12 @@
 //! every request reads and that a reload replaces whole.
 
 pub mod alias;
+mod convert_options;
 mod env;
 pub mod keys;
 mod load;
 pub mod overlay;
+pub mod prices;
 mod provider;
 pub mod raw;
 pub mod routing;
@@ -21,10 +23,11 @@ pub use alias::Alias;
 pub use load::{load, load_from, load_raw, ConfigSource};
 pub use overlay::{Change, Overlay};
 pub use provider::{ApiFormat, Auth, Provider, UpstreamCall};
-pub use raw::{Origin, RawConfig, RawProvider};
+pub use raw::{Origin, RawConfig, RawModelOptions, RawProvider};
 pub use routing::{resolve, Route, Target};
 pub use validate::validate;
 
+use crate::prices::PriceTable;
 use crate::resilience::runtime::RuntimeSettings;
 use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
@@ -61,6 +64,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     pub stream_idle_timeout: Duration,
+    /// How long a client's request body may stay silent between two chunks (then 408).
+    pub body_idle_timeout: Duration,
+    /// How long reading a client's whole request body may take (then 408), however steadily it trickles in.
+    pub body_read_timeout: Duration,
     pub retry: RetryPolicy,
     pub runtime: RuntimeSettings,
     pub shutdown_grace: Duration,
@@ -73,6 +80,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             stream_idle_timeout: Duration::from_secs(300),
+            body_idle_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             runtime: RuntimeSettings::default(),
             shutdown_grace: Duration::from_secs(30),
@@ -91,8 +100,9 @@ pub struct Snapshot {
     /// The admin API's bearer token; `None` disables the admin API (it answers 404).
     pub admin_key: Option<Secret>,
     pub limits: Limits,
-    /// What tokens cost, for virtual keys' budgets and spend.
-    pub prices: Arc<crate::prices::PriceTable>,
+    /// What tokens cost: the shipped prices with the file's `[prices."provider:model"]` on top. Looked up with
+    /// the target after aliases (provider name, upstream model).
+    pub prices: Arc<PriceTable>,
 }
 
 impl Snapshot {

@@ -18,6 +18,8 @@ pub struct Overlay {
 }
 
 /// What an admin did to one provider name. The latest change to a name replaces any earlier one.
+// A handful exist at a time (admin changes), so boxing the provider definition would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Change {

@@ -20,6 +20,9 @@ pub struct RawConfig {
     /// Teams declared in the file.
     #[serde(default)]
     pub teams: BTreeMap<String, crate::keys::declared::RawTeam>,
+    /// `[prices."provider:model"]`: prices on top of the shipped table (USD per million tokens).
+    #[serde(default)]
+    pub prices: BTreeMap<String, super::prices::RawPrice>,
 }
 
 /// `[server]`: listener, limits, timeouts and gateway-wide keys.
@@ -37,6 +40,10 @@ pub struct RawServer {
     pub connect_timeout: Option<u64>,
     /// Seconds a stream may stay silent between two chunks.
     pub stream_idle_timeout: Option<u64>,
+    /// Seconds a client's request body may stay silent between two chunks.
+    pub body_idle_timeout: Option<u64>,
+    /// Seconds reading a client's whole request body may take.
+    pub body_read_timeout: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub log_level: Option<String>,
     /// Retries of a failed upstream attempt before any byte reached the client.
@@ -97,12 +104,39 @@ pub struct RawProvider {
     pub rewrite_tool_names: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thought_signatures: Option<bool>,
+    /// `refuse` (default) or `web_search_options`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_key: Option<bool>,
+    /// `safety_identifier` (default), `user` or `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id_field: Option<String>,
+    /// Per-model conversion settings: model name or `prefix*` → settings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, RawModelOptions>,
     /// Model aliases: name → target(s).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aliases: BTreeMap<String, RawAliasTargets>,
     /// Where the provider was defined; filled in by the loader, never read from the file.
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// `[providers.<name>.models."<pattern>"]`: conversion settings for the models a pattern matches.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModelOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<bool>,
+    /// The `reasoning_effort` values the model accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_levels: Option<Vec<String>>,
+    /// Anthropic format: `adaptive` or `budget`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
 }
 
 /// Where a provider's definition came from (shown by `/health` and the admin API).

@@ -9,7 +9,6 @@ use actix_web::http::Uri;
 
 use super::raw::{RawConfig, RawProvider, RawServer};
 use super::{Alias, ApiFormat, Auth, ConfigError, Limits, Listen, Provider, Settings, Snapshot, PASSTHROUGH_MARKER};
-use crate::convert::{ConvertOptions, MaxTokensField};
 use crate::resilience::runtime::RuntimeSettings;
 use crate::resilience::{ProviderRuntime, RetryPolicy};
 use crate::secret::Secret;
@@ -32,7 +31,7 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let proxy_key = gateway_key(raw.server.proxy_api_key.as_deref());
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
-    let prices = Default::default();
+    let prices = Arc::new(super::prices::table(&raw.prices)?);
     let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
     super::routing::validate_aliases(&snapshot)?;
     let keys = super::keys::key_settings(raw)?;
@@ -105,6 +104,8 @@ fn limits(server: &RawServer) -> Result<Limits, ConfigError> {
         request_timeout: seconds(server.request_timeout, "request_timeout", defaults.request_timeout)?,
         connect_timeout: seconds(server.connect_timeout, "connect_timeout", defaults.connect_timeout)?,
         stream_idle_timeout: seconds(server.stream_idle_timeout, "stream_idle_timeout", defaults.stream_idle_timeout)?,
+        body_idle_timeout: seconds(server.body_idle_timeout, "body_idle_timeout", defaults.body_idle_timeout)?,
+        body_read_timeout: seconds(server.body_read_timeout, "body_read_timeout", defaults.body_read_timeout)?,
         retry,
         runtime,
         shutdown_grace: server.shutdown_grace.map_or(defaults.shutdown_grace, Duration::from_secs),
@@ -126,7 +127,7 @@ pub(crate) fn provider(
     let base_url = base_url(&name, raw.base_url.as_deref(), listen)?;
     let auth = auth(&name, raw)?;
     let custom_headers = custom_headers(&name, raw)?;
-    let options = options(&name, raw)?;
+    let options = super::convert_options::options(&name, raw)?;
     let request_timeout = match raw.request_timeout {
         Some(0) => {
             return Err(ConfigError::new(format!("provider '{name}': request_timeout must be at least 1 second")))
@@ -241,27 +242,6 @@ fn custom_headers(name: &str, raw: &RawProvider) -> Result<Vec<(HeaderName, Head
             Ok((header_name, header_value))
         })
         .collect()
-}
-
-fn options(name: &str, raw: &RawProvider) -> Result<ConvertOptions, ConfigError> {
-    let defaults = ConvertOptions::default();
-    let max_tokens_field = match raw.max_tokens_field.as_deref().map(str::trim) {
-        None => defaults.max_tokens_field,
-        Some("max_tokens") => MaxTokensField::MaxTokens,
-        Some("max_completion_tokens") => MaxTokensField::MaxCompletionTokens,
-        Some(other) => {
-            return Err(ConfigError::new(format!(
-            "provider '{name}': max_tokens_field '{other}' is not known (use 'max_tokens' or 'max_completion_tokens')"
-        )))
-        }
-    };
-    Ok(ConvertOptions {
-        max_tokens_field,
-        reasoning_effort: raw.reasoning_effort.unwrap_or(defaults.reasoning_effort),
-        send_reasoning_back: raw.send_reasoning_back.unwrap_or(defaults.send_reasoning_back),
-        rewrite_tool_names: raw.rewrite_tool_names.unwrap_or(defaults.rewrite_tool_names),
-        thought_signatures: raw.thought_signatures.unwrap_or(defaults.thought_signatures),
-    })
 }
 
 fn default_provider(

@@ -139,19 +139,19 @@ impl Message<'_> {
         [&self.reasoning_content, &self.reasoning].into_iter().filter_map(Lax::as_str).find(|s| !s.is_empty())
     }
 
-    /// The text of `content` (parts joined); when there is none, OpenAI's `refusal`, so a refusal is not an
-    /// empty answer.
+    /// The text of `content` (parts joined).
     pub fn text(&self) -> Cow<'_, str> {
-        let text = match self.content.get() {
+        match self.content.get() {
             Some(Content::Text(text)) => Cow::Borrowed(text.as_ref()),
             Some(Content::Parts(parts)) if parts.len() == 1 => Cow::Borrowed(parts[0].as_ref()),
             Some(Content::Parts(parts)) => Cow::Owned(parts.concat()),
             None => Cow::Borrowed(""),
-        };
-        match self.refusal.as_str() {
-            Some(refusal) if text.is_empty() => Cow::Borrowed(refusal),
-            _ => text,
         }
+    }
+
+    /// OpenAI's `refusal`: the model declined, and this says why; empty counts as absent.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_str().filter(|r| !r.is_empty())
     }
 
     /// The tool calls, in order (entries that are not objects are skipped).
@@ -183,7 +183,9 @@ mod tests {
         let c = Completion::parse(br#"{"choices":[{"message":{"content":[{"text":"a"},2,{"text":"b"}]}}]}"#).unwrap();
         assert_eq!(c.message().unwrap().text(), "ab");
         let c = Completion::parse(br#"{"choices":[{"message":{"content":null,"refusal":"no"}}]}"#).unwrap();
-        assert_eq!(c.message().unwrap().text(), "no");
+        assert_eq!((c.message().unwrap().text().as_ref(), c.message().unwrap().refusal()), ("", Some("no")));
+        let c = Completion::parse(br#"{"choices":[{"message":{"content":"x","refusal":""}}]}"#).unwrap();
+        assert_eq!(c.message().unwrap().refusal(), None);
     }
 
     #[test]

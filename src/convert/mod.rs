@@ -11,6 +11,7 @@
 //! - [`openai_error_to_anthropic`]: an OpenAI-format upstream's error, read in Anthropic terms.
 //! - [`hooks`]: the middleware interface a provider's hooks implement (they see converted requests and answers).
 //! - [`inbound`]: the other direction, for OpenAI clients of Anthropic-format providers.
+//! - [`options`] and [`models`]: per-provider and per-model settings, and what model names say.
 //! - [`lax`]: lenient readers that let typed structures read upstream JSON without a tree.
 
 pub mod completion;
@@ -19,10 +20,12 @@ pub mod hooks;
 pub mod ids;
 pub mod inbound;
 pub mod lax;
+pub mod models;
 pub mod options;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod stream_convert;
 pub mod tool_names;
 pub mod usage;
 
@@ -30,9 +33,10 @@ pub use completion::Completion;
 pub use errors::{openai_error_to_anthropic, ConvertError};
 pub use hooks::{HookChain, OpenAiHook};
 pub use ids::generate_message_id;
-pub use options::{ConvertOptions, MaxTokensField};
-pub use request::{parse as parse_request, to_openai, ChatRequest};
+pub use options::{ConvertOptions, MaxTokensField, ModelOptions, ThinkingStyle, UserIdField, WebSearch};
+pub use request::{parse as parse_request, to_openai, to_openai_with, ChatRequest, RequestContext};
 pub use response::to_anthropic;
 pub use stream::StreamConverter;
+pub use stream_convert::StreamConvert;
 pub use tool_names::ToolNames;
 pub use usage::Usage;

@@ -49,6 +49,10 @@ pub fn to_anthropic(
     if !text.is_empty() {
         content.push(Block::Text { text });
     }
+    let refusal = message.refusal();
+    if let Some(refusal) = refusal {
+        content.push(Block::Text { text: Cow::Borrowed(refusal) });
+    }
     for call in message.tool_calls() {
         if let Some(block) = tool_use_block(call, &id, content.len(), names) {
             content.push(block);
@@ -62,7 +66,7 @@ pub fn to_anthropic(
         role: "assistant",
         model: requested_model,
         content,
-        stop_reason: stop_reason(choice.finish_reason.as_str(), has_tool_use),
+        stop_reason: stop_reason(choice.finish_reason.as_str(), has_tool_use, refusal.is_some()),
         stop_sequence: None,
         usage,
     };
@@ -208,12 +212,14 @@ pub(crate) fn reasoning_text(message: &Value) -> Option<&str> {
         .find(|s| !s.is_empty())
 }
 
-/// Anthropic `stop_reason` for an OpenAI `finish_reason`. Some providers
+/// Anthropic `stop_reason` for an OpenAI `finish_reason`. A refusal (OpenAI's
+/// `refusal` member) is `refusal`, as is a content filter. Some providers
 /// (vLLM, Ollama) say `stop` after tool calls; clients decide whether to run
 /// tools on `tool_use`, so a response with tool calls ends in `tool_use`
-/// unless it was cut by the token limit or a content filter.
-pub(crate) fn stop_reason(finish_reason: Option<&str>, has_tool_use: bool) -> &'static str {
+/// unless it was cut by the token limit or refused.
+pub(crate) fn stop_reason(finish_reason: Option<&str>, has_tool_use: bool, refused: bool) -> &'static str {
     match finish_reason {
+        _ if refused => "refusal",
         Some("length") => "max_tokens",
         Some("content_filter") => "refusal",
         Some("tool_calls") | Some("function_call") => "tool_use",
@@ -273,14 +279,16 @@ mod tests {
 
     #[test]
     fn stop_reasons() {
-        assert_eq!(stop_reason(Some("stop"), false), "end_turn");
-        assert_eq!(stop_reason(Some("stop"), true), "tool_use");
-        assert_eq!(stop_reason(Some("length"), true), "max_tokens");
-        assert_eq!(stop_reason(Some("tool_calls"), false), "tool_use");
-        assert_eq!(stop_reason(Some("function_call"), false), "tool_use");
-        assert_eq!(stop_reason(Some("content_filter"), false), "refusal");
-        assert_eq!(stop_reason(Some("eos"), false), "end_turn");
-        assert_eq!(stop_reason(None, false), "end_turn");
+        assert_eq!(stop_reason(Some("stop"), false, false), "end_turn");
+        assert_eq!(stop_reason(Some("stop"), true, false), "tool_use");
+        assert_eq!(stop_reason(Some("length"), true, false), "max_tokens");
+        assert_eq!(stop_reason(Some("tool_calls"), false, false), "tool_use");
+        assert_eq!(stop_reason(Some("function_call"), false, false), "tool_use");
+        assert_eq!(stop_reason(Some("content_filter"), false, false), "refusal");
+        assert_eq!(stop_reason(Some("eos"), false, false), "end_turn");
+        assert_eq!(stop_reason(None, false, false), "end_turn");
+        assert_eq!(stop_reason(Some("stop"), false, true), "refusal");
+        assert_eq!(stop_reason(Some("length"), true, true), "refusal");
     }
 
     #[test]
@@ -315,18 +323,28 @@ mod tests {
     fn content_parts_refusal_and_generated_tool_ids() {
         let out = convert(json!({
             "id": "x1",
-            "choices": [{"message": {"content": null, "refusal": "I can't help with that",
-                "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}, {"id": "c2"}]},
-                "finish_reason": "stop"}]
+            "choices": [{"message": {"content": null, "tool_calls": [
+                {"function": {"name": "f", "arguments": "{}"}}, {"id": "c2"}]}, "finish_reason": "stop"}]
         }));
-        assert_eq!(out["content"][0], json!({"type": "text", "text": "I can't help with that"}));
-        assert_eq!(out["content"][1]["id"], "toolu_x1_1");
-        assert_eq!(out["content"].as_array().unwrap().len(), 2);
+        assert_eq!(out["content"][0]["id"], "toolu_x1_0");
+        assert_eq!(out["content"].as_array().unwrap().len(), 1);
         assert_eq!(out["stop_reason"], "tool_use");
         let parts = convert(
             json!({"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}]}),
         );
         assert_eq!(parts["content"][0]["text"], "ab");
         assert!(parts["id"].as_str().unwrap().starts_with("msg_"));
+    }
+
+    #[test]
+    fn refusals_are_text_with_stop_reason_refusal() {
+        let out = convert(json!({"choices": [{"message": {"content": null, "refusal": "I can't help with that"},
+            "finish_reason": "stop"}]}));
+        assert_eq!(out["content"], json!([{"type": "text", "text": "I can't help with that"}]));
+        assert_eq!(out["stop_reason"], "refusal");
+        let both = convert(json!({"choices": [{"message": {"content": "Partly: ", "refusal": "no more"},
+            "finish_reason": "stop"}]}));
+        assert_eq!(both["content"], json!([{"type": "text", "text": "Partly: "}, {"type": "text", "text": "no more"}]));
+        assert_eq!(both["stop_reason"], "refusal");
     }
 }

@@ -22,6 +22,7 @@ use super::hooks::HookChain;
 use super::response::{reasoning_text, stop_reason};
 use super::tool_names::ToolNames;
 use super::usage::Usage;
+use crate::convert::stream_convert::StreamConvert;
 use crate::error::render::{stream_frame_for, Dialect};
 use crate::sse::{SseEvent, SseParser};
 
@@ -37,6 +38,10 @@ pub struct StreamConverter {
     blocks: BlockWriter,
     started: bool,
     finish_reason: Option<String>,
+    /// The provider sent `delta.refusal`: the answer ends with `stop_reason: "refusal"`.
+    refused: bool,
+    /// Estimated input tokens for `message_start` (the real counts come with `message_delta`).
+    input_estimate: u64,
     usage: Usage,
     finished: bool,
     /// The Anthropic error type of the `event: error` frame that ended the stream, if one did.
@@ -58,6 +63,8 @@ impl StreamConverter {
             blocks: BlockWriter::default(),
             started: false,
             finish_reason: None,
+            refused: false,
+            input_estimate: 0,
             usage: Usage::default(),
             finished: false,
             failed_with: None,
@@ -71,63 +78,12 @@ impl StreamConverter {
         self
     }
 
-    /// Raw upstream bytes (OpenAI `data:` SSE, any chunking) in; Anthropic SSE bytes appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        let parsed = self.parser.push(chunk, &mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if let Err(err) = parsed {
-            self.error("api_error", &format!("upstream stream could not be read: {err}"), out);
-        }
-    }
-
-    /// Upstream body ended (cleanly or not): emit whatever closes the Anthropic stream correctly.
-    ///
-    /// After a `finish_reason` that is `message_delta` and `message_stop`
-    /// (usage as known); without one the stream was cut, and the client gets
-    /// an `api_error` rather than a truncated answer that looks complete.
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        self.parser.finish(&mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if self.finished {
-            return;
-        }
-        if self.finish_reason.is_some() {
-            self.complete(out);
-        } else {
-            self.error("api_error", "upstream stream ended before completion", out);
-        }
-    }
-
-    /// A transport failure after bytes were sent: emit one `event: error` frame (Anthropic envelope, given type + message) and end.
-    pub fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        if !self.finished {
-            self.error(error_type, message, out);
-        }
-    }
-
-    /// Usage known so far (final once the stream is finished), for metrics.
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    /// The error type of the `event: error` frame that ended the stream, if it ended with one (for metrics).
-    pub fn failed_with(&self) -> Option<&str> {
-        self.failed_with.as_deref()
-    }
-
-    /// `message_stop` or `error` emitted: nothing more will be written.
-    pub fn is_finished(&self) -> bool {
-        self.finished
+    /// Puts `input_tokens` (an estimate of the request's input, e.g. from `crate::tokens::estimate_input_tokens`)
+    /// in `message_start`, so clients that read the context size from it (context meters, compaction decisions)
+    /// see one from the start; the final `message_delta` reports the provider's real counts.
+    pub fn with_input_estimate(mut self, input_tokens: u64) -> Self {
+        self.input_estimate = input_tokens;
+        self
     }
 
     fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
@@ -174,6 +130,7 @@ impl StreamConverter {
             return;
         };
         if let Some(delta) = choice.get("delta") {
+            self.refused |= delta.get("refusal").and_then(Value::as_str).is_some_and(|r| !r.is_empty());
             for fragment in fragments(delta) {
                 let ctx = Context { message_id: &self.message_id, names: &self.names };
                 self.blocks.push(fragment, &ctx, out);
@@ -191,7 +148,7 @@ impl StreamConverter {
             return;
         }
         self.started = true;
-        let message = StartMessage::new(&self.message_id, &self.requested_model);
+        let message = StartMessage::new(&self.message_id, &self.requested_model, self.input_estimate);
         Event::MessageStart { message }.write(out);
         Event::Ping.write(out);
     }
@@ -204,7 +161,7 @@ impl StreamConverter {
     /// The held `message_delta` (now that usage is final) and `message_stop`.
     fn complete(&mut self, out: &mut BytesMut) {
         self.close_blocks(out);
-        let stop = stop_reason(self.finish_reason.as_deref(), self.blocks.has_tool_use());
+        let stop = stop_reason(self.finish_reason.as_deref(), self.blocks.has_tool_use(), self.refused);
         Event::MessageDelta {
             delta: StopDelta { stop_reason: stop, stop_sequence: None },
             usage: UsageOut::from(self.usage),
@@ -221,20 +178,55 @@ impl StreamConverter {
     }
 }
 
+impl StreamConvert for StreamConverter {
+    fn parser(&mut self) -> (&mut SseParser, &mut Vec<SseEvent>) {
+        (&mut self.parser, &mut self.pending)
+    }
+
+    fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
+        StreamConverter::handle_events(self, events, out)
+    }
+
+    fn stop_known(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn complete(&mut self, out: &mut BytesMut) {
+        StreamConverter::complete(self, out)
+    }
+
+    fn error(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
+        StreamConverter::error(self, error_type, message, out)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    fn failed_with(&self) -> Option<&str> {
+        self.failed_with.as_deref()
+    }
+}
+
 /// The choice gatehouse relays: index 0 (requests never ask for `n > 1`).
 fn first_choice(chunk: &Value) -> Option<&Value> {
     chunk.get("choices")?.as_array()?.iter().find(|c| c.get("index").and_then(Value::as_u64).is_none_or(|i| i == 0))
 }
 
-/// A delta's pieces in the order a reader would see them: reasoning, text,
-/// then tool calls. Role-only and empty deltas yield nothing.
+/// A delta's pieces in the order a reader would see them: reasoning, text
+/// (content, then refusal), then tool calls. Role-only and empty deltas yield nothing.
 fn fragments(delta: &Value) -> Vec<Fragment> {
     let mut out = Vec::new();
     if let Some(thinking) = reasoning_text(delta) {
         out.push(Fragment::Thinking(thinking.to_string()));
     }
-    if let Some(text) = delta.get("content").and_then(Value::as_str) {
-        if !text.is_empty() {
+    // A refusal is text the client reads like any other; the stop reason says what it is.
+    for key in ["content", "refusal"] {
+        if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
             out.push(Fragment::Text(text.to_string()));
         }
     }

@@ -44,6 +44,15 @@ pub enum GatewayError {
     /// The request body exceeds the configured limit.
     #[display("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The request body is in a form the gateway does not accept (a `Content-Encoding` on a body it must read).
+    #[display("{_0}")]
+    UnsupportedMediaType(String),
+    /// The request carries an `Expect` expectation other than `100-continue`, which the gateway cannot meet.
+    #[display("{_0}")]
+    ExpectationFailed(String),
+    /// The client stopped sending its request body (or sent it too slowly) within the configured deadlines.
+    #[display("{_0}")]
+    BodyTimeout(String),
     /// The model names a provider that is not configured.
     #[display("unknown provider '{name}' in model '{model}'; configured providers: {configured}")]
     UnknownProvider { name: String, model: String, configured: String },
@@ -83,6 +92,8 @@ impl GatewayError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) | Self::UnknownProvider { .. } | Self::Conflict(_) => "invalid_request_error",
+            Self::UnsupportedMediaType(_) | Self::ExpectationFailed(_) => "invalid_request_error",
+            Self::BodyTimeout(_) => "timeout_error",
             Self::Authentication(_) => "authentication_error",
             Self::Forbidden(_) => "permission_error",
             Self::RateLimited { .. } => "rate_limit_error",
@@ -111,6 +122,9 @@ impl GatewayError {
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::ExpectationFailed(_) => "expectation_failed",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::UnknownProvider { .. } => "unknown_provider",
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
@@ -166,6 +180,9 @@ impl GatewayError {
             | Self::Conflict(_)
             | Self::Unavailable(_)
             | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::ExpectationFailed(_)
+            | Self::BodyTimeout(_)
             | Self::UnknownProvider { .. }
             | Self::ClientClosed
             | Self::Internal(_) => false,
@@ -247,6 +264,9 @@ impl ResponseError for GatewayError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UpstreamUnreachable { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::KeysExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,

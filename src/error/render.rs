@@ -19,7 +19,7 @@
 //! | request_too_large | invalid_request_error | request_too_large |
 //! | rate_limit_error | requests | rate_limit_exceeded |
 //! | overloaded_error | server_error | overloaded |
-//! | timeout_error | server_error | timeout |
+//! | timeout_error | server_error (408, a client's stalled body: invalid_request_error) | timeout |
 //! | api_error and anything else | server_error (4xx statuses: invalid_request_error) | null |
 
 use actix_web::http::header;
@@ -144,6 +144,7 @@ pub fn openai_error_kind(anthropic_type: &str, status: u16) -> (&'static str, Op
         "request_too_large" => ("invalid_request_error", Some("request_too_large")),
         "rate_limit_error" => ("requests", Some("rate_limit_exceeded")),
         "overloaded_error" => ("server_error", Some("overloaded")),
+        "timeout_error" if status == 408 => ("invalid_request_error", Some("timeout")),
         "timeout_error" => ("server_error", Some("timeout")),
         _ if (400..500).contains(&status) => ("invalid_request_error", None),
         _ => ("server_error", None),
@@ -244,6 +245,7 @@ mod tests {
     fn openai_kind_table_and_status_fallback() {
         assert_eq!(openai_error_kind("authentication_error", 401), ("invalid_request_error", Some("invalid_api_key")));
         assert_eq!(openai_error_kind("timeout_error", 504), ("server_error", Some("timeout")));
+        assert_eq!(openai_error_kind("timeout_error", 408), ("invalid_request_error", Some("timeout")));
         assert_eq!(openai_error_kind("api_error", 502), ("server_error", None));
         assert_eq!(openai_error_kind("mock_error_418", 418), ("invalid_request_error", None));
         assert_eq!(openai_error_kind("something_new", 503), ("server_error", None));

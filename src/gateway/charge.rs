@@ -33,7 +33,7 @@ impl Charge {
     /// charged for a request no upstream answered.
     pub fn settle(self, target: &str, usage: &Usage) -> u64 {
         let price = self.prices.iter().find(|(t, _)| t == target).and_then(|(_, p)| *p);
-        let nanos = price.map_or(0, |p| p.cost_nanos(usage, 0));
+        let nanos = price.map_or(0, |p| p.cost_nanos(usage));
         let tokens = usage.input_tokens
             + usage.output_tokens
             + usage.cache_creation_input_tokens

@@ -25,14 +25,20 @@ use super::ratelimit_headers::ratelimit_headers;
 use super::recorder::Recorder;
 use crate::config::{Snapshot, Target};
 use crate::error::{render, GatewayError};
+use crate::metrics::RequestRecord;
 use crate::state::AppState;
 use crate::upstream::UpstreamReply;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-gatehouse-request-id");
+/// Claude Code's session, named in the request's log line.
+const SESSION_ID: HeaderName = HeaderName::from_static("x-claude-code-session-id");
 
 /// Serves one request on `endpoint`.
 pub async fn serve(endpoint: Endpoint, req: HttpRequest, payload: web::Payload, app: &AppState) -> HttpResponse {
     let mut recorder = Recorder::start(app.metrics.clone(), endpoint, Instant::now());
+    if let Some(session) = req.headers().get(SESSION_ID) {
+        recorder.record.session_id = RequestRecord::session_id_from_header(session.as_bytes());
+    }
     let request_id = HeaderValue::from_str(&recorder.record.request_id).ok();
     let snapshot = app.snapshots.current();
     let mut gone = pin!(client_gone(&req));

@@ -3,7 +3,7 @@
 //! gets its id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -34,10 +34,6 @@ pub struct Recorder {
     charge: Option<Charge>,
     /// What the caller's key (and team) have left, for the rate-limit headers.
     pub headroom: Option<Headroom>,
-    /// Why the caller's key was refused, if it was.
-    pub refusal: Option<&'static str>,
-    /// The caller's key name and team name.
-    pub key: Option<(String, Option<String>)>,
     finished: bool,
 }
 
@@ -59,22 +55,19 @@ impl Recorder {
             in_flight: None,
             charge: None,
             headroom: None,
-            refusal: None,
-            key: None,
             finished: false,
         }
     }
 
     /// The caller's virtual key: named in the request's record and log line.
     pub fn keyed(&mut self, holder: &Holder) {
-        self.key = Some((holder.key.name.clone(), holder.team.as_ref().map(|t| t.name.clone())));
+        self.record.key = Some(Arc::from(holder.key.name.as_str()));
+        self.record.team = holder.team.as_ref().map(|t| Arc::from(t.name.as_str()));
     }
 
     /// The request was refused at admission: its reason is recorded, and the error answered.
     pub fn refused(&mut self, refusal: KeyRefusal) -> GatewayError {
-        if !refusal.reason.is_empty() {
-            self.refusal = Some(refusal.reason);
-        }
+        self.record.refusal = refusal.reason;
         if let Some(headroom) = refusal.headroom {
             self.headroom = Some(*headroom);
         }
@@ -133,7 +126,7 @@ impl Recorder {
         self.in_flight = None;
         if let Some(charge) = self.charge.take() {
             let target = format!("{}:{}", self.record.provider, self.record.model);
-            charge.settle(&target, &usage);
+            self.record.spend_nanos = charge.settle(&target, &usage);
         }
         let mut record = std::mem::take(&mut self.record);
         record.status = status;

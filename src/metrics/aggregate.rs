@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::keys::{KeyLabels, KeyTotals, KeyView};
 use super::labels::Labels;
 use super::totals::{Totals, TotalsView};
 use super::RequestRecord;
@@ -17,6 +18,8 @@ pub struct Aggregate {
     by_route: BTreeMap<&'static str, Totals>,
     by_provider: BTreeMap<String, Totals>,
     by_model: BTreeMap<Labels, Totals>,
+    /// Keyed requests by key label (bounded by [`super::keys::KeyPolicy`]).
+    by_key: BTreeMap<String, KeyTotals>,
 }
 
 /// In-flight requests at the moment of a summary.
@@ -40,7 +43,25 @@ pub struct Summary {
     pub providers: BTreeMap<String, TotalsView>,
     /// Keyed `provider:model`.
     pub models: BTreeMap<String, TotalsView>,
+    /// Per virtual key (by its name's label): requests, tokens, spend and refusals of this process since it
+    /// started. `remaining_budget_usd` is `null` here; [`Summary::set_remaining_budget`] fills it from the limits
+    /// store.
+    pub keys: BTreeMap<String, KeyView>,
     pub limits: Limits,
+}
+
+impl Summary {
+    /// Sets the remaining budget of the row of key label `key` (the key's name, sanitised: see
+    /// [`super::labels::sanitize`]), if the table has that row. Returns whether it had.
+    pub fn set_remaining_budget(&mut self, key: &str, remaining_usd: Option<f64>) -> bool {
+        match self.keys.get_mut(key) {
+            Some(row) => {
+                row.remaining_budget_usd = remaining_usd;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The label caps in force, so a reader of the summary knows when `other` means "folded".
@@ -48,6 +69,8 @@ pub struct Summary {
 pub struct Limits {
     pub max_providers: usize,
     pub max_models_per_provider: usize,
+    pub max_keys: usize,
+    pub max_teams: usize,
 }
 
 impl Aggregate {
@@ -67,6 +90,15 @@ impl Aggregate {
         }
     }
 
+    /// Adds one finished keyed request under its bounded key labels, seen at `now_ms`.
+    pub fn record_key(&mut self, r: &RequestRecord, labels: &KeyLabels, now_ms: u64) {
+        if let Some(t) = self.by_key.get_mut(&labels.key) {
+            t.add(r, &labels.team, now_ms);
+        } else {
+            self.by_key.entry(labels.key.clone()).or_default().add(r, &labels.team, now_ms);
+        }
+    }
+
     /// A copy for rendering.
     pub fn summary(&self, now_ms: u64, uptime_seconds: u64, in_flight: InFlightView) -> Summary {
         Summary {
@@ -77,9 +109,12 @@ impl Aggregate {
             routes: self.by_route.iter().map(|(r, t)| (*r, t.view())).collect(),
             providers: self.by_provider.iter().map(|(p, t)| (p.clone(), t.view())).collect(),
             models: self.by_model.iter().map(|(l, t)| (format!("{}:{}", l.provider, l.model), t.view())).collect(),
+            keys: self.by_key.iter().map(|(k, t)| (k.clone(), t.view())).collect(),
             limits: Limits {
                 max_providers: super::labels::MAX_PROVIDERS,
                 max_models_per_provider: super::labels::MAX_MODELS_PER_PROVIDER,
+                max_keys: super::keys::MAX_KEYS,
+                max_teams: super::keys::MAX_TEAMS,
             },
         }
     }

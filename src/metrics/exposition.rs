@@ -3,6 +3,7 @@
 //! been through [`super::labels::LabelPolicy`]; docs/metrics.md lists the metrics and the queries they answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use foldhash::fast::RandomState;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,6 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::aggregate::InFlightView;
+use super::keys::{usd, KeyId, KeyLabels};
 use super::labels::{LabelId, Labels};
 use super::RequestRecord;
 
@@ -105,7 +107,29 @@ struct ErrorLabels {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabelSet {
+    key: String,
+    team: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyTokenLabels {
+    key: String,
+    team: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyRefusalLabels {
+    key: String,
+    team: String,
+    reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+/// A counter of US dollars (a float counter, set from an exact sum of nano-dollars).
+type UsdCounter = Counter<f64, AtomicU64>;
 
 /// The registry and handles to each metric in it.
 pub struct Exposition {
@@ -121,6 +145,12 @@ pub struct Exposition {
     in_flight_streams: Gauge,
     breaker: Family<BreakerLabels, Gauge>,
     keys_cooling: Family<ProviderLabels, Gauge>,
+    key_requests: Family<KeyLabelSet, Counter>,
+    key_tokens: Family<KeyTokenLabels, Counter>,
+    key_spend: Family<KeyLabelSet, UsdCounter>,
+    key_refusals: Family<KeyRefusalLabels, Counter>,
+    /// Per (key, team) label pair seen, its metrics (bounded like the pairs: see [`super::keys`]).
+    key_handles: HashMap<KeyId, KeyHandles, RandomState>,
     /// Per label combination seen, its metrics, so a record costs one lookup rather than a label set and a family
     /// lookup per metric. Bounded like the labels themselves (ids, routes, two stream values, HTTP statuses).
     handles: HashMap<HandleKey, Handles, RandomState>,
@@ -141,6 +171,10 @@ impl Default for Exposition {
         let in_flight_streams = Gauge::default();
         let breaker = Family::default();
         let keys_cooling = Family::default();
+        let key_requests = Family::default();
+        let key_tokens = Family::default();
+        let key_spend = Family::default();
+        let key_refusals = Family::default();
         registry.register(
             "requests",
             "Finished requests by provider, model, streaming and HTTP status",
@@ -184,6 +218,27 @@ impl Default for Exposition {
             "Static keys skipped after 401/403/429, per provider",
             keys_cooling.clone(),
         );
+        registry.register(
+            "key_requests",
+            "Finished requests that presented a virtual key, refused ones included, by key name and team",
+            key_requests.clone(),
+        );
+        registry.register(
+            "key_tokens",
+            "Tokens by virtual key name, team and kind (input, output, cache_read, cache_write)",
+            key_tokens.clone(),
+        );
+        registry.register(
+            "key_spend_usd",
+            "What a virtual key's requests cost, in US dollars, by key name and team (exact to the nano-dollar)",
+            key_spend.clone(),
+        );
+        registry.register(
+            "key_refusals",
+            "Requests refused for a virtual key, by key name, team and reason (rpm, tpm, parallel, budget, model, \
+             price, expired, disabled, revoked)",
+            key_refusals.clone(),
+        );
         Self {
             registry,
             requests,
@@ -197,6 +252,11 @@ impl Default for Exposition {
             in_flight_streams,
             breaker,
             keys_cooling,
+            key_requests,
+            key_tokens,
+            key_spend,
+            key_refusals,
+            key_handles: HashMap::default(),
             handles: HashMap::default(),
         }
     }
@@ -211,6 +271,18 @@ struct Handles {
     duration: Histogram,
     ttfb: Option<Histogram>,
     overhead: Option<Histogram>,
+}
+
+/// The key metrics of one (key, team) label pair.
+struct KeyHandles {
+    requests: Counter,
+    /// Input, output, cache read, cache write.
+    tokens: [Counter; 4],
+    spend: UsdCounter,
+    /// The exact spend behind `spend`.
+    spend_nanos: u64,
+    /// By [`super::keys::RefusalReason::index`], created with the first refusal of each reason.
+    refusals: [Option<Counter>; 9],
 }
 
 /// Provider and model (by [`LabelId`]), route, streamed, HTTP status (0 for any outside 100–599).
@@ -266,6 +338,52 @@ impl Exposition {
             if is_upstream_kind(kind) {
                 self.upstream_errors.get_or_create(&ErrorLabels { provider: provider(), kind }).inc();
             }
+        }
+    }
+
+    /// Counts one finished request that presented a virtual key, under its bounded key labels (`id` stands for
+    /// `labels`).
+    pub fn record_key(&mut self, r: &RequestRecord, id: KeyId, labels: &KeyLabels) {
+        let Self { key_requests, key_tokens, key_spend, key_handles, .. } = self;
+        let handles = key_handles.entry(id).or_insert_with(|| {
+            let set = || KeyLabelSet { key: labels.key.clone(), team: labels.team.clone() };
+            // Each handle is cloned before the next is created: the family's lock guard must not outlive it.
+            let token = |kind| {
+                let labels = KeyTokenLabels { key: labels.key.clone(), team: labels.team.clone(), kind };
+                key_tokens.get_or_create(&labels).clone()
+            };
+            KeyHandles {
+                requests: key_requests.get_or_create(&set()).clone(),
+                // Created even at zero, so `rate()` sees each series from the key's first request.
+                tokens: [token("input"), token("output"), token("cache_read"), token("cache_write")],
+                spend: key_spend.get_or_create(&set()).clone(),
+                spend_nanos: 0,
+                refusals: Default::default(),
+            }
+        });
+        handles.requests.inc();
+        let u = &r.usage;
+        let counts = [u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens];
+        for (counter, n) in handles.tokens.iter().zip(counts) {
+            counter.inc_by(n);
+        }
+        if r.spend_nanos > 0 {
+            // Dollars as floats drift when added up request by request; the counter shows the exact sum instead.
+            handles.spend_nanos = handles.spend_nanos.saturating_add(r.spend_nanos);
+            handles.spend.inner().store(usd(handles.spend_nanos).to_bits(), Ordering::Relaxed);
+        }
+        if let Some(reason) = r.refusal {
+            let key_refusals = &self.key_refusals;
+            handles.refusals[reason.index()]
+                .get_or_insert_with(|| {
+                    let labels = KeyRefusalLabels {
+                        key: labels.key.clone(),
+                        team: labels.team.clone(),
+                        reason: reason.as_str(),
+                    };
+                    key_refusals.get_or_create(&labels).clone()
+                })
+                .inc();
         }
     }
 
@@ -365,6 +483,48 @@ mod tests {
         assert!(!text.contains(r#"upstream_errors_total{provider="openai",kind="invalid_request"}"#));
         let open = e.encode(Format::OpenMetrics, &live, &[]);
         assert!(open.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn key_metrics_are_labelled_by_name_and_team_and_spend_is_exact() {
+        use crate::metrics::keys::{KeyPolicy, RefusalReason};
+        use std::sync::Arc;
+        let mut e = Exposition::default();
+        let mut keys = KeyPolicy::default();
+        let id = keys.intern("alice", Some("ml"));
+        let labels = keys.get(id).clone();
+        let keyed = RequestRecord {
+            key: Some(Arc::from("alice")),
+            team: Some(Arc::from("ml")),
+            usage: Usage { input_tokens: 7, output_tokens: 3, cache_creation_input_tokens: 2, ..Default::default() },
+            // $0.1 and $0.2 add up to $0.3 exactly (as floats, 0.1 + 0.2 is 0.30000000000000004).
+            spend_nanos: 100_000_000,
+            ..record(200, None)
+        };
+        e.record_key(&keyed, id, &labels);
+        e.record_key(&RequestRecord { spend_nanos: 200_000_000, ..keyed.clone() }, id, &labels);
+        let refused = RequestRecord {
+            status: 429,
+            refusal: Some(RefusalReason::Rpm),
+            usage: Usage::default(),
+            spend_nanos: 0,
+            ..keyed.clone()
+        };
+        e.record_key(&refused, id, &labels);
+        let text = e.encode(Format::Prometheus, &InFlightView::default(), &[]);
+        for line in [
+            r#"gatehouse_key_requests_total{key="alice",team="ml"} 3"#,
+            r#"gatehouse_key_tokens_total{key="alice",team="ml",kind="input"} 14"#,
+            r#"gatehouse_key_tokens_total{key="alice",team="ml",kind="cache_write"} 4"#,
+            r#"gatehouse_key_tokens_total{key="alice",team="ml",kind="cache_read"} 0"#,
+            r#"gatehouse_key_spend_usd_total{key="alice",team="ml"} 0.3"#,
+            r#"gatehouse_key_refusals_total{key="alice",team="ml",reason="rpm"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("reason=\"tpm\""), "reasons appear with their first refusal");
+        let open = e.encode(Format::OpenMetrics, &InFlightView::default(), &[]);
+        assert!(open.contains("gatehouse_key_spend_usd_total{key=\"alice\",team=\"ml\"} 0.3"), "{open}");
     }
 
     #[test]

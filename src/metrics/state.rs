@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::aggregate::{Aggregate, Summary};
 use super::exposition::{Exposition, Format, ProviderHealth};
 use super::in_flight::InFlight;
+use super::keys::KeyPolicy;
 use super::labels::LabelPolicy;
 use super::series::{Series, SeriesView};
 use super::RequestRecord;
@@ -13,6 +14,7 @@ use super::RequestRecord;
 /// The metrics of one gateway process.
 pub struct MetricsState {
     labels: LabelPolicy,
+    key_labels: KeyPolicy,
     aggregate: Aggregate,
     series: Series,
     exposition: Exposition,
@@ -26,6 +28,7 @@ impl MetricsState {
     pub fn new(in_flight: Arc<InFlight>, now_ms: u64) -> Self {
         Self {
             labels: LabelPolicy::default(),
+            key_labels: KeyPolicy::default(),
             aggregate: Aggregate::default(),
             series: Series::default(),
             exposition: Exposition::default(),
@@ -41,6 +44,12 @@ impl MetricsState {
         self.aggregate.record(r, labels, now_ms);
         self.series.record(r, labels, now_ms / 1000);
         self.exposition.record(r, id, labels);
+        if let Some(key) = r.key.as_deref() {
+            let key_id = self.key_labels.intern(key, r.team.as_deref());
+            let key_labels = self.key_labels.get(key_id);
+            self.aggregate.record_key(r, key_labels, now_ms);
+            self.exposition.record_key(r, key_id, key_labels);
+        }
         self.sample(now_ms);
     }
 
@@ -100,6 +109,40 @@ mod tests {
         assert!(text.contains(
             r#"gatehouse_requests_total{route="none",provider="mock",model="claude",stream="false",status="200"} 1"#
         ));
+    }
+
+    #[test]
+    fn a_keyed_record_reaches_the_key_table_and_the_key_metrics() {
+        use crate::metrics::RefusalReason;
+        let mut m = MetricsState::new(Arc::new(InFlight::default()), 0);
+        let keyed = RequestRecord {
+            provider: "mock".into(),
+            model: "claude".into(),
+            status: 200,
+            key: Some(Arc::from("alice")),
+            team: Some(Arc::from("ml")),
+            usage: Usage { input_tokens: 5, output_tokens: 9, cache_read_input_tokens: 4, ..Default::default() },
+            spend_nanos: 2_500,
+            ..RequestRecord::default()
+        };
+        m.record(&keyed, 1_000);
+        m.record(&RequestRecord { status: 402, refusal: Some(RefusalReason::Budget), spend_nanos: 0, ..keyed }, 2_000);
+        m.record(&RequestRecord { provider: "mock".into(), status: 200, ..RequestRecord::default() }, 3_000);
+        let mut summary = m.summary(3_000);
+        assert_eq!(summary.totals.requests, 3);
+        let alice = &summary.keys["alice"];
+        assert_eq!((alice.team.as_str(), alice.requests, alice.errors, alice.refused), ("ml", 2, 1, 1));
+        assert_eq!((alice.input_tokens, alice.output_tokens, alice.cache_read_input_tokens), (10, 18, 8));
+        assert_eq!((alice.spend_nanos, alice.refusals["budget"], alice.last_seen_ms), (2_500, 1, Some(2_000)));
+        assert_eq!(summary.keys.len(), 1, "requests without a key have no row");
+        assert!(summary.set_remaining_budget("alice", Some(24.5)) && !summary.set_remaining_budget("bob", None));
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["keys"]["alice"]["remaining_budget_usd"], 24.5);
+        assert_eq!(json["keys"]["alice"]["spend_usd"], 0.0000025);
+        assert_eq!(json["limits"]["max_keys"], crate::metrics::keys::MAX_KEYS);
+        let text = m.prometheus(Format::Prometheus, &[]);
+        assert!(text.contains(r#"gatehouse_key_refusals_total{key="alice",team="ml",reason="budget"} 1"#), "{text}");
+        assert!(text.contains(r#"gatehouse_key_requests_total{key="alice",team="ml"} 2"#), "{text}");
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! What tokens cost: a price table in USD per million tokens (input, output, cache writes for 5 minutes and for
-//! an hour, cache reads), shipped for current Anthropic and OpenAI models and applied by upstream model name for
-//! any provider, overridden and extended per `provider:model` by the configuration. Money is counted in integer
-//! nano-dollars; a request's cost is rounded to the nano-dollar once, so sums of costs are exact.
+//! an hour, cache reads), shipped for current Anthropic and OpenAI models ([`shipped`]) and applied by upstream
+//! model name for any provider ([`names::family`]: dated, Bedrock and Vertex ids find their family), overridden
+//! and extended per `provider:model` by the configuration. Money is counted in integer nano-dollars; a request's
+//! cost is rounded to the nano-dollar once, so sums of costs are exact. docs/keys-and-budgets.md ("Prices and
+//! spend") describes the table, the overrides and the arithmetic.
+
+pub mod names;
+mod shipped;
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::convert::Usage;
 
-/// USD per million tokens.
+/// USD per million tokens for each kind of token, and optionally dearer rates for long prompts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
@@ -18,51 +24,138 @@ pub struct Price {
     pub cache_write_5m: f64,
     pub cache_write_1h: f64,
     pub cache_read: f64,
+    /// Rates that replace all five for a request whose prompt is longer than a threshold (Claude Sonnet 4 and
+    /// 4.5 with the 1M-token context window bill every token of such a request at them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_context: Option<LongContext>,
+}
+
+/// The rates of a request whose prompt (input + cache reads + cache writes) has more than `above_prompt_tokens`
+/// tokens. USD per million tokens, like [`Price`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongContext {
+    pub above_prompt_tokens: u64,
+    pub input: f64,
+    pub output: f64,
+    pub cache_write_5m: f64,
+    pub cache_write_1h: f64,
+    pub cache_read: f64,
+}
+
+/// The five rates one request is billed at, in pico-dollars per token.
+#[derive(Debug, Clone, Copy)]
+struct Rates {
+    input: u128,
+    output: u128,
+    cache_write_5m: u128,
+    cache_write_1h: u128,
+    cache_read: u128,
 }
 
 impl Price {
+    /// A price from its five rates, without a long-context tier.
+    pub const fn new(input: f64, output: f64, cache_write_5m: f64, cache_write_1h: f64, cache_read: f64) -> Self {
+        Price { input, output, cache_write_5m, cache_write_1h, cache_read, long_context: None }
+    }
+
     /// A price from input and output rates with Anthropic's cache multipliers (writes 1.25× and 2×, reads 0.1×).
     pub const fn anthropic(input: f64, output: f64) -> Self {
-        Price { input, output, cache_write_5m: input * 1.25, cache_write_1h: input * 2.0, cache_read: input * 0.1 }
+        Price::new(input, output, input * 1.25, input * 2.0, input * 0.1)
     }
 
-    /// The cost of `usage` in nano-dollars (cache writes at the 5-minute rate, the cheaper and usual one, unless
-    /// `cache_write_1h_tokens` says how many were written for an hour).
-    pub fn cost_nanos(&self, usage: &Usage, cache_write_1h_tokens: u64) -> u64 {
-        let write_1h = cache_write_1h_tokens.min(usage.cache_creation_input_tokens);
+    /// This price with dearer rates for long prompts.
+    pub const fn with_long_context(self, long_context: LongContext) -> Self {
+        Price { long_context: Some(long_context), ..self }
+    }
+
+    /// The rates a request with a prompt of `prompt_tokens` tokens is billed at.
+    fn rates(&self, prompt_tokens: u64) -> Rates {
+        match self.long_context {
+            Some(l) if prompt_tokens > l.above_prompt_tokens => Rates {
+                input: per_token_picos(l.input),
+                output: per_token_picos(l.output),
+                cache_write_5m: per_token_picos(l.cache_write_5m),
+                cache_write_1h: per_token_picos(l.cache_write_1h),
+                cache_read: per_token_picos(l.cache_read),
+            },
+            _ => Rates {
+                input: per_token_picos(self.input),
+                output: per_token_picos(self.output),
+                cache_write_5m: per_token_picos(self.cache_write_5m),
+                cache_write_1h: per_token_picos(self.cache_write_1h),
+                cache_read: per_token_picos(self.cache_read),
+            },
+        }
+    }
+
+    /// The cost of `usage` in nano-dollars: each kind of token at its rate — cache writes split into those kept
+    /// for an hour (`cache_creation_1h_input_tokens`, at most all of them) and the rest, kept for 5 minutes —
+    /// summed exactly in pico-dollars and rounded to the nearest nano-dollar (half up) once. A prompt longer than
+    /// the long-context threshold bills every token at the long-context rates.
+    pub fn cost_nanos(&self, usage: &Usage) -> u64 {
+        let prompt = usage
+            .input_tokens
+            .saturating_add(usage.cache_read_input_tokens)
+            .saturating_add(usage.cache_creation_input_tokens);
+        let r = self.rates(prompt);
+        let write_1h = usage.cache_creation_1h_input_tokens.min(usage.cache_creation_input_tokens);
         let write_5m = usage.cache_creation_input_tokens - write_1h;
         picos_to_nanos(
-            per_token_picos(self.input) * u128::from(usage.input_tokens)
-                + per_token_picos(self.output) * u128::from(usage.output_tokens)
-                + per_token_picos(self.cache_write_5m) * u128::from(write_5m)
-                + per_token_picos(self.cache_write_1h) * u128::from(write_1h)
-                + per_token_picos(self.cache_read) * u128::from(usage.cache_read_input_tokens),
+            r.input * u128::from(usage.input_tokens)
+                + r.output * u128::from(usage.output_tokens)
+                + r.cache_write_5m * u128::from(write_5m)
+                + r.cache_write_1h * u128::from(write_1h)
+                + r.cache_read * u128::from(usage.cache_read_input_tokens),
         )
     }
 
-    /// What to reserve for a request of about `input_tokens` that may write `max_output` tokens: the input at the
-    /// dearest rate input can be billed at (an hour's cache write), so the reservation never falls short of the
-    /// answer's real cost because of caching.
+    /// What to reserve for a request of about `input_tokens` prompt tokens that may write `max_output` tokens:
+    /// the prompt at the dearest rate a prompt token can be billed at (an hour's cache write, usually), so the
+    /// reservation never falls short of the answer's cost because of caching; the tier is the one the estimate
+    /// falls in.
     pub fn reservation_nanos(&self, input_tokens: u64, max_output: u64) -> u64 {
-        let input = self.input.max(self.cache_write_5m).max(self.cache_write_1h);
-        picos_to_nanos(
-            per_token_picos(input) * u128::from(input_tokens) + per_token_picos(self.output) * u128::from(max_output),
-        )
+        let r = self.rates(input_tokens);
+        let input = r.input.max(r.cache_write_5m).max(r.cache_write_1h).max(r.cache_read);
+        picos_to_nanos(input * u128::from(input_tokens) + r.output * u128::from(max_output))
     }
 
-    /// Checks a configured price.
+    /// Checks a configured price: every rate a finite number of USD per million tokens, from 0 to 1,000,000
+    /// exclusive, with at most six decimals (a millionth of a dollar per million tokens, the table's resolution);
+    /// a long-context threshold of at least one token. The error starts with the field's name.
     pub fn validate(&self) -> Result<(), String> {
-        let fields = [
+        let mut fields = vec![
             ("input", self.input),
             ("output", self.output),
             ("cache_write_5m", self.cache_write_5m),
             ("cache_write_1h", self.cache_write_1h),
             ("cache_read", self.cache_read),
         ];
-        match fields.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0 && *v < 1e6)) {
-            Some((name, value)) => Err(format!("{name}: {value} is not a price in USD per million tokens")),
-            None => Ok(()),
+        if let Some(l) = &self.long_context {
+            if l.above_prompt_tokens == 0 {
+                return Err("long_context.above_prompt_tokens: must be at least 1".into());
+            }
+            fields.extend([
+                ("long_context.input", l.input),
+                ("long_context.output", l.output),
+                ("long_context.cache_write_5m", l.cache_write_5m),
+                ("long_context.cache_write_1h", l.cache_write_1h),
+                ("long_context.cache_read", l.cache_read),
+            ]);
         }
+        for (name, value) in fields {
+            if !(value.is_finite() && (0.0..1e6).contains(&value)) {
+                return Err(format!(
+                    "{name}: {value} is not a price in USD per million tokens (0 or more, below 1000000)"
+                ));
+            }
+            if ((value * 1e6).round() - value * 1e6).abs() > 1e-6 {
+                return Err(format!(
+                    "{name}: {value} has more than six decimals (the resolution is $0.000001 per million tokens)"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -75,85 +168,104 @@ fn picos_to_nanos(picos: u128) -> u64 {
     u64::try_from((picos + 500) / 1000).unwrap_or(u64::MAX)
 }
 
-/// Every known price: the shipped table by model name, and the configuration's by `provider:model`.
+/// Nano-dollars as US dollars (for JSON and Prometheus, which count money in floating point).
+pub fn usd(nanos: u64) -> f64 {
+    nanos as f64 / 1e9
+}
+
+/// Every known price: the configuration's by `provider:model`, then the shipped table by model name.
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
-    /// Configured prices by `provider:model` (lower case), which win.
-    configured: HashMap<String, Price>,
+    /// Configured prices by provider (lower case).
+    configured: HashMap<String, ProviderPrices>,
+}
+
+/// The configured prices of one provider.
+#[derive(Debug, Clone, Default)]
+struct ProviderPrices {
+    /// By model name, lower case, exactly as configured.
+    exact: HashMap<String, Price>,
+    /// By family, for configured names that are a family (no date or version): they price the family's ids too.
+    family: HashMap<String, Price>,
+    /// `provider:*`: every other model of the provider.
+    any: Option<Price>,
 }
 
 impl PriceTable {
-    /// The shipped table with the configuration's prices on top.
+    /// The shipped table with the configuration's prices on top, keyed `provider:model` (case-insensitive; the
+    /// model `*` stands for every model of the provider that has no price of its own there). A key without a `:`
+    /// is ignored (the configuration refuses it before this).
     pub fn new(configured: HashMap<String, Price>) -> Self {
-        Self { configured: configured.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect() }
-    }
-
-    /// The price of `model` (as sent upstream) on `provider`, if known.
-    pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
-        let target = format!("{provider}:{model}").to_ascii_lowercase();
-        if let Some(price) = self.configured.get(&target) {
-            return Some(*price);
+        let mut by_provider: HashMap<String, ProviderPrices> = HashMap::new();
+        for (key, price) in configured {
+            let key = key.trim().to_ascii_lowercase();
+            let Some((provider, model)) = key.split_once(':') else { continue };
+            let entry = by_provider.entry(provider.to_string()).or_default();
+            if model == "*" {
+                entry.any = Some(price);
+                continue;
+            }
+            if names::is_family(model) {
+                entry.family.insert(names::family(model), price);
+            }
+            entry.exact.insert(model.to_string(), price);
         }
-        shipped(&model.to_ascii_lowercase())
+        Self { configured: by_provider }
+    }
+
+    /// The price of `model` (as sent upstream, after aliases) on `provider`, if known: configured for that exact
+    /// model, else configured for its family, else configured for every model of the provider (`provider:*`),
+    /// else shipped for the model's exact id, else shipped for its family.
+    pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
+        let model = model.trim().to_ascii_lowercase();
+        let configured = match self.configured.get(provider) {
+            Some(p) => Some(p),
+            None => self.configured.get(&provider.to_ascii_lowercase()),
+        };
+        if let Some(p) = configured {
+            if let Some(price) = p.exact.get(&model) {
+                return Some(*price);
+            }
+            if !p.family.is_empty() {
+                if let Some(price) = p.family.get(&names::family(&model)) {
+                    return Some(*price);
+                }
+            }
+            if let Some(price) = p.any {
+                return Some(price);
+            }
+        }
+        shipped(&model)
+    }
+
+    /// How many `provider:model` prices the configuration set.
+    pub fn configured_len(&self) -> usize {
+        self.configured.values().map(|p| p.exact.len() + usize::from(p.any.is_some())).sum()
+    }
+
+    /// What to tell a client whose key has a budget when `provider:model` has no price: which model, and the
+    /// table that would give it one.
+    pub fn missing_price_message(provider: &str, model: &str) -> String {
+        format!(
+            "no price is known for '{provider}:{model}', and this key has a budget; an operator can add \
+             [prices.\"{provider}:{model}\"] with input and output (USD per million tokens) to the configuration"
+        )
     }
 }
 
-/// The shipped price of a model by name: the longest known name the model starts with (so dated versions and
-/// suffixed ids find their family), or that appears after a vendor prefix (`us.anthropic.claude-…`).
-fn shipped(model: &str) -> Option<Price> {
-    SHIPPED
-        .iter()
-        .filter(|(name, _)| {
-            model.starts_with(name) || model.contains(&format!(".{name}")) || model.contains(&format!("/{name}"))
-        })
-        .max_by_key(|(name, _)| name.len())
-        .map(|(_, price)| *price)
-}
+/// The shipped table by family, built once.
+static SHIPPED_BY_FAMILY: LazyLock<HashMap<String, Price>> =
+    LazyLock::new(|| shipped::SHIPPED.iter().map(|(name, price)| (names::family(name), *price)).collect());
 
-/// USD per million tokens, from the vendors' published price lists.
-const SHIPPED: &[(&str, Price)] = &[
-    ("claude-opus-4-5", Price::anthropic(5.0, 25.0)),
-    ("claude-opus-4-1", Price::anthropic(15.0, 75.0)),
-    ("claude-opus-4", Price::anthropic(15.0, 75.0)),
-    ("claude-sonnet-4-5", Price::anthropic(3.0, 15.0)),
-    ("claude-sonnet-4", Price::anthropic(3.0, 15.0)),
-    ("claude-3-7-sonnet", Price::anthropic(3.0, 15.0)),
-    ("claude-haiku-4-5", Price::anthropic(1.0, 5.0)),
-    ("claude-3-5-haiku", Price::anthropic(0.8, 4.0)),
-];
+/// The shipped price of `model` (lower case): its exact id's when the table prices that id apart from its family
+/// (an older snapshot at another price), else its family's.
+fn shipped(model: &str) -> Option<Price> {
+    let id = names::without_vendor(model);
+    if let Some((_, price)) = shipped::SNAPSHOTS.iter().find(|(name, _)| *name == id) {
+        return Some(*price);
+    }
+    SHIPPED_BY_FAMILY.get(&names::family(model)).copied()
+}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn costs_are_exact_in_nano_dollars() {
-        let sonnet = Price::anthropic(3.0, 15.0);
-        let usage = Usage {
-            input_tokens: 1_000,
-            output_tokens: 100,
-            cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
-        };
-        // 1000 × $3/M + 100 × $15/M = $0.003 + $0.0015
-        assert_eq!(sonnet.cost_nanos(&usage, 0), 4_500_000);
-        let cached = Usage { cache_creation_input_tokens: 1_000, cache_read_input_tokens: 10_000, ..Usage::default() };
-        // 1000 × $3.75/M + 10000 × $0.30/M
-        assert_eq!(sonnet.cost_nanos(&cached, 0), 3_750_000 + 3_000_000);
-        assert_eq!(sonnet.cost_nanos(&cached, 1_000), 6_000_000 + 3_000_000, "an hour's write costs 2×");
-        assert_eq!(sonnet.reservation_nanos(1_000, 100), 6_000_000 + 1_500_000);
-    }
-
-    #[test]
-    fn configured_prices_win_and_dated_ids_find_their_family() {
-        let free = Price { input: 0.0, output: 0.0, cache_write_5m: 0.0, cache_write_1h: 0.0, cache_read: 0.0 };
-        let table = PriceTable::new(HashMap::from([("Local:llama3".to_string(), free)]));
-        assert_eq!(table.price("local", "llama3"), Some(free));
-        assert_eq!(table.price("local", "llama4"), None);
-        let sonnet = Some(Price::anthropic(3.0, 15.0));
-        assert_eq!(table.price("anthropic", "claude-sonnet-4-5-20250929"), sonnet);
-        assert_eq!(table.price("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"), sonnet);
-        assert_eq!(table.price("any", "claude-opus-4-1-20250805"), Some(Price::anthropic(15.0, 75.0)), "longest name");
-        assert!(Price { input: -1.0, ..free }.validate().unwrap_err().starts_with("input:"));
-    }
-}
+mod tests;

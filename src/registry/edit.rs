@@ -6,6 +6,8 @@ use crate::config::{validate, Change, ConfigError, Overlay, RawConfig, RawProvid
 use crate::error::GatewayError;
 
 /// One admin change to one provider.
+// A handful exist at a time (admin changes), so boxing the provider definition would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
     /// `PUT /admin/providers/{name}`: create or replace.

@@ -10,7 +10,7 @@ use crate::admin::auth::authorize;
 use crate::admin::body::provider_from_json;
 use crate::admin::view;
 use crate::error::GatewayError;
-use crate::gateway::admission::body::read_limited;
+use crate::gateway::admission::body::{read_limited, BodyDeadlines};
 use crate::registry::{Edit, Transition};
 use crate::state::AppState;
 
@@ -44,7 +44,8 @@ async fn put_provider(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, GatewayError> {
     let by = caller(&req, &app)?;
-    let body = read_limited(payload, req.headers(), MAX_ADMIN_BODY).await?;
+    let deadlines = BodyDeadlines::of(&app.snapshots.current().limits);
+    let body = read_limited(payload, req.headers(), MAX_ADMIN_BODY, deadlines).await?;
     let provider = provider_from_json(&body)?;
     let edit = Edit::Upsert { name: name.into_inner(), provider };
     change(&app, edit, by).await

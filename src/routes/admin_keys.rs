@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::admin::auth::authorize;
 use crate::error::GatewayError;
-use crate::gateway::admission::body::read_limited;
+use crate::gateway::admission::body::{read_limited, BodyDeadlines};
 use crate::keys::{key_json, team_json};
 use crate::limits::period::rfc3339;
 use crate::state::AppState;
@@ -34,8 +34,9 @@ fn caller(req: &HttpRequest, app: &AppState) -> Result<String, GatewayError> {
     authorize(req, app.snapshots.current().admin_key.as_ref())
 }
 
-async fn body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, GatewayError> {
-    read_limited(payload, req.headers(), MAX_BODY).await
+async fn body(req: &HttpRequest, payload: web::Payload, app: &AppState) -> Result<web::Bytes, GatewayError> {
+    let deadlines = BodyDeadlines::of(&app.snapshots.current().limits);
+    read_limited(payload, req.headers(), MAX_BODY, deadlines).await
 }
 
 async fn create_key(
@@ -44,7 +45,7 @@ async fn create_key(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, GatewayError> {
     let by = caller(&req, &app)?;
-    let body = body(&req, payload).await?;
+    let body = body(&req, payload, &app).await?;
     let (key, secret) = app.keyring.create_key(&body, &by).await?;
     let mut shown = key_json(&key);
     shown["key"] = json!(secret);
@@ -77,7 +78,7 @@ async fn update_key(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, GatewayError> {
     let by = caller(&req, &app)?;
-    let body = body(&req, payload).await?;
+    let body = body(&req, payload, &app).await?;
     let key = app.keyring.update_key(&id, &body, &by).await?;
     Ok(HttpResponse::Ok().json(key_json(&key)))
 }
@@ -99,7 +100,7 @@ async fn create_team(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, GatewayError> {
     let by = caller(&req, &app)?;
-    let body = body(&req, payload).await?;
+    let body = body(&req, payload, &app).await?;
     let team = app.keyring.create_team(&body, &by).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(team_json(&team)))
 }
@@ -129,7 +130,7 @@ async fn update_team(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, GatewayError> {
     let by = caller(&req, &app)?;
-    let body = body(&req, payload).await?;
+    let body = body(&req, payload, &app).await?;
     let team = app.keyring.update_team(&id, &body, &by).await?;
     Ok(HttpResponse::Ok().json(team_json(&team)))
 }

@@ -9,8 +9,11 @@ use serde::Deserialize;
 
 use crate::actors::metrics::{GetSeries, GetSummary, MetricsActor, RenderPrometheus};
 use crate::error::GatewayError;
+use crate::keys::usd;
+use crate::limits::store::SubjectRef;
 use crate::metrics::series::SECONDS;
 use crate::metrics::{Format, ProviderHealth};
+use crate::resilience::runtime::now_millis;
 use crate::state::AppState;
 
 /// Sends `msg` to the metrics actor and waits for the answer.
@@ -49,7 +52,16 @@ pub async fn prometheus(req: HttpRequest, app: web::Data<AppState>) -> Result<Ht
 }
 
 pub async fn summary(app: web::Data<AppState>) -> Result<HttpResponse, GatewayError> {
-    let summary = ask(&app, GetSummary).await?;
+    let mut summary = ask(&app, GetSummary).await?;
+    // Each key's remaining budget comes from the limits store (where reservations and spend are), not the metrics.
+    let now = now_millis();
+    for key in app.keys.current().keys().filter(|k| k.limits.budget_nanos.is_some()) {
+        let subject = SubjectRef { id: key.id.clone(), limits: key.limits.clone() };
+        if let (Ok(usage), Some(budget)) = (app.limits.usage(&subject, now).await, key.limits.budget_nanos) {
+            let remaining = budget.saturating_sub(usage.spent.saturating_add(usage.reserved.nanos));
+            summary.set_remaining_budget(&key.name, Some(usd(remaining)));
+        }
+    }
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(summary))
 }
 

@@ -30,8 +30,11 @@ pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// Headers never copied from the client: hop-by-hop, recomputed, or credentials that are replaced.
-const DROPPED: [&str; 15] = [
+/// Headers never copied from the client: hop-by-hop, recomputed, or credentials that are replaced. `expect` is
+/// answered by the gateway itself (awc would otherwise wait for the upstream's `100 Continue` before sending the
+/// body, up to the request timeout); `content-encoding` never describes a body the gateway read (encoded request
+/// bodies are refused, [`crate::gateway::admission::body`]).
+const DROPPED: [&str; 17] = [
     "host",
     "content-length",
     "connection",
@@ -46,6 +49,8 @@ const DROPPED: [&str; 15] = [
     "x-api-key",
     "authorization",
     "accept-encoding",
+    "expect",
+    "content-encoding",
     PROXY_KEY_HEADER,
 ];
 
@@ -94,7 +99,8 @@ pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap
 }
 
 /// The headers one attempt adds to the shared ones, each replacing any header of the same name: the chosen key,
-/// then the provider's custom headers (which win).
+/// then the provider's custom headers (which win) — except `expect`: awc would hold the body back until the
+/// upstream's `100 Continue`, which the connection filter ([`super::connect`]) skips as an interim reply.
 pub fn attempt_headers(
     format: ApiFormat,
     key: UpstreamKey<'_>,
@@ -102,7 +108,7 @@ pub fn attempt_headers(
 ) -> Result<HeaderMap, GatewayError> {
     let mut out = HeaderMap::with_capacity(custom.len() + 1);
     insert_key(&mut out, format, key)?;
-    for (name, value) in custom {
+    for (name, value) in custom.iter().filter(|(name, _)| name != header::EXPECT) {
         out.insert(name.clone(), value.clone());
     }
     Ok(out)
@@ -199,6 +205,8 @@ mod tests {
             ("x-gatehouse-key", "gw"),
             ("accept-encoding", "gzip, br"),
             ("content-length", "10"),
+            ("expect", "100-continue"),
+            ("content-encoding", "identity"),
             ("x-stainless-os", "Linux"),
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
@@ -216,7 +224,9 @@ mod tests {
         assert_eq!(out.get("user-agent").unwrap(), "claude-cli/2");
         assert_eq!(out.get("x-stainless-os").unwrap(), "Linux");
         assert_eq!(out.get("accept-encoding").unwrap(), "identity");
-        for gone in ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization"] {
+        for gone in
+            ["connection", "x-hop", "x-gatehouse-key", "content-length", "authorization", "expect", "content-encoding"]
+        {
             assert!(!out.contains_key(gone), "{gone} must not be forwarded");
         }
     }
@@ -232,8 +242,12 @@ mod tests {
     #[test]
     fn openai_gets_bearer_and_no_anthropic_headers() {
         let key = UpstreamKey { key: "sk", style: KeyStyle::XApiKey };
-        let custom = [(HeaderName::from_static("x-team"), HeaderValue::from_static("t"))];
+        let custom = [
+            (HeaderName::from_static("x-team"), HeaderValue::from_static("t")),
+            (header::EXPECT, HeaderValue::from_static("100-continue")),
+        ];
         let out = upstream_request_headers(ApiFormat::OpenAi, &client(), key, &custom).unwrap();
+        assert!(!out.contains_key("expect"), "a custom expect header would make awc wait for an interim reply");
         assert_eq!(out.get("authorization").unwrap(), "Bearer sk");
         assert_eq!(out.get("x-team").unwrap(), "t");
         assert!(!out.contains_key("anthropic-beta"));

@@ -3,6 +3,8 @@
 //! request path reads it. No actor code: the forwarder actor (`crate::actors::forwarder`) owns one
 //! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
+pub mod connect;
+pub mod decode;
 pub mod headers;
 pub mod outgoing;
 pub mod reply;
@@ -45,9 +47,12 @@ impl UpstreamRequest {
     }
 }
 
-/// A worker's HTTP client: one connection pool per worker thread, shared by its providers' senders.
+/// A worker's HTTP client: one connection pool per worker thread, shared by its providers' senders. Its TCP
+/// connections skip interim responses and read close-delimited bodies ([`connect`]).
 pub fn worker_client(limits: &Limits) -> awc::Client {
-    let connector = awc::Connector::new().timeout(limits.connect_timeout).limit(0);
+    let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default()).service();
+    let connector = awc::Connector::new().connector(connect::FilteringConnector::new(tcp));
+    let connector = connector.timeout(limits.connect_timeout).limit(0);
     awc::Client::builder()
         .connector(connector)
         .disable_redirects()

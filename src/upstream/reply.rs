@@ -1,6 +1,7 @@
 //! The upstream's answer as the request path receives it: the head at once, the body as it arrives — read whole
 //! by the sender (JSON answers and errors: no channel, no extra task), or fed in chunks by a pump task (event
-//! streams) that stops, dropping the upstream connection, as soon as the client side goes away.
+//! streams) that stops, dropping the upstream connection, as soon as the client side goes away. The pump decodes
+//! a content-coded stream on the way ([`super::decode`]), so what it hands on is always the plain body.
 
 use std::pin::pin;
 use std::task::{Context, Poll};
@@ -12,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
+use super::decode::Decoder;
 use crate::error::GatewayError;
 
 /// Largest upstream body read whole (JSON answers, errors).
@@ -93,12 +95,14 @@ impl UpstreamBody {
 }
 
 /// Moves upstream body chunks into the channel until the upstream ends, fails or goes silent for `idle`, or the
-/// client side of the channel is dropped. Returning drops the upstream response, which closes its connection.
+/// client side of the channel is dropped; through `decoder` when the body has a content coding (a body that does
+/// not decode ends with an error). Returning drops the upstream response, which closes its connection.
 pub(super) async fn pump<S, E>(
     upstream: S,
     tx: mpsc::Sender<Result<Bytes, GatewayError>>,
     idle: Duration,
     provider: String,
+    mut decoder: Option<Decoder>,
 ) where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
@@ -118,9 +122,21 @@ pub(super) async fn pump<S, E>(
             }
         };
         match item {
-            None => return,
+            None => {
+                if let Some(decoder) = decoder.as_mut() {
+                    let last = decoder.finish().map_err(|e| undecodable(&provider, e));
+                    if !matches!(&last, Ok(bytes) if bytes.is_empty()) {
+                        let _ = tx.send(last).await;
+                    }
+                }
+                return;
+            }
             Some(Ok(chunk)) => {
-                if tx.send(Ok(chunk)).await.is_err() {
+                let sent = match decoder.as_mut() {
+                    None => tx.send(Ok(chunk)).await.is_ok(),
+                    Some(decoder) => send_decoded(decoder, chunk, &tx, &provider).await,
+                };
+                if !sent {
                     return;
                 }
                 deadline.as_mut().reset(tokio::time::Instant::now() + idle);
@@ -132,6 +148,36 @@ pub(super) async fn pump<S, E>(
             }
         }
     }
+}
+
+/// Decodes `chunk` and sends every decoded piece; `false` when the pump should stop (the client side is gone, or
+/// the body does not decode: then the error went out as the last item).
+async fn send_decoded(
+    decoder: &mut Decoder,
+    chunk: Bytes,
+    tx: &mpsc::Sender<Result<Bytes, GatewayError>>,
+    provider: &str,
+) -> bool {
+    decoder.push(chunk);
+    loop {
+        match decoder.next_piece() {
+            Ok(None) => return true,
+            Ok(Some(piece)) => {
+                if tx.send(Ok(piece)).await.is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(undecodable(provider, e))).await;
+                return false;
+            }
+        }
+    }
+}
+
+fn undecodable(provider: &str, error: std::io::Error) -> GatewayError {
+    let detail = format!("its content-encoded body could not be decoded: {error}");
+    GatewayError::UpstreamProtocol { provider: provider.to_string(), detail }
 }
 
 #[cfg(test)]

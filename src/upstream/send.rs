@@ -1,17 +1,21 @@
 //! Sending one request to one provider: the circuit breaker first, then attempts — a key per attempt (round
 //! robin with cool-downs, or the client's own), retries with backoff — until a response head is worth relaying,
-//! then the body: read whole, or handed to a pump task when it is an event stream. Nothing has reached the
+//! then the body: read whole, or handed to a pump task when it is an event stream — decoded on the way when the
+//! upstream sent it with a content coding ([`super::decode`]). A head awc could not read right (HTTP/1.1 over TLS:
+//! an interim reply, a close-delimited body, [`super::connect`]) is refused loudly. Nothing has reached the
 //! client yet, so every retry is safe; the body bytes are reused, never re-read from the client.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, CONTENT_ENCODING};
 use actix_web::http::Uri;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::FrozenClientRequest;
 use tokio::sync::{mpsc, oneshot};
 
+use super::connect::unreadable_head;
+use super::decode::{self, Decoder};
 use super::headers::{attempt_headers, is_event_stream, relayed_headers, KeyStyle, UpstreamKey};
 use super::reply::{pump, UpstreamBody, UpstreamReply, BODY_CHANNEL_CAPACITY, MAX_WHOLE_BODY_BYTES};
 use super::UpstreamRequest;
@@ -61,18 +65,34 @@ impl Upstream {
             _ = &mut client_gone => return Err(GatewayError::ClientClosed),
             outcome = attempts(provider, &frozen, call, &body, client_key.as_ref()) => outcome,
         };
-        match &outcome {
-            Ok(response) if is_outage_status(response.status().as_u16()) => permit.failure(),
-            Ok(_) => permit.success(),
-            Err(error) if error.is_outage() => permit.failure(),
-            Err(_) => drop(permit),
+        let protocol = |detail| GatewayError::UpstreamProtocol { provider: provider.name.clone(), detail };
+        // A head that cannot be relayed, or a body in a coding the gateway cannot decode, is the upstream
+        // misbehaving: it counts against its breaker. (Judged by reference: the response is not moved around.)
+        let coding = outcome.as_ref().map_or(Ok(None), |response| {
+            match unreadable_head(response.version(), response.status(), response.headers()) {
+                Some(detail) => Err(protocol(detail)),
+                None => decode::coding(response.headers()).map_err(protocol),
+            }
+        });
+        match (&outcome, &coding) {
+            (Ok(_), Err(_)) => permit.failure(),
+            (Ok(response), Ok(_)) if is_outage_status(response.status().as_u16()) => permit.failure(),
+            (Ok(_), Ok(_)) => permit.success(),
+            (Err(error), _) if error.is_outage() => permit.failure(),
+            (Err(_), _) => drop(permit),
         }
         let mut response = outcome?;
+        let coding = coding?;
         let status = response.status();
-        let headers = relayed_headers(response.headers());
+        let mut headers = relayed_headers(response.headers());
+        if coding.is_some() {
+            // The client gets the decoded body: an identity body, as the gateway asked for.
+            headers.remove(CONTENT_ENCODING);
+        }
         let body = if is_event_stream(&headers) {
             let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
-            actix_rt::spawn(pump(response, tx, self.idle, provider.name.clone()));
+            let decoder = coding.map(Decoder::new);
+            actix_rt::spawn(pump(response, tx, self.idle, provider.name.clone(), decoder));
             UpstreamBody::chunks(rx)
         } else {
             let read = tokio::time::timeout(self.idle, response.body().limit(MAX_WHOLE_BODY_BYTES));
@@ -81,7 +101,13 @@ impl Upstream {
                 _ = &mut client_gone => return Err(GatewayError::ClientClosed),
                 read = read => read,
             };
-            UpstreamBody::whole(self.whole_body(read)?)
+            let body = self.whole_body(read)?;
+            match coding {
+                None => UpstreamBody::whole(body),
+                Some(coding) => {
+                    UpstreamBody::whole(decode::decode_whole(coding, body, MAX_WHOLE_BODY_BYTES).map_err(protocol)?)
+                }
+            }
         };
         Ok(UpstreamReply { status, headers, body, upstream_time: started.elapsed() })
     }

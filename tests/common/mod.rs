@@ -255,17 +255,43 @@ fn anthropic_fixture(name: &str, streamed: bool, state: Arc<MockState>) -> HttpR
 enum Turn {
     /// Ask for the Bash tool to run `echo tool-ran-ok`.
     CallTool,
+    /// Ask for the Read tool to read the file at this path.
+    ReadFile(String),
     /// Answer with text.
     Say(String),
 }
 
-/// `script`: asked to "use the tool", it calls Bash; once it sees the tool's result it reports it; otherwise
-/// it answers `MAGIC-42`. Works in both formats, streamed or not.
+/// The marker a prompt uses to have the `script` model read a PDF: `Read the PDF at <absolute path>`.
+pub const READ_PDF_MARKER: &str = "Read the PDF at ";
+
+/// `script`: asked to "use the tool", it calls Bash; once it sees the tool's result it reports it; asked to
+/// [`READ_PDF_MARKER`], it calls Read and then says whether the PDF came as a document (Anthropic format) or a
+/// `file` part (OpenAI format): `PDF-RECEIVED` or `PDF-MISSING`; otherwise it answers `MAGIC-42`. Works in both
+/// formats, streamed or not.
 fn scripted(json: &serde_json::Value, openai: bool, streamed: bool, state: Arc<MockState>) -> HttpResponse {
     let text = json["messages"].to_string();
     let saw_result = text.contains("tool-ran-ok") && (text.contains("tool_result") || text.contains("\"tool\""));
+    let pdf_path = text.find(READ_PDF_MARKER).map(|at| {
+        let rest = &text[at + READ_PDF_MARKER.len()..];
+        rest[..rest.find([' ', '"', '\\']).unwrap_or(rest.len())].to_string()
+    });
+    let saw_pdf = json["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["content"].as_array().into_iter().flatten())
+        .any(|part| {
+            let data = if openai { &part["file"]["file_data"] } else { &part["source"]["media_type"] };
+            data.as_str().is_some_and(|d| d.starts_with("data:application/pdf;base64,JVBER") || d == "application/pdf")
+        });
     let turn = if saw_result {
         Turn::Say("The tool said: tool-ran-ok".into())
+    } else if let Some(path) = pdf_path {
+        if text.contains("PDF file read") || saw_pdf {
+            Turn::Say(if saw_pdf { "PDF-RECEIVED".into() } else { "PDF-MISSING".into() })
+        } else {
+            Turn::ReadFile(path)
+        }
     } else if text.to_lowercase().contains("use the tool") {
         Turn::CallTool
     } else {
@@ -284,6 +310,17 @@ fn scripted(json: &serde_json::Value, openai: bool, streamed: bool, state: Arc<M
             ],
             "tool_use",
         ),
+        (false, Turn::ReadFile(path)) => anthropic_events(
+            &[serde_json::json!({"type":"tool_use","id":"toolu_mock_read","name":"Read","input":{}})],
+            &[
+                serde_json::json!({"type":"input_json_delta","partial_json":serde_json::json!({"file_path": path}).to_string()}),
+            ],
+            "tool_use",
+        ),
+        (true, Turn::ReadFile(path)) => openai_chunks(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"call_mock_read","type":"function","function":{"name":"Read","arguments":serde_json::json!({"file_path": path}).to_string()}}]}),
+            "tool_calls",
+        ),
         (true, Turn::Say(t)) => openai_chunks(serde_json::json!({"content": t}), "stop"),
         (true, Turn::CallTool) => openai_chunks(
             serde_json::json!({"tool_calls":[{"index":0,"id":"call_mock_1","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"echo tool-ran-ok\", \"description\": \"Print a marker\"}"}}]}),
@@ -299,6 +336,12 @@ fn scripted(json: &serde_json::Value, openai: bool, streamed: bool, state: Arc<M
         }
         (false, Turn::CallTool) => {
             serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"tool_use","id":"toolu_mock_1","name":"Bash","input":{"command":"echo tool-ran-ok","description":"Print a marker"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (false, Turn::ReadFile(path)) => {
+            serde_json::json!({"id":"msg_s","type":"message","role":"assistant","model":"script","content":[{"type":"tool_use","id":"toolu_mock_read","name":"Read","input":{"file_path":path}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":5}})
+        }
+        (true, Turn::ReadFile(path)) => {
+            serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_mock_read","type":"function","function":{"name":"Read","arguments":serde_json::json!({"file_path": path}).to_string()}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})
         }
         (true, Turn::Say(t)) => {
             serde_json::json!({"id":"c","object":"chat.completion","created":0,"model":"script","choices":[{"index":0,"message":{"role":"assistant","content":t},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}})

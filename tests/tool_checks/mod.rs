@@ -37,6 +37,47 @@ async fn promtool_accepts_the_exposition() {
     assert!(report.trim().is_empty(), "promtool found lint problems:\n{report}");
 }
 
+#[test]
+#[ignore = "needs promtool (Debian package prometheus); run by .ci/suites/metrics.sh"]
+fn promtool_accepts_the_key_metrics() {
+    use gatehouse::convert::Usage;
+    use gatehouse::metrics::{Format, InFlight, MetricsState, RefusalReason, RequestRecord};
+    use std::sync::Arc;
+    let mut state = MetricsState::new(Arc::new(InFlight::default()), 0);
+    let keyed = RequestRecord {
+        provider: "mock".into(),
+        model: "claude".into(),
+        route: "messages",
+        status: 200,
+        key: Some(Arc::from("alice")),
+        team: Some(Arc::from("ml")),
+        usage: Usage { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 2, ..Usage::default() },
+        spend_nanos: 123_456_789,
+        ..RequestRecord::default()
+    };
+    state.record(&keyed, 1_000);
+    state.record(
+        &RequestRecord { status: 429, refusal: Some(RefusalReason::Tpm), spend_nanos: 0, ..keyed.clone() },
+        2_000,
+    );
+    state.record(&RequestRecord { team: None, key: Some(Arc::from("bob")), ..keyed }, 3_000);
+    // promtool lints the Prometheus text format (it reads OpenMetrics families' HELP as missing).
+    let text = state.prometheus(Format::Prometheus, &[]);
+    assert!(text.contains("gatehouse_key_spend_usd_total{key=\"alice\",team=\"ml\"} 0.123456789"), "{text}");
+    assert!(text.contains("gatehouse_key_refusals_total{key=\"alice\",team=\"ml\",reason=\"tpm\"} 1"), "{text}");
+    let mut child = Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool:\n{report}\n{text}");
+}
+
 /// A Prometheus server scraping `gw` every second, with its storage in a temp dir; killed on drop.
 struct Prometheus {
     url: String,
@@ -228,4 +269,134 @@ async fn the_dashboard_renders_the_traffic_in_headless_chromium() {
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 20_000, "screenshot {} missing or blank ({size} bytes)", shot.display());
     assert!(Path::new(&shot).exists());
+}
+
+/// Serves the dashboard page with `/metrics/summary` and `/metrics/series` answered from `state` (a real
+/// [`MetricsState`] fed records directly: the per-key table is filled by the request path's admission stage, which
+/// this test does not need). Returns the base URL; the server stops with the process.
+fn dashboard_over(summary: serde_json::Value, series: serde_json::Value) -> String {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let answers = web::Data::new(Answers { summary, series });
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(answers.clone())
+                    .route("/dashboard", web::get().to(gatehouse::routes::dashboard::dashboard))
+                    .route(
+                        "/metrics/summary",
+                        web::get().to(|a: web::Data<Answers>| async move { HttpResponse::Ok().json(&a.summary) }),
+                    )
+                    .route(
+                        "/metrics/series",
+                        web::get().to(|a: web::Data<Answers>| async move { HttpResponse::Ok().json(&a.series) }),
+                    )
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+        })
+    });
+    url
+}
+
+/// What the stand-in metrics routes answer.
+struct Answers {
+    summary: serde_json::Value,
+    series: serde_json::Value,
+}
+
+#[test]
+#[ignore = "needs Chromium (Debian package chromium); run by .ci/suites/metrics.sh"]
+fn the_dashboard_lists_virtual_keys_in_headless_chromium() {
+    use gatehouse::convert::Usage;
+    use gatehouse::metrics::{InFlight, MetricsState, RefusalReason, RequestRecord};
+    use std::sync::Arc;
+
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let mut state = MetricsState::new(Arc::new(InFlight::default()), now_ms - 60_000);
+    let keyed = |key: &str, team: Option<&str>| RequestRecord {
+        provider: "mock".into(),
+        model: "claude".into(),
+        route: "messages",
+        status: 200,
+        duration: Duration::from_millis(40),
+        key: Some(Arc::from(key)),
+        team: team.map(Arc::from),
+        usage: Usage { input_tokens: 1_000, output_tokens: 200, cache_read_input_tokens: 50, ..Usage::default() },
+        ..RequestRecord::default()
+    };
+    state.record(&RequestRecord { spend_nanos: 1_500_000_000, ..keyed("alice", Some("ml")) }, now_ms - 5_000);
+    state.record(&RequestRecord { spend_nanos: 250_000_000, ..keyed("alice", Some("ml")) }, now_ms - 4_000);
+    let refused = |key: &str, team, status, reason| RequestRecord {
+        status,
+        refusal: Some(reason),
+        usage: Usage::default(),
+        ..keyed(key, team)
+    };
+    state.record(&refused("alice", Some("ml"), 429, RefusalReason::Rpm), now_ms - 3_000);
+    state.record(&refused("bob", None, 402, RefusalReason::Budget), now_ms - 2_000);
+    state.record(&RequestRecord { spend_nanos: 7_500, ..keyed("carol", Some("ops")) }, now_ms - 1_000);
+    let mut summary = state.summary(now_ms);
+    summary.set_remaining_budget("alice", Some(23.25));
+    summary.set_remaining_budget("bob", Some(0.0));
+    let summary = serde_json::to_value(&summary).unwrap();
+    let series = serde_json::to_value(state.series(now_ms, 300, 2)).unwrap();
+    let url = format!("{}/dashboard", dashboard_over(summary, series));
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dom = loop {
+        let dom = chromium(&url, &["--virtual-time-budget=5000".into(), "--dump-dom".into()]);
+        if attribute_near(&dom, "id=\"keys-panel\"", "data-keys").as_deref() == Some("3") {
+            break dom;
+        }
+        assert!(Instant::now() < deadline, "the key table never showed three keys:\n{dom}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let panel_tag = &dom[dom[..dom.find("id=\"keys-panel\"").unwrap()].rfind('<').unwrap()..][..200];
+    assert!(!panel_tag.contains(" hidden"), "the key panel is shown: {panel_tag}");
+    assert_eq!(attribute_near(&dom, "id=\"keys-panel\"", "data-spend-nanos").as_deref(), Some("1750007500"));
+    let alice = |attribute| attribute_near(&dom, "data-key=\"alice\"", attribute);
+    assert_eq!(alice("data-team").as_deref(), Some("ml"));
+    assert_eq!(alice("data-requests").as_deref(), Some("3"));
+    assert_eq!(alice("data-refused").as_deref(), Some("1"));
+    assert_eq!(alice("data-spend-nanos").as_deref(), Some("1750000000"));
+    assert_eq!(alice("data-input-tokens").as_deref(), Some("2000"));
+    assert_eq!(attribute_near(&dom, "data-key=\"bob\"", "data-refused").as_deref(), Some("1"));
+    assert_eq!(attribute_near(&dom, "data-key=\"carol\"", "data-team").as_deref(), Some("ops"));
+    // Rows are dearest first, with the spend, the budget left and the refusals by reason written out.
+    let (a, c, b) = (
+        dom.find("data-key=\"alice\"").unwrap(),
+        dom.find("data-key=\"carol\"").unwrap(),
+        dom.find("data-key=\"bob\"").unwrap(),
+    );
+    assert!(a < c && c < b, "ordered by spend");
+    let alice_row = &dom[a..a + dom[a..].find("</tr>").unwrap()];
+    for text in ["$1.75", "$23.25", "rpm 1", "data-refusals=\"rpm=1\""] {
+        assert!(alice_row.contains(text), "alice's row shows {text}: {alice_row}");
+    }
+    let bob_row = &dom[b..b + dom[b..].find("</tr>").unwrap()];
+    assert!(bob_row.contains("budget 1") && bob_row.contains("$0"), "bob's row: {bob_row}");
+    let carol_row = &dom[c..c + dom[c..].find("</tr>").unwrap()];
+    assert!(carol_row.contains("$0.0000075"), "sub-cent spend keeps its digits: {carol_row}");
+
+    let shot = test_output_dir().join("dashboard-keys.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &url,
+        &[
+            "--virtual-time-budget=5000".into(),
+            "--window-size=1400,1400".into(),
+            format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000,
+        "screenshot {} missing or blank",
+        shot.display()
+    );
 }

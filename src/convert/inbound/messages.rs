@@ -1,6 +1,8 @@
 //! OpenAI `messages` → Anthropic `system` and `messages`.
 //!
-//! - `system` and `developer` messages, wherever they are, join the top-level `system` (in order, `\n\n`).
+//! - `system` and `developer` messages before the first turn join the top-level `system` (in order, `\n\n`);
+//!   later ones stay where they are, as `system` turns (Anthropic takes system messages mid-conversation, which
+//!   is how their position, and what they say about the turns around them, is kept).
 //! - `user` content parts become blocks (see `content`).
 //! - `assistant` text becomes a text block and each of `tool_calls` a `tool_use` block (arguments parsed; text
 //!   that is not a JSON object is kept under `_raw_arguments`, as in the other direction); a legacy
@@ -32,6 +34,17 @@ pub(super) struct Conversation {
 }
 
 impl Conversation {
+    /// Adds `text` at the end of the top-level system prompt.
+    pub fn append_system(&mut self, text: &str) {
+        match self.system.last_mut().and_then(|b| b.get_mut("text")) {
+            Some(Value::String(existing)) => {
+                existing.push_str(SYSTEM_JOINER);
+                existing.push_str(text);
+            }
+            _ => self.system.push(text_block(text, None)),
+        }
+    }
+
     /// Whether the last assistant turn called tools (a tool-use loop is being continued).
     pub fn last_assistant_called_tools(&self) -> bool {
         let last = self.messages.iter().rev().find(|m| m["role"] == "assistant");
@@ -73,6 +86,8 @@ struct Builder {
 enum Role {
     User,
     Assistant,
+    /// A system message after the conversation began.
+    System,
 }
 
 impl Builder {
@@ -86,10 +101,15 @@ impl Builder {
         let content_path = format!("{path}.content");
         match role {
             "system" | "developer" => {
-                for (text, part) in text_parts(content, &content_path)? {
-                    if !text.is_empty() {
-                        self.system.push(text_block(&text, part.as_ref()));
-                    }
+                let blocks: Vec<Value> = text_parts(content, &content_path)?
+                    .into_iter()
+                    .filter(|(text, _)| !text.is_empty())
+                    .map(|(text, part)| text_block(&text, part.as_ref()))
+                    .collect();
+                if self.turns.is_empty() {
+                    self.system.extend(blocks);
+                } else {
+                    self.push(Role::System, blocks);
                 }
             }
             "user" => {
@@ -174,6 +194,7 @@ impl Builder {
                         "user"
                     }
                     Role::Assistant => "assistant",
+                    Role::System => "system",
                 };
                 json!({"role": role, "content": blocks})
             })
@@ -212,14 +233,30 @@ mod tests {
     }
 
     #[test]
-    fn system_and_developer_join_the_system_prompt() {
-        let c = conv(json!([
+    fn leading_system_messages_join_the_system_prompt_and_later_ones_keep_their_place() {
+        let mut c = conv(json!([
             {"role": "system", "content": "be brief"},
+            {"role": "developer", "content": "use metric units"},
             {"role": "user", "content": "hi"},
-            {"role": "developer", "content": [{"type": "text", "text": "use metric units"}]},
+            {"role": "assistant", "content": "hello"},
+            {"role": "developer", "content": [{"type": "text", "text": "now answer in French"}]},
+            {"role": "user", "content": "weather?"},
         ]));
         assert_eq!(c.system, vec![json!({"type": "text", "text": "be brief\n\nuse metric units"})]);
-        assert_eq!(c.messages, vec![json!({"role": "user", "content": [{"type": "text", "text": "hi"}]})]);
+        assert_eq!(
+            c.messages,
+            vec![
+                json!({"role": "user", "content": [{"type": "text", "text": "hi"}]}),
+                json!({"role": "assistant", "content": [{"type": "text", "text": "hello"}]}),
+                json!({"role": "system", "content": [{"type": "text", "text": "now answer in French"}]}),
+                json!({"role": "user", "content": [{"type": "text", "text": "weather?"}]}),
+            ]
+        );
+        c.append_system("JSON only.");
+        assert_eq!(c.system[0]["text"], "be brief\n\nuse metric units\n\nJSON only.");
+        let mut bare = conv(json!([{"role": "user", "content": "x"}]));
+        bare.append_system("JSON only.");
+        assert_eq!(bare.system, vec![json!({"type": "text", "text": "JSON only."})]);
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod chunks;
 mod content;
 pub mod errors;
 mod messages;
+mod output;
+mod reasoning;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -19,7 +21,8 @@ mod tools;
 use serde_json::{Map, Value};
 
 pub use errors::{anthropic_type, read_anthropic_error};
-pub use request::{to_anthropic_request, InboundRequest, DEFAULT_MAX_TOKENS};
+pub use output::JSON_OBJECT_INSTRUCTION;
+pub use request::{to_anthropic_request, to_anthropic_request_with, InboundRequest, DEFAULT_MAX_TOKENS};
 pub use response::{openai_usage, to_chat_completion};
 pub use stream::ChatStreamConverter;
 

@@ -1,24 +1,27 @@
 //! OpenAI Chat Completions request → Anthropic Messages request, for OpenAI-SDK clients routed to an
-//! Anthropic-format provider.
+//! Anthropic-format provider (the full mapping is `docs/conversion.md`).
 //!
-//! Like the other direction, the output is built from an allow-list, so OpenAI-only fields
-//! (`frequency_penalty`, `presence_penalty`, `logit_bias`, `logprobs`, `seed`, `response_format`, `store`,
-//! `metadata`, `service_tier`, `modalities`, `audio`, `prediction`, …) never reach Anthropic. Decisions:
+//! Like the other direction, the output is built from an allow-list. Each OpenAI field is converted, refused with
+//! a 400 naming it (`n` > 1, `logprobs`, `top_logprobs`, `logit_bias`, audio output, `allowed_tools`), or dropped
+//! by a documented rule (`frequency_penalty`, `presence_penalty`, `seed`, `store`, `metadata`, `prediction`,
+//! `verbosity`, `prompt_cache_key`, …). Decisions:
 //!
 //! - `max_completion_tokens` (else `max_tokens`) → `max_tokens`; absent → [`DEFAULT_MAX_TOKENS`].
 //! - `temperature` is clamped to Anthropic's 0–1 (OpenAI accepts up to 2; above 1 means "most random" on both).
-//! - `reasoning_effort` → `thinking` with a budget ([`thinking_budget`]). OpenAI's limit counts reasoning
-//!   tokens too, as Anthropic's does, so an explicit limit is kept and the budget fits under it; without a
-//!   limit, `max_tokens` is the budget plus [`DEFAULT_MAX_TOKENS`]. Thinking is left off when Anthropic would
-//!   refuse it: a forced tool choice, a limit too small for the minimum budget, or a tool-use loop whose last
-//!   assistant turn (replayed by an OpenAI client) has no thinking block to send back. With thinking on,
-//!   `temperature` and `top_p` are dropped (Anthropic only accepts their defaults then).
-//! - `n` other than 1 is refused: there is one answer per request.
+//! - `reasoning_effort` → adaptive thinking and `output_config.effort`, or a thinking budget, by model (see
+//!   `reasoning`).
+//! - `response_format`: a JSON schema → `output_config.format`; `json_object` → an instruction at the end of the
+//!   system prompt ([`JSON_OBJECT_INSTRUCTION`](super::output::JSON_OBJECT_INSTRUCTION)).
+//! - `user` (else `safety_identifier`) → `metadata.user_id`.
 
 use serde_json::{json, Map, Value};
 
-use super::{field, messages, tools};
+use super::reasoning::{put_reasoning, Situation};
+use super::{field, messages, output, tools};
 use crate::convert::errors::ConvertError;
+use crate::convert::options::ConvertOptions;
+
+pub use super::reasoning::thinking_budget;
 
 /// `max_tokens` sent when the client gave no limit (Anthropic requires one).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -39,8 +42,18 @@ pub struct InboundRequest {
     pub include_usage: bool,
 }
 
-/// Converts a client's Chat Completions body for an Anthropic-format provider serving `upstream_model`.
+/// Converts a client's Chat Completions body for an Anthropic-format provider serving `upstream_model`, with
+/// default settings (the model table decides the thinking style).
 pub fn to_anthropic_request(openai_body: &Value, upstream_model: &str) -> Result<InboundRequest, ConvertError> {
+    to_anthropic_request_with(openai_body, upstream_model, &ConvertOptions::default())
+}
+
+/// [`to_anthropic_request`] with the provider's settings (per-model `thinking` style).
+pub fn to_anthropic_request_with(
+    openai_body: &Value,
+    upstream_model: &str,
+    opts: &ConvertOptions,
+) -> Result<InboundRequest, ConvertError> {
     let body = openai_body.as_object().ok_or_else(|| invalid("body", "must be a JSON object"))?;
     let messages = field(body, "messages")
         .and_then(Value::as_array)
@@ -51,7 +64,12 @@ pub fn to_anthropic_request(openai_body: &Value, upstream_model: &str) -> Result
             return Err(invalid("n", "only n = 1 is supported by this provider"));
         }
     }
-    let conversation = messages::convert(messages)?;
+    output::refuse_unsupported(body)?;
+    let mut conversation = messages::convert(messages)?;
+    let mut output_config = Map::new();
+    if let output::Format::JsonObject = output::response_format(body, &mut output_config)? {
+        conversation.append_system(output::JSON_OBJECT_INSTRUCTION);
+    }
     let mut out = Map::new();
     out.insert("model".into(), json!(upstream_model));
     let explicit_limit = max_tokens(body)?;
@@ -64,6 +82,9 @@ pub fn to_anthropic_request(openai_body: &Value, upstream_model: &str) -> Result
     tools::put_tools(body, &mut out)?;
     put_sampling(body, &mut out)?;
     put_user(body, &mut out)?;
+    if let Some(tier) = output::service_tier(body)? {
+        out.insert("service_tier".into(), json!(tier));
+    }
     let stream = match field(body, "stream") {
         None | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
@@ -74,11 +95,12 @@ pub fn to_anthropic_request(openai_body: &Value, upstream_model: &str) -> Result
     }
     let include_usage = stream
         && field(body, "stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
-    if let Some(budget) = effort_budget(body)? {
-        let forced = out.get("tool_choice").and_then(|c| c.get("type")).is_some_and(|t| t == "any" || t == "tool");
-        if !forced && !tool_use_loop {
-            put_thinking(budget, explicit_limit, &mut out);
-        }
+    let forced = out.get("tool_choice").and_then(|c| c.get("type")).is_some_and(|t| t == "any" || t == "tool");
+    let situation = Situation { explicit_limit, thinking_refused: forced || tool_use_loop };
+    let style = opts.thinking_style(upstream_model);
+    put_reasoning(body, upstream_model, style, &situation, &mut output_config, &mut out)?;
+    if !output_config.is_empty() {
+        out.insert("output_config".into(), Value::Object(output_config));
     }
     Ok(InboundRequest { body: Value::Object(out), stream, include_usage })
 }
@@ -124,49 +146,19 @@ fn put_sampling(body: &Map<String, Value>, out: &mut Map<String, Value>) -> Resu
     Ok(())
 }
 
+/// `user`, else `safety_identifier` → `metadata.user_id`.
 fn put_user(body: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), ConvertError> {
-    match field(body, "user") {
-        None => Ok(()),
-        Some(Value::String(user)) => {
-            out.insert("metadata".into(), json!({"user_id": user}));
-            Ok(())
+    for key in ["user", "safety_identifier"] {
+        match field(body, key) {
+            None => {}
+            Some(Value::String(user)) => {
+                out.insert("metadata".into(), json!({"user_id": user}));
+                return Ok(());
+            }
+            Some(_) => return Err(invalid(key, "must be a string")),
         }
-        Some(_) => Err(invalid("user", "must be a string")),
     }
-}
-
-/// The thinking budget for a reasoning effort: `Some(None)` for `none`/`minimal` (no thinking), `None` for a
-/// value OpenAI does not define.
-pub fn thinking_budget(effort: &str) -> Option<Option<u64>> {
-    match effort {
-        "none" | "minimal" => Some(None),
-        "low" => Some(Some(MIN_THINKING_BUDGET)),
-        "medium" => Some(Some(4096)),
-        "high" => Some(Some(16384)),
-        _ => None,
-    }
-}
-
-fn effort_budget(body: &Map<String, Value>) -> Result<Option<u64>, ConvertError> {
-    let Some(effort) = field(body, "reasoning_effort") else { return Ok(None) };
-    let effort = effort.as_str().ok_or_else(|| invalid("reasoning_effort", "must be a string"))?;
-    thinking_budget(effort).ok_or_else(|| {
-        invalid("reasoning_effort", format!("unknown value {effort:?}; expected none, minimal, low, medium or high"))
-    })
-}
-
-fn put_thinking(budget: u64, explicit_limit: Option<u64>, out: &mut Map<String, Value>) {
-    let (budget, max_tokens) = match explicit_limit {
-        Some(limit) => (budget.min(limit.saturating_sub(1)), limit),
-        None => (budget, budget + DEFAULT_MAX_TOKENS),
-    };
-    if budget < MIN_THINKING_BUDGET {
-        return;
-    }
-    out.insert("max_tokens".into(), json!(max_tokens));
-    out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
-    out.remove("temperature");
-    out.remove("top_p");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -248,6 +240,48 @@ mod tests {
     }
 
     #[test]
+    fn structured_outputs_and_effort_share_output_config() {
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+            "additionalProperties": false});
+        let body = json!({"model": "m", "messages": hi(), "reasoning_effort": "medium", "response_format":
+            {"type": "json_schema", "json_schema": {"name": "City", "strict": true, "schema": schema}}});
+        let out = to_anthropic_request(&body, "claude-sonnet-4-6").unwrap().body;
+        assert_eq!(
+            out["output_config"],
+            json!({"format": {"type": "json_schema", "schema": schema}, "effort": "medium"})
+        );
+        assert_eq!(out["thinking"], json!({"type": "adaptive"}));
+        let older = to_anthropic_request(&body, "claude-sonnet-4-5").unwrap().body;
+        assert_eq!(older["output_config"], json!({"format": {"type": "json_schema", "schema": schema}}));
+        assert_eq!(older["thinking"], json!({"type": "enabled", "budget_tokens": 4096}));
+        let budget_override = ConvertOptions {
+            models: vec![crate::convert::ModelOptions {
+                pattern: "claude-sonnet-4-6".into(),
+                max_tokens_field: None,
+                reasoning_effort: None,
+                reasoning_levels: None,
+                thinking: Some(crate::convert::ThinkingStyle::Budget),
+            }],
+            ..ConvertOptions::default()
+        };
+        let overridden = to_anthropic_request_with(&body, "claude-sonnet-4-6", &budget_override).unwrap().body;
+        assert_eq!(overridden["thinking"]["type"], "enabled");
+    }
+
+    #[test]
+    fn json_object_mode_is_an_instruction_in_the_system_prompt() {
+        let body = json!({"model": "m", "messages": [{"role": "system", "content": "You list cities."},
+            {"role": "user", "content": "two cities"}], "response_format": {"type": "json_object"}});
+        let out = convert(body).body;
+        assert_eq!(
+            out["system"],
+            json!([{"type": "text", "text": format!("You list cities.\n\n{}",
+            super::super::output::JSON_OBJECT_INSTRUCTION)}])
+        );
+        assert!(out.get("output_config").is_none());
+    }
+
+    #[test]
     fn mistakes_name_the_field() {
         assert!(err(json!([])).starts_with("body"));
         assert!(err(json!({"messages": []})).starts_with("messages"));
@@ -259,5 +293,7 @@ mod tests {
         assert!(err(json!({"messages": hi(), "user": 5})).starts_with("user"));
         assert!(err(json!({"messages": hi(), "stream": "yes"})).starts_with("stream"));
         assert!(err(json!({"messages": hi(), "reasoning_effort": "extreme"})).starts_with("reasoning_effort"));
+        assert!(err(json!({"messages": hi(), "logprobs": true})).starts_with("logprobs"));
+        assert!(err(json!({"messages": hi(), "response_format": {"type": "xml"}})).starts_with("response_format.type"));
     }
 }

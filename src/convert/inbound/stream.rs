@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::chunks::{write_data, write_done, Choice, Chunk, Delta, FunctionDelta, ToolCallDelta};
 use super::response::{chat_id, finish_reason, merge_anthropic_usage, openai_usage};
+use crate::convert::stream_convert::StreamConvert;
 use crate::convert::usage::Usage;
 use crate::error::render::{stream_frame_for, Dialect};
 use crate::sse::{SseEvent, SseParser};
@@ -80,68 +81,6 @@ impl ChatStreamConverter {
             finished: false,
             failure: None,
         }
-    }
-
-    /// Raw upstream bytes (Anthropic SSE, any chunking) in; OpenAI `data:` frames appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        let parsed = self.parser.push(chunk, &mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if let Err(err) = parsed {
-            self.error("api_error", &format!("upstream stream could not be read: {err}"), out);
-        }
-    }
-
-    /// The upstream body ended. After a stop reason the answer is complete (the finish chunk, usage and
-    /// `[DONE]` follow); without one the stream was cut and the client gets an error chunk.
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if self.finished {
-            return;
-        }
-        let mut events = std::mem::take(&mut self.pending);
-        self.parser.finish(&mut events);
-        self.handle_events(&mut events, out);
-        self.pending = events;
-        if self.finished {
-            return;
-        }
-        if self.stop_reason.is_some() {
-            self.complete(out);
-        } else {
-            self.error("api_error", "upstream stream ended before completion", out);
-        }
-    }
-
-    /// A transport failure after bytes were sent: one error chunk (Anthropic type → OpenAI shape), then the end.
-    pub fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        if !self.finished {
-            self.error(error_type, message, out);
-        }
-    }
-
-    /// Usage known so far, in Anthropic's terms (final once the stream is finished), for metrics.
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    /// The Anthropic error type of the error chunk that ended the stream, if it ended with one.
-    pub fn failed_with(&self) -> Option<&str> {
-        self.failure.as_ref().map(|(t, _)| t.as_str())
-    }
-
-    /// The stream failed before any chunk of the answer: (Anthropic type, message). The route can still answer
-    /// with a real HTTP error instead of a 200 stream.
-    pub fn failed_before_start(&self) -> Option<(&str, &str)> {
-        self.failure.as_ref().filter(|_| !self.started).map(|(t, m)| (t.as_str(), m.as_str()))
-    }
-
-    /// `[DONE]` or an error chunk written: nothing more will be.
-    pub fn is_finished(&self) -> bool {
-        self.finished
     }
 
     fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
@@ -322,6 +261,44 @@ impl ChatStreamConverter {
         out.extend_from_slice(&stream_frame_for(Dialect::OpenAi, error_type, message));
         self.finished = true;
         self.failure = Some((error_type.to_string(), message.to_string()));
+    }
+}
+
+impl StreamConvert for ChatStreamConverter {
+    fn parser(&mut self) -> (&mut SseParser, &mut Vec<SseEvent>) {
+        (&mut self.parser, &mut self.pending)
+    }
+
+    fn handle_events(&mut self, events: &mut Vec<SseEvent>, out: &mut BytesMut) {
+        ChatStreamConverter::handle_events(self, events, out)
+    }
+
+    fn stop_known(&self) -> bool {
+        self.stop_reason.is_some()
+    }
+
+    fn complete(&mut self, out: &mut BytesMut) {
+        ChatStreamConverter::complete(self, out)
+    }
+
+    fn error(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
+        ChatStreamConverter::error(self, error_type, message, out)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    fn failed_with(&self) -> Option<&str> {
+        self.failure.as_ref().map(|(t, _)| t.as_str())
+    }
+
+    fn failed_before_start(&self) -> Option<(&str, &str)> {
+        self.failure.as_ref().filter(|_| !self.started).map(|(t, m)| (t.as_str(), m.as_str()))
     }
 }
 

@@ -1,5 +1,6 @@
-//! OpenAI `tools` (and the legacy `functions`), `tool_choice` (and `function_call`) and `parallel_tool_calls`
-//! → Anthropic `tools` and `tool_choice`.
+//! OpenAI `tools` (and the legacy `functions`), `tool_choice` (and `function_call`), `parallel_tool_calls` and
+//! `web_search_options` → Anthropic `tools` and `tool_choice`. A function's `strict` is kept (Anthropic's strict
+//! tool use); `web_search_options` becomes Anthropic's web search server tool.
 
 use serde_json::{json, Map, Value};
 
@@ -36,6 +37,9 @@ pub(super) fn put_tools(body: &Map<String, Value>, out: &mut Map<String, Value>)
         for (i, function) in list.iter().enumerate() {
             tools.push(anthropic_tool(function, &format!("functions[{i}]"))?);
         }
+    }
+    if let Some(options) = field(body, "web_search_options") {
+        tools.push(web_search_tool(options)?);
     }
     if tools.is_empty() {
         return Ok(());
@@ -81,7 +85,39 @@ fn anthropic_tool(function: &Value, path: &str) -> Result<Value, ConvertError> {
         tool.insert("description".into(), json!(description));
     }
     tool.insert("input_schema".into(), schema);
+    match field(function, "strict") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            tool.insert("strict".into(), json!(true));
+        }
+        Some(_) => return Err(invalid(format!("{path}.strict"), "must be a boolean")),
+    }
     Ok(Value::Object(tool))
+}
+
+/// The name of the web search tool added for `web_search_options`.
+pub const WEB_SEARCH_TOOL: &str = "web_search";
+
+/// `web_search_options` → Anthropic's web search tool; the approximate `user_location` is kept,
+/// `search_context_size` has no counterpart (dropped).
+fn web_search_tool(options: &Value) -> Result<Value, ConvertError> {
+    let options = options.as_object().ok_or_else(|| invalid("web_search_options", "must be an object"))?;
+    let mut tool = json!({"type": "web_search_20250305", "name": WEB_SEARCH_TOOL});
+    if let Some(location) = field(options, "user_location") {
+        let approximate = location
+            .get("approximate")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("web_search_options.user_location.approximate", "must be an object"))?;
+        let mut anthropic = Map::new();
+        anthropic.insert("type".into(), json!("approximate"));
+        for key in ["city", "region", "country", "timezone"] {
+            if let Some(value) = field(approximate, key) {
+                anthropic.insert(key.into(), value.clone());
+            }
+        }
+        tool["user_location"] = Value::Object(anthropic);
+    }
+    Ok(tool)
 }
 
 /// `"none" | "auto" | "required"` or `{type:"function", function:{name}}` (`function_call`: `{name}`).
@@ -94,6 +130,22 @@ fn tool_choice(choice: &Value, path: &str) -> Result<Value, ConvertError> {
             other => Err(invalid(path, format!("unknown value {other:?}; expected auto, none or required"))),
         },
         Value::Object(named) => {
+            match named.get("type").and_then(Value::as_str) {
+                None | Some("function") => {}
+                Some("allowed_tools") => {
+                    return Err(invalid(
+                        format!("{path}.type"),
+                        "allowed_tools is not supported by this provider; send only the allowed tools in tools, \
+                         with tool_choice auto or required",
+                    ))
+                }
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{path}.type"),
+                        format!("tool_choice type {other:?} is not supported by this provider; use function"),
+                    ))
+                }
+            }
             let name = named
                 .get("function")
                 .and_then(|f| f.get("name"))
@@ -173,5 +225,27 @@ mod tests {
         assert!(err(json!({"tools": [weather()], "tool_choice": "sometimes"})).starts_with("tool_choice"));
         assert!(err(json!({"tools": [weather()], "parallel_tool_calls": "no"})).starts_with("parallel_tool_calls"));
         assert!(err(json!({"tools": {}})).starts_with("tools"));
+        let allowed = json!({"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}});
+        let message = err(json!({"tools": [weather()], "tool_choice": allowed}));
+        assert!(message.starts_with("tool_choice.type: allowed_tools is not supported"), "{message}");
+        assert!(err(json!({"tools": [weather()], "tool_choice": {"type": "custom", "custom": {"name": "x"}}}))
+            .contains("\"custom\" is not supported"));
+    }
+
+    #[test]
+    fn strict_functions_and_web_search_options() {
+        let mut strict = weather();
+        strict["function"]["strict"] = json!(true);
+        let out = convert(json!({"tools": [strict], "web_search_options": {"search_context_size": "low",
+            "user_location": {"type": "approximate", "approximate": {"city": "Lyon", "country": "FR"}}}}))
+        .unwrap();
+        assert_eq!(out["tools"][0]["strict"], true);
+        assert_eq!(
+            out["tools"][1],
+            json!({"type": "web_search_20250305", "name": "web_search",
+                   "user_location": {"type": "approximate", "city": "Lyon", "country": "FR"}})
+        );
+        let only_search = convert(json!({"web_search_options": {}})).unwrap();
+        assert_eq!(only_search["tools"], json!([{"type": "web_search_20250305", "name": "web_search"}]));
     }
 }

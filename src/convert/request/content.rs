@@ -1,11 +1,12 @@
-//! Single content blocks: text, images, documents and tool results, each
-//! turned into OpenAI content parts or plain text.
+//! Single content blocks: text, images and tool results, each turned into OpenAI content parts or plain text
+//! (documents and search results: see `documents`).
 
 use std::borrow::Cow;
 
 use serde_json_borrow::Value as Json;
 
-use super::chat::{ChatMessage, Content, ImageUrl, Part};
+use super::chat::{ChatMessage, Content, ImageUrl, Part, Url};
+use super::documents::{document_parts, search_result_text};
 use super::{invalid, member};
 use crate::convert::errors::ConvertError;
 
@@ -41,9 +42,9 @@ pub(super) fn image_part<'a>(block: &'a Json<'a>, path: &str) -> Result<Part<'a>
         "base64" => {
             let media_type = required_str(source, "media_type", &source_path)?;
             let data = required_str(source, "data", &source_path)?;
-            Cow::Owned(format!("data:{media_type};base64,{data}"))
+            Url::Data { media_type, data }
         }
-        "url" => Cow::Borrowed(required_str(source, "url", &source_path)?),
+        "url" => Url::Plain(required_str(source, "url", &source_path)?),
         other => {
             return Err(invalid(
                 format!("{source_path}.type"),
@@ -52,25 +53,6 @@ pub(super) fn image_part<'a>(block: &'a Json<'a>, path: &str) -> Result<Part<'a>
         }
     };
     Ok(Part::ImageUrl { image_url: ImageUrl { url } })
-}
-
-/// The text of a document with a text source (`text`, or `content` blocks).
-/// PDF, URL and file documents cannot be expressed as OpenAI content and are
-/// dropped (`None`).
-pub(super) fn document_text<'a>(block: &'a Json<'a>, path: &str) -> Result<Option<Cow<'a, str>>, ConvertError> {
-    let source_path = format!("{path}.source");
-    let Some(source) = member(block, "source").filter(|s| s.is_object()) else {
-        return Err(invalid(source_path, "must be an object"));
-    };
-    match member(source, "type").and_then(Json::as_str) {
-        Some("text") => Ok(Some(Cow::Borrowed(required_str(source, "data", &source_path)?))),
-        Some("content") => match member(source, "content") {
-            Some(Json::Str(s)) => Ok(Some(Cow::Borrowed(s))),
-            Some(Json::Array(blocks)) => Ok(Some(join_texts(blocks))),
-            _ => Err(invalid(format!("{source_path}.content"), "must be a string or an array")),
-        },
-        _ => Ok(None),
-    }
 }
 
 /// The `text` of every text block in `blocks`, joined.
@@ -103,39 +85,54 @@ pub(super) fn join_cows(mut texts: Vec<Cow<'_, str>>) -> Cow<'_, str> {
     }
 }
 
-/// A `tool_result` as an OpenAI `tool` message. Images in the result cannot
-/// go into a `tool` message (its content is text for most providers), so they
-/// are appended to `images` for the user message that follows the tool
-/// messages, and the tool text says so.
+/// A `tool_result` as an OpenAI `tool` message. Images and PDFs in the result cannot go into a `tool` message
+/// (its content is text for most providers), so they are appended to `attachments` for the user message that
+/// follows the tool messages, and the tool text says so. Text documents and search results stay in the text.
 pub(super) fn tool_message<'a>(
     block: &'a Json<'a>,
     path: &str,
-    images: &mut Vec<Part<'a>>,
+    attachments: &mut Vec<Part<'a>>,
 ) -> Result<ChatMessage<'a>, ConvertError> {
     let tool_use_id = required_str(block, "tool_use_id", path)?;
     let content_path = format!("{path}.content");
     let mut texts: Vec<Cow<'a, str>> = Vec::new();
-    let images_before = images.len();
+    let mut media = Vec::new();
     match member(block, "content") {
         None | Some(Json::Null) => {}
         Some(Json::Str(s)) => texts.push(Cow::Borrowed(s)),
         Some(Json::Array(blocks)) => {
+            let mut parts = Vec::new();
             for (k, inner) in blocks.iter().enumerate() {
                 let inner_path = format!("{content_path}[{k}]");
                 match block_type(inner, &inner_path)? {
-                    "text" => texts.push(Cow::Borrowed(required_str(inner, "text", &inner_path)?)),
-                    "image" => images.push(image_part(inner, &inner_path)?),
-                    "document" => texts.extend(document_text(inner, &inner_path)?),
-                    _ => {}
+                    "text" => parts.push(text_part(required_str(inner, "text", &inner_path)?)),
+                    "image" => parts.push(image_part(inner, &inner_path)?),
+                    "document" => document_parts(inner, &inner_path, &mut parts)?,
+                    "search_result" => parts.push(text_part(search_result_text(inner, &inner_path)?)),
+                    other => return Err(unsupported_block(&inner_path, other, "a tool result")),
+                }
+            }
+            for part in parts {
+                match part {
+                    Part::Text { text } => texts.push(text),
+                    media_part => media.push(media_part),
                 }
             }
         }
         Some(_) => return Err(invalid(content_path, "must be a string or an array of blocks")),
     }
-    let moved = images.len() - images_before;
-    if moved > 0 {
-        images.insert(images_before, text_part(format!("Image output of tool call {tool_use_id}:")));
-        texts.push(Cow::Owned(format!("[{moved} image(s) attached in the next user message]")));
+    if !media.is_empty() {
+        let images = media.iter().filter(|p| matches!(p, Part::ImageUrl { .. })).count();
+        let files = media.len() - images;
+        let header = if files == 0 { "Image output" } else { "Output" };
+        attachments.push(text_part(format!("{header} of tool call {tool_use_id}:")));
+        attachments.append(&mut media);
+        let counted = match (images, files) {
+            (i, 0) => format!("{i} image(s)"),
+            (0, f) => format!("{f} document(s)"),
+            (i, f) => format!("{i} image(s) and {f} document(s)"),
+        };
+        texts.push(Cow::Owned(format!("[{counted} attached in the next user message]")));
     }
     let mut content = join_cows(texts);
     if matches!(member(block, "is_error"), Some(Json::Bool(true))) {
@@ -143,4 +140,12 @@ pub(super) fn tool_message<'a>(
     }
     let content = Content::Text(content);
     Ok(ChatMessage { tool_call_id: Some(tool_use_id), ..ChatMessage::new("tool", content) })
+}
+
+/// A content block this conversion cannot carry: refused, so nothing of the conversation is lost unnoticed.
+pub(super) fn unsupported_block(path: &str, kind: &str, place: &str) -> ConvertError {
+    invalid(
+        format!("{path}.type"),
+        format!("content block type {kind:?} in {place} cannot be converted for an OpenAI-format provider"),
+    )
 }

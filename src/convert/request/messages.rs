@@ -6,9 +6,11 @@ use serde_json_borrow::{Map, Value as Json};
 
 use super::chat::{ChatMessage, Content, FunctionCall, Part, ToolCall};
 use super::content::{
-    block_type, document_text, image_part, join, join_cows, join_texts, required_str, text_part, tool_message,
+    block_type, image_part, join_cows, join_texts, required_str, text_part, tool_message, unsupported_block,
     TEXT_JOINER,
 };
+use super::documents::{document_parts, search_result_text};
+use super::history::{history_text, is_history};
 use super::{field, invalid, member};
 use crate::convert::errors::ConvertError;
 use crate::convert::options::ConvertOptions;
@@ -31,6 +33,9 @@ pub(super) fn convert<'a>(
     }
     for (i, message) in messages?.iter().enumerate() {
         convert_message(message, i, names, opts, &mut out)?;
+    }
+    if out.iter().all(|m| m.role == "system") {
+        return Err(invalid("messages", "nothing to send: no turn has content an OpenAI-format provider can take"));
     }
     Ok(out)
 }
@@ -82,8 +87,9 @@ fn push_system<'a>(system: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'
         Json::Array(blocks) => {
             for (j, block) in blocks.iter().enumerate() {
                 let block_path = format!("{path}[{j}]");
-                if block_type(block, &block_path)? == "text" {
-                    required_str(block, "text", &block_path)?;
+                match block_type(block, &block_path)? {
+                    "text" => required_str(block, "text", &block_path).map(drop)?,
+                    other => return Err(unsupported_block(&block_path, other, "a system prompt")),
                 }
             }
             join_texts(blocks)
@@ -97,29 +103,31 @@ fn push_system<'a>(system: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'
 }
 
 /// Tool results first (OpenAI wants `tool` messages right after the
-/// assistant's calls), then one user message with the rest of the turn.
+/// assistant's calls), then one user message with the rest of the turn: the
+/// images and PDFs of the tool results, then the turn's own blocks.
 /// A turn of text only becomes a plain string, which every provider accepts.
 fn user_turn<'a>(content: &'a Json<'a>, path: &str, out: &mut Vec<ChatMessage<'a>>) -> Result<(), ConvertError> {
     let blocks = content.as_array().unwrap_or_default();
+    if blocks.is_empty() {
+        return Err(invalid(path, "must not be empty"));
+    }
     let mut parts = Vec::new();
-    let mut tool_images = Vec::new();
+    let mut attachments = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
         let block_path = format!("{path}[{j}]");
         match block_type(block, &block_path)? {
             "text" => parts.push(text_part(required_str(block, "text", &block_path)?)),
             "image" => parts.push(image_part(block, &block_path)?),
-            "document" => {
-                if let Some(text) = document_text(block, &block_path)? {
-                    parts.push(text_part(text));
-                }
-            }
-            "tool_result" => out.push(tool_message(block, &block_path, &mut tool_images)?),
-            _ => {} // thinking in a user turn, server-tool results, future types
+            "document" => document_parts(block, &block_path, &mut parts)?,
+            "search_result" => parts.push(text_part(search_result_text(block, &block_path)?)),
+            "tool_result" => out.push(tool_message(block, &block_path, &mut attachments)?),
+            kind if is_history(kind) => parts.push(text_part(history_text(block, kind, &block_path)?)),
+            other => return Err(unsupported_block(&block_path, other, "a user turn")),
         }
     }
-    tool_images.append(&mut parts);
-    if !tool_images.is_empty() {
-        out.push(ChatMessage::new("user", user_content(tool_images)));
+    attachments.append(&mut parts);
+    if !attachments.is_empty() {
+        out.push(ChatMessage::new("user", user_content(attachments)));
     }
     Ok(())
 }
@@ -130,14 +138,15 @@ fn user_content(parts: Vec<Part<'_>>) -> Content<'_> {
     }
     let texts = parts.into_iter().filter_map(|p| match p {
         Part::Text { text } => Some(text),
-        Part::ImageUrl { .. } => None,
+        _ => None,
     });
     Content::Text(join_cows(texts.collect()))
 }
 
 /// Text and tool calls of one assistant turn in one message. `content` is
-/// null when the turn only called tools. Thinking is dropped unless the
-/// provider wants it back as `reasoning_content`; redacted thinking always is.
+/// null when the turn only called tools. Server-tool history becomes text in
+/// its place. Thinking is dropped unless the provider wants it back as
+/// `reasoning_content`; redacted thinking (encrypted for Anthropic) always is.
 fn assistant_turn<'a>(
     content: &'a Json<'a>,
     path: &str,
@@ -146,25 +155,30 @@ fn assistant_turn<'a>(
     out: &mut Vec<ChatMessage<'a>>,
 ) -> Result<(), ConvertError> {
     let blocks = content.as_array().unwrap_or_default();
-    let mut texts = Vec::new();
+    let mut texts: Vec<Cow<'a, str>> = Vec::new();
     let mut tool_calls = Vec::new();
     let mut reasoning = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
         let block_path = format!("{path}[{j}]");
         match block_type(block, &block_path)? {
-            "text" => texts.push(required_str(block, "text", &block_path)?),
+            "text" => texts.push(Cow::Borrowed(required_str(block, "text", &block_path)?)),
             "tool_use" => tool_calls.push(tool_call(block, &block_path, names)?),
-            "thinking" if opts.send_reasoning_back => {
-                reasoning.push(required_str(block, "thinking", &block_path)?);
+            "thinking" => {
+                let thinking = required_str(block, "thinking", &block_path)?;
+                if opts.send_reasoning_back {
+                    reasoning.push(thinking);
+                }
             }
-            _ => {}
+            "redacted_thinking" => {}
+            kind if is_history(kind) => texts.push(Cow::Owned(history_text(block, kind, &block_path)?)),
+            other => return Err(unsupported_block(&block_path, other, "an assistant turn")),
         }
     }
     if texts.is_empty() && tool_calls.is_empty() && reasoning.is_empty() {
         return Ok(());
     }
     let content =
-        if texts.is_empty() && !tool_calls.is_empty() { Content::Null } else { Content::Text(join(texts.into_iter())) };
+        if texts.is_empty() && !tool_calls.is_empty() { Content::Null } else { Content::Text(join_cows(texts)) };
     let reasoning_content = (!reasoning.is_empty()).then(|| reasoning.join(TEXT_JOINER));
     out.push(ChatMessage { tool_calls, reasoning_content, ..ChatMessage::new("assistant", content) });
     Ok(())

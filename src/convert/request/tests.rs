@@ -52,8 +52,7 @@ fn user_blocks_images_and_documents() {
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}},
         {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc"}},
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}},
-        {"type": "mystery"}
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}}
     ]}])));
     assert_eq!(
         out["messages"][0]["content"],
@@ -61,8 +60,15 @@ fn user_blocks_images_and_documents() {
             {"type": "text", "text": "look"},
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA"}},
             {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
-            {"type": "text", "text": "doc"}
+            {"type": "text", "text": "doc"},
+            {"type": "file", "file": {"filename": "document.pdf", "file_data": "data:application/pdf;base64,JVBER"}}
         ])
+    );
+    let mystery = minimal(json!([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "mystery"}]}]));
+    assert_eq!(
+        error_of(mystery),
+        "messages[0].content[1].type: content block type \"mystery\" in a user turn cannot be converted for an \
+         OpenAI-format provider"
     );
 }
 
@@ -166,7 +172,6 @@ fn tools_and_tool_choice() {
     body["tools"] = json!([
         {"name": "get", "description": "d", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}},
         {"type": "custom", "name": "put", "input_schema": {"type": "object", "properties": {}}},
-        {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
         {"name": "bare"}
     ]);
     body["tool_choice"] = json!({"type": "tool", "name": "get", "disable_parallel_tool_use": true});
@@ -193,12 +198,14 @@ fn tools_and_tool_choice() {
 }
 
 #[test]
-fn tool_choice_without_tools_is_dropped() {
+fn tool_choice_without_tools_is_dropped_and_must_name_a_tool() {
     let mut body = minimal(json!([{"role": "user", "content": "x"}]));
-    body["tools"] = json!([{"type": "web_search_20250305", "name": "web_search"}]);
     body["tool_choice"] = json!({"type": "any"});
-    let out = convert(body);
+    let out = convert(body.clone());
     assert!(out.get("tools").is_none() && out.get("tool_choice").is_none());
+    body["tools"] = json!([{"name": "a"}]);
+    body["tool_choice"] = json!({"type": "tool", "name": "b"});
+    assert_eq!(error_of(body), "tool_choice.name: \"b\" is not one of the request's tools");
 }
 
 #[test]
@@ -239,9 +246,8 @@ fn scalar_fields_and_dropped_anthropic_fields() {
         ("stop_sequences", json!(["END"])),
         ("metadata", json!({"user_id": "u1", "other": 1})),
         ("stream", json!(true)),
-        ("service_tier", json!("auto")),
+        ("service_tier", json!("standard_only")),
         ("context_management", json!({"edits": []})),
-        ("container", json!("c")),
         ("mcp_servers", json!([])),
         ("cache_control", json!({"type": "ephemeral"})),
         ("brand_new_field", json!(1)),
@@ -249,28 +255,34 @@ fn scalar_fields_and_dropped_anthropic_fields() {
         body[k] = v;
     }
     let out = convert(body);
+    let key = out["prompt_cache_key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 32);
     assert_eq!(
         out,
         json!({
             "model": "up-model", "max_tokens": 10,
             "messages": [{"role": "user", "content": "x"}],
-            "temperature": 0.5, "top_p": 0.9, "stop": ["END"], "user": "u1",
-            "stream": true, "stream_options": {"include_usage": true}
+            "temperature": 0.5, "top_p": 0.9, "stop": ["END"], "safety_identifier": "u1", "prompt_cache_key": key,
+            "service_tier": "default", "stream": true, "stream_options": {"include_usage": true}
         })
     );
 }
 
 #[test]
 fn max_completion_tokens_option() {
-    let opts = ConvertOptions { max_tokens_field: MaxTokensField::MaxCompletionTokens, ..ConvertOptions::default() };
+    let opts =
+        ConvertOptions { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens), ..ConvertOptions::default() };
     let out = convert_with(minimal(json!([{"role": "user", "content": "x"}])), &opts);
     assert_eq!(out["max_completion_tokens"], 10);
     assert!(out.get("max_tokens").is_none());
+    let (o3, _) =
+        try_convert(&minimal(json!([{"role": "user", "content": "x"}])), "o3", &ConvertOptions::default()).unwrap();
+    assert_eq!((o3.get("max_tokens"), &o3["max_completion_tokens"]), (None, &json!(10)));
 }
 
 #[test]
-fn reasoning_effort_mapping() {
-    let opts = ConvertOptions { reasoning_effort: true, ..ConvertOptions::default() };
+fn reasoning_effort_mapping_for_an_opted_in_provider() {
+    let opts = ConvertOptions { reasoning_effort: Some(true), ..ConvertOptions::default() };
     let effort = |extra: Value| {
         let mut body = minimal(json!([{"role": "user", "content": "x"}]));
         for (k, v) in extra.as_object().unwrap() {
@@ -288,10 +300,9 @@ fn reasoning_effort_mapping() {
         Some(json!("high"))
     );
     assert_eq!(effort(json!({"output_config": {"effort": "low"}})), Some(json!("low")));
-    assert_eq!(effort(json!({"thinking": {"type": "adaptive"}})), None);
+    assert_eq!(effort(json!({"thinking": {"type": "adaptive"}})), Some(json!("high")));
     assert_eq!(effort(json!({"thinking": {"type": "disabled"}, "output_config": {"effort": "high"}})), None);
-    assert_eq!(effort(json!({"output_config": {"effort": "extreme"}})), None);
-    // Providers without the option never see the field.
+    // Providers without the option never see the field for models the table does not know.
     let mut body = minimal(json!([{"role": "user", "content": "x"}]));
     body["output_config"] = json!({"effort": "high"});
     assert!(convert(body).get("reasoning_effort").is_none());

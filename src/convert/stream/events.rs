@@ -57,7 +57,8 @@ pub(super) struct StartMessage<'a> {
 }
 
 impl<'a> StartMessage<'a> {
-    pub(super) fn new(id: &'a str, model: &'a str) -> Self {
+    /// `input_tokens`: the estimate known before the answer (0 when none).
+    pub(super) fn new(id: &'a str, model: &'a str, input_tokens: u64) -> Self {
         StartMessage {
             id,
             kind: "message",
@@ -66,7 +67,7 @@ impl<'a> StartMessage<'a> {
             content: [],
             stop_reason: None,
             stop_sequence: None,
-            usage: UsageOut::from(Usage::default()),
+            usage: UsageOut::from(Usage { input_tokens, ..Usage::default() }),
         }
     }
 }
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn shapes_match_anthropic() {
         assert_eq!(
-            frame(Event::MessageStart { message: StartMessage::new("msg_1", "m") }),
+            frame(Event::MessageStart { message: StartMessage::new("msg_1", "m", 0) }),
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"cache_read_input_tokens\":0,\"cache_creation_input_tokens\":0}}}\n\n"
         );
         assert_eq!(frame(Event::Ping), "event: ping\ndata: {\"type\":\"ping\"}\n\n");

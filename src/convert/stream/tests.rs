@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 use super::StreamConverter;
 use crate::convert::tool_names::ToolNames;
 use crate::convert::usage::Usage;
+use crate::convert::StreamConvert;
 use crate::sse::SseParser;
 
 fn converter() -> StreamConverter {
@@ -103,10 +104,7 @@ fn usage_is_tracked_for_metrics() {
     let usage = json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 3,
         "prompt_tokens_details": {"cached_tokens": 4}}});
     c.push(format!("{}data: {usage}\n\ndata: [DONE]\n\n", chunk(json!({}), Some("stop"))).as_bytes(), &mut out);
-    assert_eq!(
-        c.usage(),
-        Usage { input_tokens: 6, output_tokens: 3, cache_read_input_tokens: 4, cache_creation_input_tokens: 0 }
-    );
+    assert_eq!(c.usage(), Usage { input_tokens: 6, output_tokens: 3, cache_read_input_tokens: 4, ..Usage::default() });
 }
 
 #[test]
@@ -214,4 +212,55 @@ fn choices_other_than_the_first_are_ignored() {
     let all = events(&run(&body));
     let text: String = all.iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
     assert_eq!(text, "mine");
+}
+
+#[test]
+fn streamed_refusals_are_text_with_stop_reason_refusal() {
+    let body = [
+        chunk(json!({"role": "assistant", "content": ""}), None),
+        chunk(json!({"refusal": "I can't "}), None),
+        chunk(json!({"refusal": "help with that."}), None),
+        chunk(json!({}), Some("stop")),
+        "data: [DONE]\n\n".to_string(),
+    ]
+    .concat();
+    let out = run(&body);
+    assert_eq!(
+        types(&out),
+        [
+            "message_start",
+            "ping",
+            "content_block_start:text",
+            "content_block_delta:text_delta",
+            "content_block_delta:text_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let all = events(&out);
+    assert_eq!(all[4]["delta"]["text"], "help with that.");
+    assert_eq!(all[6]["delta"]["stop_reason"], "refusal");
+}
+
+#[test]
+fn message_start_carries_the_input_estimate_and_the_end_the_real_counts() {
+    let body = [
+        chunk(json!({"content": "hi"}), Some("stop")),
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":120,\"completion_tokens\":3}}\n\n".to_string(),
+    ]
+    .concat();
+    let mut c = converter().with_input_estimate(118);
+    let mut out = BytesMut::new();
+    c.push(body.as_bytes(), &mut out);
+    c.finish(&mut out);
+    let all = events(&out);
+    assert_eq!(all[0]["message"]["usage"]["input_tokens"], 118);
+    assert_eq!(all[0]["message"]["usage"]["output_tokens"], 0);
+    let delta = all.iter().find(|e| e["type"] == "message_delta").unwrap();
+    assert_eq!(
+        (delta["usage"]["input_tokens"].as_u64(), delta["usage"]["output_tokens"].as_u64()),
+        (Some(120), Some(3))
+    );
+    assert_eq!(events(&run(&body))[0]["message"]["usage"]["input_tokens"], 0, "no estimate: zero, as before");
 }

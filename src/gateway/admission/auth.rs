@@ -38,7 +38,8 @@ pub fn authenticate(headers: &HeaderMap, proxy_key: Option<&Secret>) -> Result<O
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<ClientKey> {
+/// The key in `x-api-key` or `Authorization: Bearer`, if any.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<ClientKey> {
     let x_api_key = headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     if let Some(key) = x_api_key {
         return Some(ClientKey { key: key.to_string(), style: KeyStyle::XApiKey });

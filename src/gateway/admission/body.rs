@@ -1,21 +1,55 @@
-//! Reading a request body within the limit (validated as it arrives, see [`crate::json::scan`]), checking the few
-//! fields the gateway needs, and rewriting `model` in place. The body is never parsed into a tree and
-//! re-serialised: every byte the client sent, apart from the model string, reaches the upstream unchanged.
+//! Reading a request body within the limit (validated as it arrives, see [`crate::json::scan`]) and its
+//! deadlines, checking the few fields the gateway needs, and rewriting `model` in place. The body is never parsed
+//! into a tree and re-serialised: every byte the client sent, apart from the model string, reaches the upstream
+//! unchanged.
+//!
+//! Before the first byte is read, two headers that describe the body are checked: an `Expect` other than
+//! `100-continue` is refused with 417 (actix-web has already answered `100 Continue` for that one), and a
+//! `Content-Encoding` other than `identity` with 415 — the gateway reads the body as JSON, so an encoded body is
+//! either mislabelled or unreadable, and never goes upstream with that header.
 
+use std::future::Future;
 use std::ops::Range;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Duration;
 
-use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, EXPECT};
 use actix_web::web;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use tokio::time::{Instant, Sleep};
 
+use crate::config::Limits;
 use crate::error::GatewayError;
 use crate::json::scan::{scan, JsonScan, Located, Member, ScanError};
 use crate::upstream::OutgoingBody;
 
+/// How long a request body may take to arrive: silence between two chunks, and the whole body. A client that
+/// announces a body and then stalls (or trickles it) would otherwise hold its connection for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyDeadlines {
+    /// Longest silence between two chunks (`body_idle_timeout`).
+    pub idle: Duration,
+    /// Longest time for the whole body, from the first read (`body_read_timeout`).
+    pub total: Duration,
+}
+
+impl BodyDeadlines {
+    /// The configured deadlines.
+    pub fn of(limits: &Limits) -> Self {
+        Self { idle: limits.body_idle_timeout, total: limits.body_read_timeout }
+    }
+}
+
 /// Reads the whole body, refusing early (from `content-length`) or as soon as the limit is passed.
-pub async fn read_limited(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
-    read_checked(payload, headers, limit, |_| Ok(())).await
+pub async fn read_limited(
+    payload: web::Payload,
+    headers: &HeaderMap,
+    limit: usize,
+    deadlines: BodyDeadlines,
+) -> Result<Bytes, GatewayError> {
+    read_checked(payload, headers, limit, deadlines, |_| Ok(())).await
 }
 
 /// A JSON request body, read whole and validated as it arrived, with the members the gateway routes on located.
@@ -25,12 +59,15 @@ pub struct JsonBody {
     located: Located,
 }
 
-/// Reads a JSON request body like [`read_limited`], validating each chunk as it arrives (grammar, UTF-8, nesting
-/// no deeper than [`MAX_DEPTH`](crate::json::scan::MAX_DEPTH)): a broken body is refused as soon as the offending
-/// chunk is in, and a good one costs no second pass.
-pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limit: usize) -> Result<JsonBody, GatewayError> {
+/// Reads a JSON request body like [`read_limited`] (within `limits.max_body_bytes` and the body deadlines),
+/// validating each chunk as it arrives (grammar, UTF-8, nesting no deeper than
+/// [`MAX_DEPTH`](crate::json::scan::MAX_DEPTH)): a broken body is refused as soon as the offending chunk is in,
+/// and a good one costs no second pass.
+pub async fn read_json(payload: web::Payload, headers: &HeaderMap, limits: &Limits) -> Result<JsonBody, GatewayError> {
     let mut scan = JsonScan::default();
-    let bytes = read_checked(payload, headers, limit, |chunk| scan.feed(chunk).map_err(refused)).await?;
+    let deadlines = BodyDeadlines::of(limits);
+    let check = |chunk: &[u8]| scan.feed(chunk).map_err(refused);
+    let bytes = read_checked(payload, headers, limits.max_body_bytes, deadlines, check).await?;
     let located = scan.finish(&bytes).map_err(refused)?;
     Ok(JsonBody { bytes, located })
 }
@@ -48,21 +85,63 @@ fn refused(error: ScanError) -> GatewayError {
 }
 
 /// The read loop: `check` sees every chunk in order. A body that arrives in one chunk is kept as it is, not copied.
+/// One timer serves both deadlines. A chunk only notes the time it arrived; when the timer fires, it either ends
+/// the read or is set again from that time (so chunks never touch the timer wheel). The timer is armed only if the
+/// body does not come at once: on the first wait the task asks to be polled again instead — actix-web feeds a body
+/// that arrived with the head right after the handler first yields — so a body already in the server's buffer
+/// (the common case) costs no timer at all.
 async fn read_checked(
     mut payload: web::Payload,
     headers: &HeaderMap,
     limit: usize,
+    deadlines: BodyDeadlines,
     mut check: impl FnMut(&[u8]) -> Result<(), GatewayError>,
 ) -> Result<Bytes, GatewayError> {
+    refuse_unmet_expectation(headers)?;
+    refuse_encoded_body(headers)?;
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
+    let mut last = Instant::now();
+    let read_by = last + deadlines.total;
+    let mut timer: Pin<&mut Option<Sleep>> = pin!(None);
+    let mut free_pass = true;
     let mut first: Option<Bytes> = None;
     let mut joined: Option<BytesMut> = None;
     let mut total = 0usize;
-    while let Some(chunk) = payload.next().await {
+    loop {
+        // `Some(item)`: the payload's next item; `None`: the timer fired.
+        let next = std::future::poll_fn(|cx| {
+            if let Poll::Ready(item) = payload.poll_next_unpin(cx) {
+                return Poll::Ready(Some(item));
+            }
+            if std::mem::take(&mut free_pass) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep_until(read_by.min(last + deadlines.idle))));
+            }
+            match timer.as_mut().as_pin_mut() {
+                Some(sleep) => sleep.poll(cx).map(|()| None),
+                None => Poll::Pending,
+            }
+        })
+        .await;
+        let Some(next) = next else {
+            let (now, silent_until) = (Instant::now(), last + deadlines.idle);
+            if now >= read_by || now >= silent_until {
+                return Err(stalled(deadlines, now >= read_by));
+            }
+            if let Some(sleep) = timer.as_mut().as_pin_mut() {
+                sleep.reset(read_by.min(silent_until));
+            }
+            continue;
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| GatewayError::InvalidRequest(format!("could not read the request body: {e}")))?;
+        last = Instant::now();
         total += chunk.len();
         if total > limit {
             return Err(GatewayError::PayloadTooLarge { limit });
@@ -80,6 +159,64 @@ async fn read_checked(
         }
     }
     Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
+}
+
+/// 408: the body stopped arriving (`whole`: it kept arriving, too slowly to finish in time).
+fn stalled(deadlines: BodyDeadlines, whole: bool) -> GatewayError {
+    GatewayError::BodyTimeout(match whole {
+        true => format!(
+            "the request body did not arrive within {} s (body_read_timeout); send it faster, or ask the operator to \
+             raise BODY_READ_TIMEOUT",
+            deadlines.total.as_secs()
+        ),
+        false => format!(
+            "the request body stalled: nothing arrived for {} s (body_idle_timeout); send the whole body that \
+             Content-Length announces",
+            deadlines.idle.as_secs()
+        ),
+    })
+}
+
+/// 417 for any expectation but `100-continue` (RFC 9110 §10.1.1), the only one the gateway meets (actix-web
+/// answers it before the handler runs).
+fn refuse_unmet_expectation(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let unmet = headers.get_all(EXPECT).find(|value| !only_tokens(value, "100-continue"));
+    match unmet {
+        None => Ok(()),
+        Some(value) => Err(GatewayError::ExpectationFailed(format!(
+            "Expect: {}: the only expectation gatehouse meets is 100-continue; remove the Expect header",
+            shown(value)
+        ))),
+    }
+}
+
+/// 415 for a body with a content coding: the gateway reads request bodies as JSON and does not decode them.
+fn refuse_encoded_body(headers: &HeaderMap) -> Result<(), GatewayError> {
+    let encoded = headers.get_all(CONTENT_ENCODING).find(|value| !only_tokens(value, "identity"));
+    match encoded {
+        None => Ok(()),
+        Some(value) => Err(GatewayError::UnsupportedMediaType(format!(
+            "Content-Encoding: {}: request bodies must be sent uncompressed; remove the Content-Encoding header \
+             (and the compression)",
+            shown(value)
+        ))),
+    }
+}
+
+/// Whether a comma-separated header value holds nothing but `token` (case-insensitive) and empty members.
+fn only_tokens(value: &HeaderValue, token: &str) -> bool {
+    let mut members = value.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii);
+    members.all(|m| m.is_empty() || m.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// A client-supplied header value for an error message: at most 64 characters, control characters escaped.
+fn shown(value: &HeaderValue) -> String {
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let mut out: String = text.chars().take(64).flat_map(char::escape_debug).collect();
+    if text.chars().count() > 64 {
+        out.push('…');
+    }
+    out
 }
 
 /// What the gateway needs to know about a Messages, count_tokens or Chat Completions request body.
@@ -222,6 +359,51 @@ mod tests {
         let body = Bytes::from_static(br#"{"model":"m","messages":[1],"max_tokens":1}"#);
         let i = inspect(&body, Required::Messages).unwrap();
         assert_eq!(with_model(&body, &i, "m").to_bytes().as_ptr(), body.as_ptr());
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(actix_web::http::header::HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn only_100_continue_is_an_expectation_the_gateway_meets() {
+        for ok in [&[][..], &[("expect", "100-continue")], &[("expect", "100-Continue , ")]] {
+            assert!(refuse_unmet_expectation(&headers(ok)).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &[("expect", "200-ok")][..],
+            &[("expect", "100-continue, x=1")],
+            &[("expect", "100-continue"), ("expect", "x")],
+        ] {
+            let error = refuse_unmet_expectation(&headers(bad)).unwrap_err();
+            assert_eq!(error.kind(), "expectation_failed", "{bad:?}");
+        }
+        let error = refuse_unmet_expectation(&headers(&[("expect", "200-ok")])).unwrap_err();
+        assert!(error.to_string().starts_with("Expect: 200-ok:"), "{error}");
+    }
+
+    #[test]
+    fn encoded_request_bodies_are_refused_identity_is_not() {
+        assert!(refuse_encoded_body(&headers(&[])).is_ok());
+        assert!(refuse_encoded_body(&headers(&[("content-encoding", "identity")])).is_ok());
+        for bad in ["gzip", "identity, gzip", "br", "x-gzip"] {
+            let h = headers(&[("content-encoding", bad)]);
+            assert_eq!(refuse_encoded_body(&h).unwrap_err().kind(), "unsupported_media_type", "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_values_are_shown_short_and_escaped() {
+        let long = HeaderValue::from_bytes("ab".repeat(40).as_bytes()).unwrap();
+        let text = shown(&long);
+        assert_eq!(text.chars().count(), 65, "{text}");
+        assert!(text.ends_with('…'));
+        let tab = HeaderValue::from_bytes(b"x\ty").unwrap();
+        assert_eq!(shown(&tab), "x\\ty");
     }
 
     proptest! {

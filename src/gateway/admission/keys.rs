@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use actix_web::http::header::{HeaderMap, HeaderName};
 
 use crate::config::Route;
 use crate::error::GatewayError;
@@ -16,12 +16,12 @@ use crate::keys::{patterns, secret, usd, Directory, Presented, Team, VirtualKey}
 use crate::limits::period::rfc3339;
 use crate::limits::store::{Admission, StoreError, SubjectRef};
 use crate::limits::{Amount, Headroom, Lease, Refusal, Store, Subject};
+use crate::metrics::RefusalReason;
 use crate::prices::{Price, PriceTable};
 use crate::secret::Secret;
-use crate::upstream::{ClientKey, KeyStyle, PROXY_KEY_HEADER};
+use crate::upstream::{ClientKey, PROXY_KEY_HEADER};
 
 const GATEHOUSE_KEY: HeaderName = HeaderName::from_static(PROXY_KEY_HEADER);
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// How long a reservation's lease lasts without renewal.
 pub const LEASE_TTL: Duration = Duration::from_secs(20);
@@ -85,18 +85,18 @@ pub struct Credentials {
 #[derive(Debug)]
 pub struct KeyRefusal {
     pub error: GatewayError,
-    pub reason: &'static str,
+    pub reason: Option<RefusalReason>,
     /// The refused limit's headroom (none left, and when it frees), for the rate-limit headers.
     pub headroom: Option<Box<Headroom>>,
 }
 
 impl From<GatewayError> for KeyRefusal {
     fn from(error: GatewayError) -> Self {
-        KeyRefusal { error, reason: "", headroom: None }
+        KeyRefusal { error, reason: None, headroom: None }
     }
 }
 
-fn refusal(error: GatewayError, reason: &'static str) -> KeyRefusal {
+fn refusal(error: GatewayError, reason: Option<RefusalReason>) -> KeyRefusal {
     KeyRefusal { error, reason, headroom: None }
 }
 
@@ -107,7 +107,7 @@ pub fn identify(
     proxy_key: Option<&Secret>,
     now_ms: u64,
 ) -> Result<Credentials, KeyRefusal> {
-    let own = presented_key(headers);
+    let own = super::auth::presented_key(headers);
     let dedicated = headers.get(&GATEHOUSE_KEY).map(|v| v.to_str().map(str::trim).unwrap_or(""));
     let (credential, client_key) = match (dedicated, own) {
         (Some(credential), own) => (credential.to_string(), own),
@@ -117,7 +117,7 @@ pub fn identify(
                 GatewayError::Authentication(format!(
                     "this gateway requires a virtual key: send it in {PROXY_KEY_HEADER}, x-api-key or Authorization: Bearer"
                 )),
-                "missing",
+                None,
             ))
         }
     };
@@ -130,7 +130,7 @@ pub fn identify(
                 "x-api-key / Authorization carries a gatehouse key, which is never sent to a provider: send it only in \
                  {PROXY_KEY_HEADER}, and your own provider key (if any) in x-api-key"
             );
-            return Err(refusal(GatewayError::Authentication(message), "misplaced"));
+            return Err(refusal(GatewayError::Authentication(message), None));
         }
     }
     Ok(Credentials { caller, client_key })
@@ -149,28 +149,17 @@ fn caller_of(
     let refused = |why: String, reason| Err(refusal(GatewayError::Authentication(why), reason));
     match directory.identify(credential, now_ms) {
         Presented::Valid(key, team) => Ok(Caller::Holder(Holder { key, team })),
-        Presented::Disabled(key) => refused(format!("virtual key '{}' is disabled", key.name), "disabled"),
+        Presented::Disabled(key) => {
+            refused(format!("virtual key '{}' is disabled", key.name), Some(RefusalReason::Disabled))
+        }
         Presented::Expired(key) => refused(
             format!("virtual key '{}' expired at {}", key.name, key.expires_at.map(rfc3339).unwrap_or_default()),
-            "expired",
+            Some(RefusalReason::Expired),
         ),
-        Presented::Revoked => refused("this virtual key was revoked".into(), "revoked"),
-        Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), "unknown"),
-        Presented::Unavailable => Err(refusal(store_down("the key records are not loaded yet"), "store")),
+        Presented::Revoked => refused("this virtual key was revoked".into(), Some(RefusalReason::Revoked)),
+        Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), None),
+        Presented::Unavailable => Err(refusal(store_down("the key records are not loaded yet"), None)),
     }
-}
-
-/// The key in `x-api-key` or `Authorization: Bearer`, if any.
-fn presented_key(headers: &HeaderMap) -> Option<ClientKey> {
-    let x_api_key = headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
-    if let Some(key) = x_api_key {
-        return Some(ClientKey { key: key.to_string(), style: KeyStyle::XApiKey });
-    }
-    let auth = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = auth.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-        .then(|| ClientKey { key: token.to_string(), style: KeyStyle::Bearer })
 }
 
 /// Keeps the targets `holder` may use: those its model patterns allow and, when it has a budget, that have a
@@ -189,7 +178,7 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
             requested.model,
             holder.key.models.join(", ")
         );
-        return Err(refusal(GatewayError::Forbidden(message), "model"));
+        return Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Model)));
     }
     let priced: Vec<Option<Price>> = route.targets.iter().map(|t| prices.price(&t.provider.name, &t.model)).collect();
     if !holder.has_budget() {
@@ -208,12 +197,11 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
     match (route.targets.is_empty(), unpriced) {
         (true, Some(t)) => {
             let message = format!(
-                "model '{}:{}' has no price, so virtual key '{}' (which has a budget) may not use it: add \
-                 [prices.\"{}:{}\"] with input, output, cache_write_5m, cache_write_1h and cache_read (USD per \
-                 million tokens) to the configuration",
-                t.provider.name, t.model, holder.key.name, t.provider.name, t.model
+                "virtual key '{}': {}",
+                holder.key.name,
+                PriceTable::missing_price_message(&t.provider.name, &t.model)
             );
-            Err(refusal(GatewayError::Forbidden(message), "price"))
+            Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Price)))
         }
         _ => Ok(kept),
     }
@@ -241,8 +229,8 @@ pub async fn reserve(
     let admission = Admission { key: key.clone(), team: team.clone(), lease };
     let decision = match tokio::time::timeout(STORE_TIMEOUT, store.admit(admission, now_ms)).await {
         Ok(Ok(decision)) => decision,
-        Ok(Err(StoreError(why))) => return Err(refusal(store_down(&why), "store")),
-        Err(_) => return Err(refusal(store_down("no answer within 500 ms"), "store")),
+        Ok(Err(StoreError(why))) => return Err(refusal(store_down(&why), None)),
+        Err(_) => return Err(refusal(store_down("no answer within 500 ms"), None)),
     };
     match decision {
         Ok(headroom) => Ok(Reserved { key, team, lease_id, headroom }),
@@ -281,17 +269,17 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
         Refusal::Rpm { limit, retry_after_ms } => limited(
             format!("rate limit reached: rpm of {whose} is {limit} requests per minute"),
             seconds(retry_after_ms),
-            "rpm",
+            Some(RefusalReason::Rpm),
         ),
         Refusal::Parallel { limit } => limited(
             format!("rate limit reached: max_parallel of {whose} is {limit} requests at once"),
             Some(1),
-            "parallel",
+            Some(RefusalReason::Parallel),
         ),
         Refusal::Tpm { limit, retry_after_ms } => limited(
             format!("rate limit reached: tpm of {whose} is {limit} tokens per minute"),
             seconds(retry_after_ms),
-            "tpm",
+            Some(RefusalReason::Tpm),
         ),
         Refusal::TpmNeverFits { limit, needed } => limited(
             format!(
@@ -299,7 +287,7 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
                  ({limit} tokens per minute): lower max_tokens or shorten the request"
             ),
             None,
-            "tpm",
+            Some(RefusalReason::Tpm),
         ),
         Refusal::Budget { spent, reserved, budget, resets_ms } => {
             let renews = match resets_ms {
@@ -315,7 +303,7 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
                 ),
                 retry_after_secs: resets_ms.map(|at| at.saturating_sub(now_ms).div_ceil(1000).max(1)),
             };
-            refusal(error, "budget")
+            refusal(error, Some(RefusalReason::Budget))
         }
     }
 }

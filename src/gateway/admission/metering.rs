@@ -35,7 +35,11 @@ pub async fn meter(
         return Ok(None);
     }
     let want = match holder.meters_tokens() {
-        true => estimate(request, &prices).await?,
+        true => {
+            let (want, input) = estimate(request, &prices).await?;
+            request.input_estimate = Some(input);
+            want
+        }
         false => Amount::default(),
     };
     let reserved = reserve(store, &holder, want, lease_id.to_string(), now_millis()).await?;
@@ -45,7 +49,8 @@ pub async fn meter(
 
 /// The reservation of a request: its input tokens plus `max_tokens`, and their cost at the dearest price among
 /// the targets.
-async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<Amount, KeyRefusal> {
+/// Returns the reservation and the input estimate.
+async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<(Amount, u64), KeyRefusal> {
     let value: Value = serde_json::from_slice(&request.body)
         .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
     let max_output = request
@@ -68,5 +73,5 @@ async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<Amount
         estimate_input_tokens(&value, &model)
     };
     let nanos = prices.iter().flatten().map(|p| p.reservation_nanos(input, max_output)).max().unwrap_or(0);
-    Ok(Amount { tokens: input.saturating_add(max_output), nanos })
+    Ok((Amount { tokens: input.saturating_add(max_output), nanos }, input))
 }

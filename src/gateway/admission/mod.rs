@@ -28,6 +28,8 @@ pub struct Admitted {
     pub body: Bytes,
     pub inspected: Inspected,
     pub route: Route,
+    /// The input tokens estimated by the local tokenizer, once something needed them (a key's reservation).
+    pub input_estimate: Option<u64>,
 }
 
 /// Authenticates, reads and inspects the body, and routes it.
@@ -40,10 +42,10 @@ pub async fn admit(
 ) -> Result<Admitted, KeyRefusal> {
     let Credentials { caller, client_key } = credentials(req.headers(), snapshot, directory)?;
     let refused = KeyRefusal::from;
-    let body = read_json(payload, req.headers(), snapshot.limits.max_body_bytes).await.map_err(refused)?;
+    let body = read_json(payload, req.headers(), &snapshot.limits).await.map_err(refused)?;
     let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
     let route = resolve(snapshot, &inspected.model).map_err(refused)?;
-    Ok(Admitted { caller, client_key, body: body.bytes, inspected, route })
+    Ok(Admitted { caller, client_key, body: body.bytes, inspected, route, input_estimate: None })
 }
 
 /// Who the caller is: with virtual keys in use, a key holder or the master proxy key; otherwise anyone past the

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::{Attempt, Prepared};
-use crate::convert::inbound::{read_anthropic_error, to_anthropic_request, to_chat_completion, ChatStreamConverter};
+use crate::convert::inbound::{
+    read_anthropic_error, to_anthropic_request_with, to_chat_completion, ChatStreamConverter,
+};
 use crate::error::GatewayError;
 use crate::gateway::respond::converting::Converting;
 use crate::gateway::respond::{upstream_failure, Peek, ReadBack, StreamPlan, Whole};
@@ -28,8 +30,8 @@ pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<ChatViaAnthropic>, Gate
     let Attempt { endpoint, request, target, client_headers } = *attempt;
     let value: serde_json::Value = serde_json::from_slice(&request.body)
         .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
-    let converted =
-        to_anthropic_request(&value, &target.model).map_err(|e| GatewayError::InvalidRequest(e.to_string()))?;
+    let converted = to_anthropic_request_with(&value, &target.model, &target.provider.options)
+        .map_err(|e| GatewayError::InvalidRequest(e.to_string()))?;
     let body =
         serde_json::to_vec(&converted.body).map_err(|e| GatewayError::Internal(format!("serialising request: {e}")))?;
     let key = request.client_key.clone().map(anthropic_style);

@@ -114,6 +114,15 @@ struct RawUsage {
     output_tokens: Option<u64>,
     cache_read_input_tokens: Option<u64>,
     cache_creation_input_tokens: Option<u64>,
+    /// Cache writes by lifetime (`cache_creation_input_tokens` is their sum): an hour's write costs more.
+    #[serde(default)]
+    cache_creation: Option<RawCacheCreation>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawCacheCreation {
+    ephemeral_5m_input_tokens: Option<u64>,
+    ephemeral_1h_input_tokens: Option<u64>,
 }
 
 /// Merges the usage object of a `message_start` or `message_delta` event (values are running totals).
@@ -134,6 +143,15 @@ fn apply_raw_usage(usage: &mut Usage, raw: &RawUsage) {
     set(&mut usage.output_tokens, raw.output_tokens);
     set(&mut usage.cache_read_input_tokens, raw.cache_read_input_tokens);
     set(&mut usage.cache_creation_input_tokens, raw.cache_creation_input_tokens);
+    if let Some(split) = &raw.cache_creation {
+        set(&mut usage.cache_creation_1h_input_tokens, split.ephemeral_1h_input_tokens);
+        if raw.cache_creation_input_tokens.is_none() {
+            let (five_minutes, one_hour) = (split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens);
+            if five_minutes.is_some() || one_hour.is_some() {
+                usage.cache_creation_input_tokens = five_minutes.unwrap_or(0).saturating_add(one_hour.unwrap_or(0));
+            }
+        }
+    }
 }
 
 /// Usage from a non-streaming Anthropic message (`usage` at the top level).
@@ -216,7 +234,8 @@ mod tests {
                     input_tokens: 12,
                     output_tokens: 7,
                     cache_read_input_tokens: 5,
-                    cache_creation_input_tokens: 2
+                    cache_creation_input_tokens: 2,
+                    ..Usage::default()
                 }
             );
         }
@@ -239,7 +258,7 @@ mod tests {
             assert_eq!(p.error_kind(), None);
             assert_eq!(
                 p.usage(),
-                Usage { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4, cache_creation_input_tokens: 0 }
+                Usage { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4, ..Usage::default() }
             );
         }
     }
@@ -275,6 +294,32 @@ mod tests {
         assert_eq!(usage_of_message(body).output_tokens, 9);
         // A key the scan cannot see (written with an escape) is still read, by the full parse.
         assert_eq!(usage_of_message(br#"{"\u0075sage":{"output_tokens":5}}"#).output_tokens, 5);
+    }
+
+    #[test]
+    fn an_hour_of_cache_writes_is_told_apart_in_bodies_and_streams() {
+        let body = br#"{"type":"message","usage":{"input_tokens":3,"cache_creation_input_tokens":50,
+            "cache_creation":{"ephemeral_5m_input_tokens":20,"ephemeral_1h_input_tokens":30},"output_tokens":4}}"#;
+        let u = usage_of_message(body);
+        assert_eq!((u.cache_creation_input_tokens, u.cache_creation_1h_input_tokens), (50, 30));
+        let stream = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,",
+            "\"cache_creation_input_tokens\":40,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,",
+            "\"ephemeral_1h_input_tokens\":40},\"output_tokens\":1}}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},",
+            "\"usage\":{\"output_tokens\":6}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
+        for split in [1, 13, stream.len()] {
+            let (_, mut p) = relay::<AnthropicReader>(stream.as_bytes(), split);
+            let u = p.usage();
+            assert_eq!((u.cache_creation_input_tokens, u.cache_creation_1h_input_tokens, u.output_tokens), (40, 40, 6));
+        }
+        // A split without the total: the total is its sum.
+        let u = usage_of_message(
+            br#"{"usage":{"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":3}}}"#,
+        );
+        assert_eq!((u.cache_creation_input_tokens, u.cache_creation_1h_input_tokens), (5, 3));
     }
 
     #[test]

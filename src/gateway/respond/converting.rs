@@ -4,81 +4,17 @@
 use bytes::{Bytes, BytesMut};
 
 use super::relay::StreamTransform;
-use crate::convert::inbound::{anthropic_type, ChatStreamConverter};
-use crate::convert::{StreamConverter, Usage};
+use crate::convert::inbound::anthropic_type;
+use crate::convert::{StreamConvert, Usage};
 use crate::error::GatewayError;
 
-/// What the pipeline needs of a stream converter.
-pub trait Converter: Unpin + 'static {
-    /// Upstream bytes in (any chunking); converted bytes appended to `out`.
-    fn push(&mut self, chunk: &[u8], out: &mut BytesMut);
-    /// The upstream ended; closing bytes appended to `out`.
-    fn finish(&mut self, out: &mut BytesMut);
-    /// A transport failure: one error frame appended to `out`.
-    fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut);
-    /// The error type of the frame that ended the stream, if one did.
-    fn failed_with(&self) -> Option<&str>;
-    fn usage(&self) -> Usage;
-    /// Whether the converter has written its last bytes.
-    fn is_finished(&self) -> bool;
-    /// The stream failed before any output: (Anthropic type, message).
-    fn failed_before_start(&self) -> Option<(&str, &str)> {
-        None
-    }
-}
-
-impl Converter for StreamConverter {
-    fn push(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        StreamConverter::push(self, chunk, out)
-    }
-    fn finish(&mut self, out: &mut BytesMut) {
-        StreamConverter::finish(self, out)
-    }
-    fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        StreamConverter::fail(self, error_type, message, out)
-    }
-    fn failed_with(&self) -> Option<&str> {
-        StreamConverter::failed_with(self)
-    }
-    fn usage(&self) -> Usage {
-        StreamConverter::usage(self)
-    }
-    fn is_finished(&self) -> bool {
-        StreamConverter::is_finished(self)
-    }
-}
-
-impl Converter for ChatStreamConverter {
-    fn push(&mut self, chunk: &[u8], out: &mut BytesMut) {
-        ChatStreamConverter::push(self, chunk, out)
-    }
-    fn finish(&mut self, out: &mut BytesMut) {
-        ChatStreamConverter::finish(self, out)
-    }
-    fn fail(&mut self, error_type: &str, message: &str, out: &mut BytesMut) {
-        ChatStreamConverter::fail(self, error_type, message, out)
-    }
-    fn failed_with(&self) -> Option<&str> {
-        ChatStreamConverter::failed_with(self)
-    }
-    fn usage(&self) -> Usage {
-        ChatStreamConverter::usage(self)
-    }
-    fn is_finished(&self) -> bool {
-        ChatStreamConverter::is_finished(self)
-    }
-    fn failed_before_start(&self) -> Option<(&str, &str)> {
-        ChatStreamConverter::failed_before_start(self)
-    }
-}
-
 /// A converter with its output buffer.
-pub struct Converting<C: Converter> {
+pub struct Converting<C: StreamConvert + Unpin + 'static> {
     converter: C,
     out: BytesMut,
 }
 
-impl<C: Converter> Converting<C> {
+impl<C: StreamConvert + Unpin + 'static> Converting<C> {
     pub fn new(converter: C) -> Self {
         Self { converter, out: BytesMut::new() }
     }
@@ -88,7 +24,7 @@ impl<C: Converter> Converting<C> {
     }
 }
 
-impl<C: Converter> StreamTransform for Converting<C> {
+impl<C: StreamConvert + Unpin + 'static> StreamTransform for Converting<C> {
     fn on_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
         self.converter.push(&chunk, &mut self.out);
         self.flush()

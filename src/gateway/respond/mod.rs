@@ -35,6 +35,11 @@ pub trait ReadBack {
     /// An upstream error status with its body: relayed as it is, or an error in the client's dialect.
     fn upstream_error(&mut self, reply: &UpstreamReply, body: Bytes) -> Result<Whole, GatewayError>;
 
+    /// Waits for anything the stream filter needs that was being worked out while the upstream answered. (The
+    /// answer stays on its worker thread, so the future needs no `Send` bound.)
+    #[allow(async_fn_in_trait)]
+    async fn ready_to_stream(&mut self) {}
+
     /// The stream filter, and how the stream goes out.
     fn into_stream(self) -> StreamPlan<Self::Stream>;
 }
@@ -119,7 +124,8 @@ fn whole_answer(reply: &UpstreamReply, whole: Whole, recorder: Recorder) -> Http
 
 /// A streamed answer: peek as the exchange asks (time waiting here is the upstream's), then the head and the
 /// relayed body.
-async fn stream<E: ReadBack>(exchange: E, mut reply: UpstreamReply, mut recorder: Recorder) -> HttpResponse {
+async fn stream<E: ReadBack>(mut exchange: E, mut reply: UpstreamReply, mut recorder: Recorder) -> HttpResponse {
+    exchange.ready_to_stream().await;
     let StreamPlan { mut transform, peek, relayed } = exchange.into_stream();
     let waiting = Instant::now();
     let mut first = None;

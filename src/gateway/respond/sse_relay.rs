@@ -1,8 +1,10 @@
 //! Relaying an event stream byte for byte while reading it on the side (usage, whether it completed).
 //!
-//! Bytes are forwarded as soon as they complete an event; only the unfinished tail of an event waits for the
-//! next chunk, so that a failure can be reported as a well-formed error frame instead of being glued to half an
-//! event. Forwarded bytes are parsed lazily, so parsing never delays a byte. What an event means is the
+//! Bytes are forwarded as soon as they complete an event — in any of the stream's line endings (`\n`, `\r\n`,
+//! `\r`); only the unfinished tail of an event waits for the next chunk, so that a failure can be reported as a
+//! well-formed error frame instead of being glued to half an event. The relay only ever sees plain event-stream
+//! bytes: an upstream body sent with a content coding is decoded (or refused) before it gets here
+//! ([`crate::upstream::decode`]), so nothing is ever written into an encoded body. Forwarded bytes are parsed lazily, so parsing never delays a byte. What an event means is the
 //! [`WireReader`]'s business: one per wire format.
 
 use bytes::{Bytes, BytesMut};
@@ -10,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use super::relay::StreamTransform;
 use crate::convert::Usage;
 use crate::error::{render, Dialect, GatewayError};
-use crate::sse::{ends_with_event_boundary, last_event_end, SseEvent, SseParser};
+use crate::sse::{ends_with_event_boundary, last_event_end, SseEvent, SseParser, STREAM_START};
 
 /// An unfinished event longer than this is forwarded anyway rather than held.
 const MAX_HELD_TAIL: usize = 1024 * 1024;
@@ -56,6 +58,8 @@ impl Progress {
 /// State of one relayed stream.
 pub struct SseRelay<S: WireReader> {
     tail: BytesMut,
+    /// The last two bytes forwarded: where the held tail starts, for line ends split across chunks.
+    before: [u8; 2],
     unscanned: Option<Bytes>,
     parser: SseParser,
     events: Vec<SseEvent>,
@@ -66,6 +70,7 @@ impl<S: WireReader> Default for SseRelay<S> {
     fn default() -> Self {
         Self {
             tail: BytesMut::new(),
+            before: STREAM_START,
             unscanned: None,
             parser: SseParser::new(MAX_PARSED_EVENT),
             events: Vec::new(),
@@ -111,9 +116,17 @@ impl<S: WireReader> StreamTransform for SseRelay<S> {
         let out = if self.tail.is_empty() && ends_with_event_boundary(&chunk) {
             chunk
         } else {
+            // The held tail has no event end (it was cut after the last one): only the new bytes are searched.
+            let from = self.tail.len();
             self.tail.extend_from_slice(&chunk);
-            let cut = last_event_end(&self.tail).or((self.tail.len() > MAX_HELD_TAIL).then_some(self.tail.len()))?;
+            let end = last_event_end(&self.tail, from, self.before);
+            let cut = end.or((self.tail.len() > MAX_HELD_TAIL).then_some(self.tail.len()))?;
             self.tail.split_to(cut).freeze()
+        };
+        self.before = match *out {
+            [.., a, b] => [a, b],
+            [b] => [self.before[1], b],
+            [] => self.before,
         };
         self.unscanned = Some(out.clone());
         Some(out)
@@ -166,7 +179,8 @@ mod tests {
         }
     }
 
-    const STREAM: &[u8] = b"event: a\ndata: {}\n\nevent: b\r\ndata: {}\r\n\r\nevent: end\ndata: {}\n\n";
+    const STREAM: &[u8] =
+        b"event: a\ndata: {}\n\nevent: b\r\ndata: {}\r\n\r\nevent: c\rdata: {}\r\revent: end\ndata: {}\n\n";
 
     fn relay(chunks: &[&[u8]]) -> (Vec<u8>, SseRelay<Counting>) {
         let mut relay = SseRelay::<Counting>::default();
@@ -188,7 +202,7 @@ mod tests {
                 out.extend_from_slice(&tail);
             }
             assert_eq!(out, STREAM, "split {split}");
-            assert_eq!(relay.usage().output_tokens, 3, "split {split}");
+            assert_eq!(relay.usage().output_tokens, 4, "split {split}");
             assert_eq!(relay.error_kind(), None);
         }
     }
@@ -208,6 +222,31 @@ mod tests {
             relay.on_chunk(Bytes::from_static(b"}\n\nevent: x")).unwrap(),
             Bytes::from_static(b"event: ping\ndata: {}\n\n")
         );
+    }
+
+    #[test]
+    fn cr_only_events_are_forwarded_as_they_complete() {
+        let mut relay = SseRelay::<Counting>::default();
+        let chunk = Bytes::from_static(b"event: a\rdata: {}\r\r");
+        assert_eq!(relay.on_chunk(chunk.clone()).unwrap().as_ptr(), chunk.as_ptr(), "whole event, no copy");
+        assert_eq!(relay.on_chunk(Bytes::from_static(b"event: b\rdata: {}\r")), None);
+        assert_eq!(
+            relay.on_chunk(Bytes::from_static(b"\revent: c")).unwrap(),
+            Bytes::from_static(b"event: b\rdata: {}\r\r")
+        );
+        // A cut stream keeps every complete event; only the unfinished one gives way to the error frame.
+        let frame = relay.on_end().unwrap();
+        assert!(frame.starts_with(b"event: error\n"), "{frame:?}");
+        assert_eq!(relay.usage().output_tokens, 2);
+    }
+
+    #[test]
+    fn a_lone_lf_after_a_forwarded_cr_completes_that_line_end() {
+        let mut relay = SseRelay::<Counting>::default();
+        assert!(relay.on_chunk(Bytes::from_static(b"data: a\r\n\r")).is_some());
+        assert_eq!(relay.on_chunk(Bytes::from_static(b"\ndata: b\r\n")), Some(Bytes::from_static(b"\n")));
+        assert_eq!(relay.on_chunk(Bytes::from_static(b"\r\n")).unwrap(), Bytes::from_static(b"data: b\r\n\r\n"));
+        assert_eq!(relay.usage().output_tokens, 2);
     }
 
     #[test]
