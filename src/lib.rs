@@ -50,13 +50,68 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The running server: await it (it ends after a graceful shutdown, once the limits store has written what is
+/// pending), or stop it through its handle.
+pub struct Serving {
+    server: actix_web::dev::Server,
+    limits: limits::Store,
+}
+
+impl Serving {
+    /// Stops or pauses the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+impl std::future::IntoFuture for Serving {
+    type Output = std::io::Result<()>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let result = self.server.await;
+            // Every worker has stopped: nothing settles any more. Write the last ledgers or settlements.
+            self.limits.flush().await;
+            result
+        })
+    }
+}
+
+/// The keys' directory, the ledgers and the keyring: in Redis with `REDIS_URL`, else under `DATA_DIR`.
+fn key_stores(
+    settings: &config::keys::KeySettings,
+    redis: Option<&redis::Client>,
+) -> std::io::Result<(keys::DirectoryHandle, limits::Store, keys::Keyring)> {
+    let failed = |e: limits::StoreError| std::io::Error::other(e.0);
+    let directory = keys::DirectoryHandle::default();
+    let declared = settings.declared.clone();
+    let (store, keyring) = match redis {
+        Some(client) => {
+            let link = limits::redis::RedisLink::new(client.clone()).map_err(failed)?;
+            let policy = settings.on_store_failure;
+            let store = limits::Store::redis(link.clone(), policy, settings.lease_ttl, limits::redis::Clock::Redis);
+            let keyring = keys::Keyring::redis(link, declared, store.clone(), directory.clone());
+            log::info!("virtual keys and limits in Redis (on store failure: {})", policy.name());
+            (store, keyring)
+        }
+        None => {
+            let db = limits::db::Db::open(&settings.data_dir).map_err(failed)?;
+            let store = limits::Store::persisted(db.clone(), settings.lease_ttl).map_err(failed)?;
+            let keyring =
+                keys::Keyring::embedded(db.clone(), declared, store.clone(), directory.clone()).map_err(failed)?;
+            log::info!("virtual keys and limits in {}", db.path().display());
+            (store, keyring)
+        }
+    };
+    store.start();
+    keyring.start();
+    Ok((directory, store, keyring))
+}
+
 /// Starts the actors and the HTTP server on `listener`. Must be called inside an actix system; the returned
-/// server future runs until shutdown.
-pub fn serve(
-    settings: Settings,
-    source: ConfigSource,
-    listener: TcpListener,
-) -> std::io::Result<actix_web::dev::Server> {
+/// future runs until shutdown.
+pub fn serve(settings: Settings, source: ConfigSource, listener: TcpListener) -> std::io::Result<Serving> {
     install_crypto_provider();
     let grace = settings.snapshot.limits.shutdown_grace.as_secs();
     let snapshots = SnapshotHandle::new(settings.snapshot);
@@ -65,14 +120,14 @@ pub fn serve(
         .map(|url| redis::Client::open(url.expose()))
         .transpose()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("REDIS_URL: {:?}", e.kind())))?;
+    let (directory, limits, keyring) = key_stores(&settings.keys, redis.as_ref())?;
     let live = registry::LiveConfig::new(source, settings.raw, snapshots.clone());
     let registry = Registry::new(live, redis).start();
     let metrics = MetricsHandle::start();
     let models = std::sync::Arc::new(models::ModelsCache::new(MODELS_CACHE_TTL, 1024));
     let started = Instant::now();
-    let keys = keys::DirectoryHandle::default();
-    let limits = limits::Store::embedded();
     let guard = std::sync::Arc::new(RequestGuard::new(&settings.listen, listener.local_addr().ok()));
+    let ledgers = limits.clone();
     // Called once per worker thread: each worker gets its own forwarder (its upstream connections).
     let server = HttpServer::new(move || {
         let state = AppState {
@@ -81,9 +136,10 @@ pub fn serve(
             registry: registry.clone(),
             started,
             models: models.clone(),
-            keys: keys.clone(),
-            limits: limits.clone(),
             forwarder: ForwarderHandle::start(),
+            keys: directory.clone(),
+            limits: limits.clone(),
+            keyring: keyring.clone(),
         };
         let guard = guard.clone();
         App::new()
@@ -96,7 +152,7 @@ pub fn serve(
     .shutdown_timeout(grace)
     .listen(listener)?
     .run();
-    Ok(server)
+    Ok(Serving { server, limits: ledgers })
 }
 
 /// The route table, shared by the binary and the tests. Every route is behind the request guard (`serve` wraps

@@ -13,8 +13,10 @@ async fn control_characters_in_a_model_name_do_not_reach_the_log_raw() {
     let mock = start_mock();
     let log = std::env::temp_dir().join(format!("gatehouse-log-injection-{}.log", std::process::id()));
     let port = free_port();
+    let data_dir = std::env::temp_dir().join(format!("gatehouse-logs-test-{}-{port}", std::process::id()));
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .env_clear()
+        .env("DATA_DIR", &data_dir)
         .env("PORT", port.to_string())
         .env("WORKERS", "1")
         .env("LOG_LEVEL", "info")
@@ -27,7 +29,7 @@ async fn control_characters_in_a_model_name_do_not_reach_the_log_raw() {
         .spawn()
         .unwrap();
     // Killed on drop, whatever the test's outcome.
-    let gw = Binary { child, url: format!("http://127.0.0.1:{port}") };
+    let gw = Binary::adopt(child, format!("http://127.0.0.1:{port}"), Some(data_dir));
     let deadline = Instant::now() + Duration::from_secs(10);
     while client().get(format!("{}/health", gw.url)).send().await.is_err() {
         assert!(Instant::now() < deadline, "gatehouse did not start");

@@ -83,6 +83,15 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
     if let Some(v) = get("REDIS_URL") {
         server.redis_url = Some(v.to_string());
     }
+    if let Some(v) = get("DATA_DIR") {
+        server.data_dir = Some(v.to_string());
+    }
+    if let Some(v) = get("LEASE_TTL_SECS") {
+        server.lease_ttl_secs = Some(parse_number("LEASE_TTL_SECS", v)?);
+    }
+    if let Some(v) = get("LIMITS_ON_STORE_FAILURE") {
+        server.limits_on_store_failure = Some(v.to_string());
+    }
     for (var, field) in [
         ("REQUEST_TIMEOUT", &mut server.request_timeout),
         ("CONNECT_TIMEOUT", &mut server.connect_timeout),
@@ -210,6 +219,55 @@ mod tests {
     fn bad_port_names_the_variable() {
         let (src, _guard) = source(None, &[("PORT", "eighty")]);
         assert!(load_from(&src).unwrap_err().to_string().contains("PORT"));
+    }
+
+    #[test]
+    fn keys_and_teams_declared_in_the_file_and_their_settings() {
+        let hash = crate::keys::secret::hash("gh_alice");
+        let toml = format!(
+            r#"
+            [server]
+            data_dir = "/var/lib/gatehouse"
+            lease_ttl_secs = 30
+            [teams.ML-team]
+            budget_usd = 50.0
+            budget_period = "month"
+            [keys.Alice]
+            secret_sha256 = "{hash}"
+            team = "ML-team"
+            models = ["anthropic:*"]
+            rpm = 60
+            [keys.Alice.metadata]
+            owner = "alice@example.com"
+        "#
+        );
+        let (src, _guard) = source(Some(&toml), &[("LIMITS_ON_STORE_FAILURE", "open")]);
+        let keys = load_from(&src).unwrap().keys;
+        assert_eq!(keys.data_dir, std::path::PathBuf::from("/var/lib/gatehouse"));
+        assert_eq!(keys.lease_ttl, std::time::Duration::from_secs(30));
+        assert_eq!(keys.on_store_failure, crate::limits::FailurePolicy::Open);
+        let alice = &keys.declared.keys[0];
+        assert_eq!((alice.name.as_str(), alice.team.as_deref()), ("Alice", Some("ML-team")), "names keep their case");
+        assert_eq!(alice.metadata["owner"], "alice@example.com");
+        assert_eq!(keys.declared.teams[0].limits.budget_nanos, Some(50_000_000_000));
+
+        let defaults = load_from(&source(None, &[]).0).unwrap().keys;
+        assert_eq!(defaults.data_dir, std::path::PathBuf::from("./gatehouse-data"));
+        assert_eq!(
+            (defaults.lease_ttl.as_secs(), defaults.on_store_failure),
+            (20, crate::limits::FailurePolicy::Closed)
+        );
+        for (env, expected) in [
+            (("LEASE_TTL_SECS", "1"), "LEASE_TTL_SECS"),
+            (("LIMITS_ON_STORE_FAILURE", "maybe"), "LIMITS_ON_STORE_FAILURE"),
+        ] {
+            let e = load_from(&source(None, &[env]).0).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e}");
+        }
+        let (bad, _guard) = source(Some("[keys.bob]\nteam = \"x\"\n"), &[]);
+        assert!(load_from(&bad).unwrap_err().to_string().starts_with("keys.bob.secret_sha256"));
+        let (typo, _guard) = source(Some("[keys.bob]\nrmp = 1\n"), &[]);
+        assert!(load_from(&typo).unwrap_err().to_string().contains("rmp"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod address;
 pub mod alias;
 mod convert_options;
 mod env;
+pub mod keys;
 mod load;
 pub mod outbound;
 pub mod overlay;
@@ -180,4 +181,6 @@ pub struct Settings {
     pub redis_url: Option<Secret>,
     /// File and environment as merged before validation: the base that admin changes are re-applied on.
     pub raw: RawConfig,
+    /// Virtual keys: data directory, lease time, store failure policy, declared keys and teams.
+    pub keys: keys::KeySettings,
 }

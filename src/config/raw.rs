@@ -14,6 +14,12 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
+    /// Virtual keys declared in the file (by the SHA-256 of their secret), read-only on the admin API.
+    #[serde(default)]
+    pub keys: BTreeMap<String, crate::keys::declared::RawKey>,
+    /// Teams declared in the file.
+    #[serde(default)]
+    pub teams: BTreeMap<String, crate::keys::declared::RawTeam>,
     /// `[prices."provider:model"]`: prices on top of the shipped table (USD per million tokens).
     #[serde(default)]
     pub prices: BTreeMap<String, super::prices::RawPrice>,
@@ -75,6 +81,12 @@ pub struct RawServer {
     pub upstream_idle_timeout: Option<u64>,
     /// Simultaneous upstream connections per provider and worker (0: no cap).
     pub upstream_max_connections: Option<usize>,
+    /// Where the embedded store keeps keys, teams and spend without Redis (`./gatehouse-data`).
+    pub data_dir: Option<String>,
+    /// Seconds a reservation's lease lives unless renewed (20).
+    pub lease_ttl_secs: Option<u64>,
+    /// `closed` (the default) or `open`: keyed requests while the limits store (Redis) cannot answer.
+    pub limits_on_store_failure: Option<String>,
 }
 
 /// `[providers.<name>]`. Also the form an admin change is stored in (serialised into the shared overlay).

@@ -38,7 +38,8 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let prices = Arc::new(super::prices::table(&raw.prices)?);
     let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
     super::routing::validate_aliases(&snapshot)?;
-    Ok(Settings { listen, snapshot, redis_url, raw: raw.clone() })
+    let keys = super::keys::key_settings(raw)?;
+    Ok(Settings { listen, snapshot, redis_url, raw: raw.clone(), keys })
 }
 
 fn gateway_key(value: Option<&str>) -> Option<Secret> {

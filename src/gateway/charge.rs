@@ -4,7 +4,7 @@
 
 use crate::convert::Usage;
 use crate::gateway::admission::keys::Reserved;
-use crate::limits::{Amount, Headroom, Store};
+use crate::limits::{Amount, Headroom, LeaseGuard, Store};
 use crate::prices::Price;
 use crate::resilience::runtime::now_millis;
 
@@ -14,11 +14,14 @@ pub struct Charge {
     reserved: Reserved,
     /// The price of each target the request may go to, by `provider:model`.
     prices: Vec<(String, Option<Price>)>,
+    /// Renews the reservation's lease while the request runs; dropped (settled or not), the renewals stop.
+    _lease: LeaseGuard,
 }
 
 impl Charge {
     pub fn new(store: Store, reserved: Reserved, prices: Vec<(String, Option<Price>)>) -> Self {
-        Self { store, reserved, prices }
+        let _lease = store.keep_lease(&reserved.key, reserved.team.as_ref(), &reserved.lease_id);
+        Self { store, reserved, prices, _lease }
     }
 
     /// What the key (and its team) have left after this admission, for the rate-limit headers.

@@ -17,6 +17,10 @@ pub struct Directory {
     /// Hashes of deleted keys.
     revoked: HashSet<String>,
     teams: HashMap<String, Arc<Team>>,
+    /// The records could not be loaded yet (Redis down since startup): no key can be checked.
+    unavailable: bool,
+    /// While unavailable, whether every `/v1/*` request needs a credential (failure policy `closed`).
+    strict: bool,
 }
 
 /// What a presented secret is.
@@ -29,6 +33,9 @@ pub enum Presented {
     Revoked,
     /// Not a virtual key of this gateway.
     Unknown,
+    /// A virtual key, but the key records have not been loaded yet (Redis unreachable since this replica
+    /// started): answer as the limits store's failure (503), never as an unknown key.
+    Unavailable,
 }
 
 impl Directory {
@@ -38,17 +45,38 @@ impl Directory {
             by_hash: keys.into_iter().map(|k| (k.secret_hash.clone(), Arc::new(k))).collect(),
             revoked,
             teams: teams.into_iter().map(|t| (t.name.clone(), Arc::new(t))).collect(),
+            unavailable: false,
+            strict: false,
         }
+    }
+
+    /// The directory of a replica that could not load the key records yet: virtual keys are
+    /// [`Presented::Unavailable`] until the records arrive. `strict` (failure policy `closed`): keys may exist, so
+    /// every `/v1/*` request needs a credential meanwhile — requests without one are not let through unlimited;
+    /// otherwise (`open`) requests without a virtual key flow as if none existed.
+    pub fn unavailable(strict: bool) -> Self {
+        Self { unavailable: true, strict, ..Self::default() }
+    }
+
+    /// Whether the records were loaded (false only until a replica first reaches Redis).
+    pub fn loaded(&self) -> bool {
+        !self.unavailable
     }
 
     /// Whether virtual keys are in use: once any exists (or existed), every `/v1/*` request needs one.
     pub fn in_use(&self) -> bool {
-        !self.by_hash.is_empty() || !self.revoked.is_empty()
+        (self.unavailable && self.strict) || !self.by_hash.is_empty() || !self.revoked.is_empty()
     }
 
     /// What `presented` is, at `now_ms`.
     pub fn identify(&self, presented: &str, now_ms: u64) -> Presented {
-        if !presented.starts_with(secret::PREFIX) || !self.in_use() {
+        if !presented.starts_with(secret::PREFIX) {
+            return Presented::Unknown;
+        }
+        if self.unavailable {
+            return Presented::Unavailable;
+        }
+        if !self.in_use() {
             return Presented::Unknown;
         }
         let hash = secret::hash(presented);
@@ -65,8 +93,9 @@ impl Directory {
         self.by_hash.values()
     }
 
+    /// A key by its id, or else by its name (the admin API accepts either).
     pub fn key(&self, id: &str) -> Option<&Arc<VirtualKey>> {
-        self.by_hash.values().find(|k| k.id == id)
+        self.by_hash.values().find(|k| k.id == id).or_else(|| self.by_hash.values().find(|k| k.name == id))
     }
 
     pub fn teams(&self) -> impl Iterator<Item = &Arc<Team>> {
@@ -132,5 +161,12 @@ mod tests {
         assert!(matches!(d.identify("gh_other", 0), Presented::Unknown));
         assert!(matches!(d.identify("sk-ant-api03-x", 0), Presented::Unknown), "provider keys are not hashed");
         assert!(!Directory::default().in_use());
+        let waiting = Directory::unavailable(true);
+        assert!(waiting.in_use() && !waiting.loaded());
+        assert!(matches!(waiting.identify("gh_alice", 0), Presented::Unavailable));
+        assert!(matches!(waiting.identify("proxy-key", 0), Presented::Unknown));
+        let lenient = Directory::unavailable(false);
+        assert!(!lenient.in_use() && matches!(lenient.identify("gh_alice", 0), Presented::Unavailable));
+        assert_eq!(d.key("k2").map(|k| k.name.as_str()), Some("k2"));
     }
 }

@@ -1,10 +1,16 @@
 //! Virtual keys and teams: who may use the gateway, with which models and within which limits. The records
 //! ([`VirtualKey`], [`Team`]), their JSON shapes on the admin API, secrets ([`secret`]), model patterns
-//! ([`patterns`]), and the [`directory`] every request consults. Where the records are kept (this process's data
-//! directory, or Redis for a fleet) is `crate::limits::store`'s business.
+//! ([`patterns`]), the [`directory`] every request consults, where the records are kept ([`records`]: this
+//! process's data directory, or Redis for a fleet, [`redis_records`]), admin changes ([`edit`], [`keyring`]) and
+//! keys declared in the configuration file ([`declared`]).
 
+pub mod declared;
 pub mod directory;
+pub mod edit;
+pub mod keyring;
 pub mod patterns;
+pub mod records;
+pub mod redis_records;
 pub mod secret;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +19,9 @@ use serde_json::{Map, Value};
 use crate::limits::period::{parse_rfc3339, rfc3339};
 use crate::limits::{BudgetPeriod, Limits};
 
+pub use declared::Declared;
 pub use directory::{Directory, DirectoryHandle, Presented};
+pub use keyring::Keyring;
 
 /// Nano-dollars in a dollar: money is counted in integer nano-dollars, so sums are exact.
 pub const NANOS_PER_USD: f64 = 1e9;
@@ -143,6 +151,7 @@ pub fn usage_json(limits: &Limits, usage: &crate::limits::UsageNow, period_end: 
         "requests_in_window": usage.requests_in_window,
         "tokens_in_window": usage.tokens_in_window,
         "in_flight": usage.in_flight,
+        "reserved_tokens": usage.reserved.tokens,
         "spend_usd": usd(usage.spent),
         "reserved_usd": usd(usage.reserved.nanos),
         "remaining_usd": remaining,

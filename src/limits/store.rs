@@ -1,19 +1,36 @@
 //! Where the ledgers of keys and teams live, behind one interface the request path uses: admit a request
-//! (check and reserve in one atomic step), renew its lease while it runs, settle it when it ends, and read usage.
+//! (check and reserve in one atomic step), keep its lease renewed while it runs, settle it when it ends, and read
+//! usage.
 //!
-//! - [`Store::Embedded`]: one instance without Redis — the ledgers in this process, under one lock (an admission
-//!   is a few hundred nanoseconds of arithmetic).
-//! - Redis (with `REDIS_URL`, the deployed case): every admission one atomic script run, shared by every replica.
+//! - Embedded (no `REDIS_URL`): the ledgers in this process under one lock, persisted under `DATA_DIR`
+//!   ([`super::embedded`]).
+//! - Redis (`REDIS_URL`, the deployed case): every admission is one atomic script run shared by every replica
+//!   ([`super::redis`]).
 //!
-//! Settlements never wait: they are handed to the store and applied off the request path.
+//! Settlements never wait: they are applied in memory (embedded) or queued and pipelined by a background task
+//! (Redis). No admission waits more than [`ADMIT_TIMEOUT`] on Redis; when Redis cannot answer, the
+//! [`FailurePolicy`] decides.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::book::{self, Amount, Headroom, Lease, Ledger, Limits, Party, Refusal, Subject, UsageNow};
+use derive_more::Display;
+use serde::Serialize;
+
+use super::book::{Amount, Headroom, Lease, Limits, Refusal, Subject, UsageNow};
+use super::embedded::Embedded;
+use super::lease::{LeaseGuard, LeaseIds, LeaseKeeper, Renewal};
+use super::redis::{Clock, RedisLedgers};
+
+/// The longest an admission waits for Redis.
+pub const ADMIT_TIMEOUT: Duration = Duration::from_millis(500);
+/// The default lease time to live (`LEASE_TTL_SECS`): how long a dead replica's reservations stay held before
+/// they are charged in full.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(20);
 
 /// One subject of an admission: the ledger's id (a key's or a team's) and its limits now.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubjectRef {
     pub id: String,
     pub limits: Limits,
@@ -36,109 +53,248 @@ pub struct Settlement {
     pub used: Amount,
 }
 
-/// The store could not answer (unreachable, too slow): the failure policy decides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The store could not answer (unreachable, too slow, unreadable). The message never holds a secret.
+#[derive(Debug, Display, Clone, PartialEq, Eq)]
+#[display("{_0}")]
 pub struct StoreError(pub String);
 
 /// The decision on one admission.
 pub type Decision = Result<Headroom, (Subject, Refusal)>;
 
-/// The ledgers of every key and team.
-#[derive(Clone)]
-pub enum Store {
-    Embedded(Arc<Embedded>),
+/// What keyed requests get while the store cannot answer (`LIMITS_ON_STORE_FAILURE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// 503 naming the limits store: no request runs without its limits being counted (the default: a budget
+    /// that can be overspent during an outage is no budget).
+    #[default]
+    Closed,
+    /// Admitted on this replica's cached keys (identity, disabled/expired/revoked as last seen, model lists)
+    /// without rate limits or budgets; their spend is not recorded.
+    Open,
 }
 
+impl FailurePolicy {
+    /// Parses `closed` or `open`; the error names the setting.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "closed" => Ok(Self::Closed),
+            "open" => Ok(Self::Open),
+            other => Err(format!("LIMITS_ON_STORE_FAILURE: '{other}' is neither 'closed' nor 'open'")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// The store's state for `/health` and the `gatehouse_limits_store_up` metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    /// `embedded` or `redis`.
+    pub kind: &'static str,
+    pub up: bool,
+    pub policy: FailurePolicy,
+    pub lease_ttl_secs: u64,
+    /// Why it is down, while it is.
+    pub error: Option<String>,
+    /// Leases this process renews now (its requests in flight).
+    pub leases_held: usize,
+}
+
+enum Backend {
+    Embedded(Arc<Embedded>),
+    Redis(RedisLedgers),
+}
+
+struct Inner {
+    backend: Backend,
+    policy: FailurePolicy,
+    lease_ttl: Duration,
+    keeper: Arc<LeaseKeeper>,
+    ids: LeaseIds,
+    /// When the open policy last logged an unaccounted admission (ms), to log once per 10 s.
+    open_logged_ms: AtomicU64,
+}
+
+/// The ledgers of every key and team. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Store(Arc<Inner>);
+
 impl Store {
-    /// An in-process store.
+    /// An in-process store that keeps nothing on disk (tests; the default lease time, policy closed).
     pub fn embedded() -> Self {
-        Store::Embedded(Arc::new(Embedded::default()))
+        Self::with(Backend::Embedded(Arc::new(Embedded::in_memory())), FailurePolicy::Closed, DEFAULT_LEASE_TTL)
     }
 
-    /// Checks every limit of the key and its team at `now_ms` and, when all have room, reserves.
+    /// The embedded store persisted in `db`.
+    pub fn persisted(db: Arc<super::db::Db>, lease_ttl: Duration) -> Result<Self, StoreError> {
+        Ok(Self::with(Backend::Embedded(Embedded::persisted(db)?), FailurePolicy::Closed, lease_ttl))
+    }
+
+    /// The Redis store on `link`; `clock` is [`Clock::Redis`] but in tests that compare with `book.rs`.
+    pub fn redis(link: super::redis::RedisLink, policy: FailurePolicy, lease_ttl: Duration, clock: Clock) -> Self {
+        Self::with(Backend::Redis(RedisLedgers::new(link, clock)), policy, lease_ttl)
+    }
+
+    fn with(backend: Backend, policy: FailurePolicy, lease_ttl: Duration) -> Self {
+        Store(Arc::new(Inner {
+            backend,
+            policy,
+            lease_ttl,
+            keeper: Arc::default(),
+            ids: LeaseIds::new(),
+            open_logged_ms: AtomicU64::new(0),
+        }))
+    }
+
+    /// Starts the background tasks: lease renewal every TTL/4 and, with Redis, the settlement pipeline and the
+    /// connection probe. Call once, inside the actix system.
+    pub fn start(&self) {
+        let every = (self.0.lease_ttl / 4).max(Duration::from_millis(250));
+        let store = Arc::downgrade(&self.0);
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = store.upgrade() else { return };
+                let store = Store(inner);
+                let held = store.0.keeper.held();
+                if !held.is_empty() {
+                    let now = super::now_ms();
+                    store.renew(&held, now + store.lease_ttl_ms(), now).await;
+                }
+            }
+        });
+        if let Backend::Redis(redis) = &self.0.backend {
+            redis.start();
+        }
+    }
+
+    /// A new lease for a request reserving `reserved`, expiring one lease time after `now_ms`.
+    pub fn lease(&self, reserved: Amount, now_ms: u64) -> Lease {
+        Lease { id: self.0.ids.next(), expires_ms: now_ms + self.lease_ttl_ms(), reserved }
+    }
+
+    /// Checks every limit of the key and its team at `now_ms` and, when all have room, reserves — one atomic
+    /// step. With Redis, Redis's clock is used (replicas with skewed clocks agree) and the lease lives one lease
+    /// time (`lease.expires_ms - now_ms`) from it. `Err` only under the `closed` policy: the store did not answer
+    /// within [`ADMIT_TIMEOUT`]; under `open` the request is admitted unaccounted instead.
     pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
-        match self {
-            Store::Embedded(store) => Ok(store.admit(admission, now_ms)),
+        let result = match &self.0.backend {
+            Backend::Embedded(store) => return Ok(store.admit(admission, now_ms)),
+            Backend::Redis(redis) => redis.admit(&admission, now_ms).await,
+        };
+        match (result, self.0.policy) {
+            (Ok(decision), _) => Ok(decision),
+            (Err(error), FailurePolicy::Closed) => Err(error),
+            (Err(error), FailurePolicy::Open) => {
+                let last = self.0.open_logged_ms.load(Ordering::Relaxed);
+                if now_ms >= last + 10_000 {
+                    self.0.open_logged_ms.store(now_ms, Ordering::Relaxed);
+                    log::warn!(
+                        "limits store unavailable ({error}): admitting keyed requests without limits (policy open)"
+                    );
+                }
+                Ok(Ok(Headroom::default()))
+            }
         }
     }
 
-    /// Extends the leases of requests still running.
-    pub async fn renew(&self, leases: &[(SubjectRef, Option<SubjectRef>, String)], expires_ms: u64, now_ms: u64) {
-        match self {
-            Store::Embedded(store) => store.renew(leases, expires_ms, now_ms),
-        }
+    /// Renews `admission`'s lease every TTL/4 until the guard is dropped. Take it right after admission and drop
+    /// it when the request ends (after [`settle`](Self::settle)).
+    pub fn keep(&self, admission: &Admission) -> LeaseGuard {
+        self.0.keeper.keep(admission)
     }
 
-    /// Replaces a reservation by the real usage. Never waits on the store.
+    /// [`keep`](Self::keep) for a lease known by its subjects and id.
+    pub fn keep_lease(&self, key: &SubjectRef, team: Option<&SubjectRef>, lease_id: &str) -> LeaseGuard {
+        self.0.keeper.keep_renewal((key.clone(), team.cloned(), lease_id.to_string()))
+    }
+
+    /// Replaces a reservation by the real usage. Never waits: applied in memory, or queued for Redis.
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
-        match self {
-            Store::Embedded(store) => store.settle(&settlement, now_ms),
+        match &self.0.backend {
+            Backend::Embedded(store) => store.settle(&settlement, now_ms),
+            Backend::Redis(redis) => redis.settle(settlement, now_ms),
+        }
+    }
+
+    /// Extends the leases of requests still running to `expires_ms` (with Redis: one lease time from Redis's
+    /// clock). The renewal task calls this; the request path never does.
+    pub async fn renew(&self, leases: &[Renewal], expires_ms: u64, now_ms: u64) {
+        match &self.0.backend {
+            Backend::Embedded(store) => store.renew(leases, expires_ms, now_ms),
+            Backend::Redis(redis) => redis.renew(leases, expires_ms.saturating_sub(now_ms), now_ms).await,
         }
     }
 
     /// A subject's usage now.
     pub async fn usage(&self, subject: &SubjectRef, now_ms: u64) -> Result<UsageNow, StoreError> {
-        match self {
-            Store::Embedded(store) => Ok(store.usage(subject, now_ms)),
+        match &self.0.backend {
+            Backend::Embedded(store) => Ok(store.usage(subject, now_ms)),
+            Backend::Redis(redis) => redis.usage(subject, now_ms).await,
         }
     }
-}
 
-/// The in-process ledgers.
-#[derive(Default)]
-pub struct Embedded {
-    ledgers: Mutex<HashMap<String, Ledger>>,
-}
-
-impl Embedded {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Ledger>> {
-        // A panic while holding the lock cannot leave a ledger half-updated in a way later arithmetic trips on.
-        self.ledgers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Deletes the ledger of a deleted key or team.
+    pub async fn forget(&self, id: &str) -> Result<(), StoreError> {
+        match &self.0.backend {
+            Backend::Embedded(store) => {
+                store.forget(id);
+                Ok(())
+            }
+            Backend::Redis(redis) => redis.forget(id).await,
+        }
     }
 
-    fn admit(&self, admission: Admission, now_ms: u64) -> Decision {
-        let mut ledgers = self.lock();
-        let mut key = ledgers.remove(&admission.key.id).unwrap_or_default();
-        let mut team = admission.team.as_ref().map(|t| ledgers.remove(&t.id).unwrap_or_default());
-        let team_party = match (&admission.team, team.as_mut()) {
-            (Some(t), Some(ledger)) => Some(Party { ledger, limits: &t.limits }),
-            _ => None,
+    /// Writes what is pending (dirty ledgers, queued settlements): at a clean shutdown, and in tests that need
+    /// settlements applied before they look.
+    pub async fn flush(&self) {
+        match &self.0.backend {
+            Backend::Embedded(store) => match store.flush() {
+                Ok(n) => log::debug!("limits store: {n} ledgers written"),
+                Err(error) => log::error!("limits store: the last ledgers could not be written: {error}"),
+            },
+            Backend::Redis(redis) => redis.flush().await,
+        }
+    }
+
+    /// Whether the store answers (always, embedded).
+    pub fn is_up(&self) -> bool {
+        match &self.0.backend {
+            Backend::Embedded(_) => true,
+            Backend::Redis(redis) => redis.link().is_up(),
+        }
+    }
+
+    /// The store's state, for `/health`.
+    pub fn status(&self) -> StoreStatus {
+        let (kind, error) = match &self.0.backend {
+            Backend::Embedded(_) => ("embedded", None),
+            Backend::Redis(redis) => ("redis", redis.link().last_error()),
         };
-        let decision =
-            book::admit(Party { ledger: &mut key, limits: &admission.key.limits }, team_party, now_ms, admission.lease);
-        ledgers.insert(admission.key.id, key);
-        if let (Some(t), Some(ledger)) = (admission.team, team) {
-            ledgers.insert(t.id, ledger);
-        }
-        decision
-    }
-
-    fn renew(&self, leases: &[(SubjectRef, Option<SubjectRef>, String)], expires_ms: u64, now_ms: u64) {
-        let mut ledgers = self.lock();
-        for (key, team, lease) in leases {
-            for subject in std::iter::once(key).chain(team) {
-                if let Some(ledger) = ledgers.get_mut(&subject.id) {
-                    ledger.advance(now_ms, subject.limits.budget_period);
-                    ledger.renew(lease, expires_ms);
-                }
-            }
+        StoreStatus {
+            kind,
+            up: self.is_up(),
+            policy: self.0.policy,
+            lease_ttl_secs: self.0.lease_ttl.as_secs(),
+            error,
+            leases_held: self.0.keeper.len(),
         }
     }
 
-    fn settle(&self, s: &Settlement, now_ms: u64) {
-        let mut ledgers = self.lock();
-        for subject in std::iter::once(&s.key).chain(&s.team) {
-            if let Some(ledger) = ledgers.get_mut(&subject.id) {
-                ledger.settle(&s.lease_id, now_ms, s.used, subject.limits.budget_period);
-            }
-        }
+    pub fn policy(&self) -> FailurePolicy {
+        self.0.policy
     }
 
-    fn usage(&self, subject: &SubjectRef, now_ms: u64) -> UsageNow {
-        let mut ledgers = self.lock();
-        let ledger = ledgers.entry(subject.id.clone()).or_default();
-        ledger.advance(now_ms, subject.limits.budget_period);
-        ledger.usage()
+    pub fn lease_ttl_ms(&self) -> u64 {
+        self.0.lease_ttl.as_millis() as u64
     }
 }
 
@@ -150,29 +306,33 @@ mod tests {
         SubjectRef { id: id.into(), limits: Limits { rpm: Some(rpm), ..Limits::default() } }
     }
 
-    fn admission(n: u64, team: Option<SubjectRef>) -> Admission {
-        let lease = Lease { id: n.to_string(), expires_ms: 20_000 + n, reserved: Amount { tokens: 5, nanos: 7 } };
-        Admission { key: subject("k", 2), team, lease }
+    #[actix_rt::test]
+    async fn the_request_path_admits_keeps_settles_and_reads() {
+        let store = Store::embedded();
+        let lease = store.lease(Amount { tokens: 5, nanos: 7 }, 1_000);
+        assert_eq!(lease.expires_ms, 21_000);
+        let admission = Admission { key: subject("k", 1), team: Some(subject("t", 5)), lease };
+        let headroom = store.admit(admission.clone(), 1_000).await.unwrap().unwrap();
+        assert_eq!(headroom.requests, Some((1, 0, 61_000)), "the tighter of key and team");
+        let guard = store.keep(&admission);
+        assert_eq!(store.status().leases_held, 1);
+        let again = Admission { lease: store.lease(Amount::default(), 1_001), ..admission.clone() };
+        assert!(matches!(store.admit(again, 1_001).await.unwrap(), Err((Subject::Key, Refusal::Rpm { .. }))));
+        let used = Amount { tokens: 2, nanos: 3 };
+        store.settle(Settlement { key: admission.key.clone(), team: None, lease_id: admission.lease.id, used }, 2_000);
+        drop(guard);
+        assert_eq!(store.status().leases_held, 0);
+        let usage = store.usage(&subject("k", 1), 2_001).await.unwrap();
+        assert_eq!((usage.in_flight, usage.spent, usage.tokens_in_window), (0, 3, 2));
+        assert_eq!(store.usage(&subject("t", 5), 2_001).await.unwrap().in_flight, 1, "the team was not settled");
+        assert!(store.is_up() && store.status().kind == "embedded");
     }
 
-    #[actix_rt::test]
-    async fn the_embedded_store_admits_settles_and_reports() {
-        let store = Store::embedded();
-        assert!(store.admit(admission(1, Some(subject("t", 5))), 1).await.unwrap().is_ok());
-        assert!(store.admit(admission(2, None), 2).await.unwrap().is_ok());
-        let (who, refusal) = store.admit(admission(3, None), 3).await.unwrap().unwrap_err();
-        assert_eq!((who, matches!(refusal, Refusal::Rpm { .. })), (Subject::Key, true));
-        let usage = store.usage(&subject("k", 2), 4).await.unwrap();
-        assert_eq!((usage.requests_in_window, usage.in_flight, usage.reserved.tokens), (2, 2, 10));
-        let settle = Settlement {
-            key: subject("k", 2),
-            team: Some(subject("t", 5)),
-            lease_id: "1".into(),
-            used: Amount { tokens: 3, nanos: 4 },
-        };
-        store.settle(settle, 5);
-        let usage = store.usage(&subject("k", 2), 6).await.unwrap();
-        assert_eq!((usage.in_flight, usage.tokens_in_window, usage.spent), (1, 3, 4));
-        assert_eq!(store.usage(&subject("t", 5), 6).await.unwrap().spent, 4, "the team is charged too");
+    #[test]
+    fn the_failure_policy_parses_and_names_the_setting() {
+        assert_eq!(FailurePolicy::parse(" Open "), Ok(FailurePolicy::Open));
+        assert_eq!(FailurePolicy::parse("closed"), Ok(FailurePolicy::Closed));
+        assert!(FailurePolicy::parse("sometimes").unwrap_err().starts_with("LIMITS_ON_STORE_FAILURE"));
+        assert_eq!(FailurePolicy::default(), FailurePolicy::Closed);
     }
 }

@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/providers/{name}", web::put().to(put_provider))
         .route("/admin/providers/{name}", web::delete().to(delete_provider))
         .route("/admin/reload", web::post().to(reload))
-        .route("/admin/config", web::get().to(config));
+        .route("/admin/config", web::get().to(config))
+        .configure(super::admin_keys::configure);
 }
 
 fn caller(req: &HttpRequest, app: &AppState) -> Result<String, GatewayError> {

@@ -1,4 +1,5 @@
-//! `GET /health`: liveness plus what is configured, never a key.
+//! `GET /health`: liveness plus what is configured, never a key. Always 200 while the process serves: the
+//! limits store's state (kind, up or down, failure policy) is reported, not judged.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -31,5 +32,18 @@ pub async fn health(app: web::Data<AppState>) -> HttpResponse {
         "default_provider": snapshot.default_provider,
         "proxy_auth": snapshot.proxy_key.is_some(),
         "providers": providers,
+        "limits_store": app.limits.status(),
+        "keys": keys_state(&app),
     }))
+}
+
+/// Whether virtual keys are in use and loaded, and how many there are.
+fn keys_state(app: &AppState) -> serde_json::Value {
+    let directory = app.keys.current();
+    json!({
+        "in_use": directory.in_use(),
+        "loaded": directory.loaded(),
+        "keys": directory.keys().count(),
+        "teams": directory.teams().count(),
+    })
 }

@@ -43,7 +43,8 @@ pub async fn prometheus(req: HttpRequest, app: web::Data<AppState>) -> Result<Ht
             keys_cooling_down: p.runtime.keys.cooling(),
         })
         .collect();
-    let text = ask(&app, RenderPrometheus(format, providers)).await?;
+    let mut text = ask(&app, RenderPrometheus(format, providers)).await?;
+    append_store_up(&mut text, app.limits.is_up());
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -80,4 +81,18 @@ pub async fn series(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRe
     let step = query.step.unwrap_or(1);
     let view = ask(&app, GetSeries { window, step }).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(view))
+}
+
+/// `gatehouse_limits_store_up`: whether the limits store answers (1) or not (0). Read at scrape time from the
+/// store, outside the metrics registry, and written where the format allows (before OpenMetrics' `# EOF`).
+fn append_store_up(text: &mut String, up: bool) {
+    let lines = format!(
+        "# HELP gatehouse_limits_store_up Whether the limits store of virtual keys (Redis or embedded) answers.\n\
+         # TYPE gatehouse_limits_store_up gauge\ngatehouse_limits_store_up {}\n",
+        u8::from(up)
+    );
+    match text.rfind("# EOF") {
+        Some(at) => text.insert_str(at, &lines),
+        None => text.push_str(&lines),
+    }
 }

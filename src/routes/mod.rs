@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per endpoint family.
 
 pub mod admin;
+pub mod admin_keys;
 pub mod aliases;
 pub mod chat_completions;
 pub mod count_tokens;

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod keys;
 pub mod raw;
+pub mod redis;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -514,11 +516,16 @@ fn paced(
 pub struct Gateway {
     pub url: String,
     handle: ServerHandle,
+    /// The data directory this harness made for it, removed on drop.
+    data_dir: Option<PathBuf>,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -532,9 +539,23 @@ pub fn start_gateway_with_file(path: &Path, env: &[(&str, &str)]) -> Gateway {
     start_gateway_from(Some(path.to_path_buf()), env)
 }
 
+/// A fresh data directory for one gateway (its embedded key store), unless the test chose one.
+pub fn temp_data_dir() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::env::temp_dir().join(format!("gatehouse-data-{}-{n}-{nanos}", std::process::id())).display().to_string()
+}
+
 fn start_gateway_from(path: Option<PathBuf>, env: &[(&str, &str)]) -> Gateway {
-    let mut vars: Vec<(String, String)> = vec![("WORKERS".into(), "1".into()), ("LOG_LEVEL".into(), "warn".into())];
+    let data_dir = temp_data_dir();
+    let mut vars: Vec<(String, String)> = vec![
+        ("WORKERS".into(), "1".into()),
+        ("LOG_LEVEL".into(), "warn".into()),
+        ("DATA_DIR".into(), data_dir.clone()),
+    ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let data_dir = (!env.iter().any(|(k, _)| *k == "DATA_DIR")).then(|| PathBuf::from(data_dir));
     let source = gatehouse::config::ConfigSource { path, env: vars };
     let settings = gatehouse::config::load_from(&source).expect("test configuration is valid");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -548,7 +569,7 @@ fn start_gateway_from(path: Option<PathBuf>, env: &[(&str, &str)]) -> Gateway {
         })
     });
     let handle = rx.recv().unwrap();
-    Gateway { url, handle }
+    Gateway { url, handle, data_dir }
 }
 
 /// A config file in the temp directory, removed on drop.
@@ -596,12 +617,24 @@ pub fn start_resetter() -> (String, Arc<AtomicUsize>) {
 pub struct Binary {
     pub child: Child,
     pub url: String,
+    /// The data directory this harness made for it (unless the test chose one), removed on drop.
+    data_dir: Option<PathBuf>,
+}
+
+impl Binary {
+    /// A process a test started itself, with the data directory it gave it (removed on drop).
+    pub fn adopt(child: Child, url: String, data_dir: Option<PathBuf>) -> Self {
+        Self { child, url, data_dir }
+    }
 }
 
 impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -616,7 +649,10 @@ pub fn start_binary(env: &[(&str, &str)]) -> Binary {
     for _ in 0..5 {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        let data_dir = temp_data_dir();
         cmd.env_clear().env("PORT", port.to_string()).env("WORKERS", "1").env("LOG_LEVEL", "warn");
+        cmd.env("DATA_DIR", &data_dir);
+        let data_dir = (!env.iter().any(|(k, _)| *k == "DATA_DIR")).then(|| PathBuf::from(data_dir));
         cmd.current_dir(std::env::temp_dir()).stdout(Stdio::null()).stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
@@ -628,7 +664,7 @@ pub fn start_binary(env: &[(&str, &str)]) -> Binary {
                 break; // exited: most likely the port was taken; try another
             }
             if answers_as_gatehouse(port) {
-                return Binary { child, url: format!("http://127.0.0.1:{port}") };
+                return Binary { child, url: format!("http://127.0.0.1:{port}"), data_dir };
             }
             assert!(Instant::now() < deadline, "gatehouse did not start");
             std::thread::sleep(Duration::from_millis(20));

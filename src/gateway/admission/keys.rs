@@ -158,6 +158,7 @@ fn caller_of(
         ),
         Presented::Revoked => refused("this virtual key was revoked".into(), Some(RefusalReason::Revoked)),
         Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), None),
+        Presented::Unavailable => Err(refusal(store_down("the key records are not loaded yet"), None)),
     }
 }
 
@@ -224,7 +225,7 @@ pub async fn reserve(
     now_ms: u64,
 ) -> Result<Reserved, KeyRefusal> {
     let (key, team) = holder.subjects();
-    let lease = Lease { id: lease_id.clone(), expires_ms: now_ms + LEASE_TTL.as_millis() as u64, reserved: want };
+    let lease = Lease { id: lease_id.clone(), expires_ms: now_ms + store.lease_ttl_ms(), reserved: want };
     let admission = Admission { key: key.clone(), team: team.clone(), lease };
     let decision = match tokio::time::timeout(STORE_TIMEOUT, store.admit(admission, now_ms)).await {
         Ok(Ok(decision)) => decision,

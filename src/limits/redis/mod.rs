@@ -1,0 +1,231 @@
+//! The ledgers in Redis, shared by every replica: each admission is one run of the ledger script (check and
+//! reserve for the key and its team, atomically, on Redis's clock); settlements are queued and pipelined by a
+//! background task; lease renewals are pipelined in one batch per round. Calls on the request path give up after
+//! [`ADMIT_TIMEOUT`] and fail at once while Redis is known to be down ([`link`]).
+
+pub mod link;
+pub mod script;
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::{ErrorKind, ScriptInvocation, ServerErrorKind};
+use tokio::sync::{mpsc, oneshot};
+
+pub use link::RedisLink;
+use script::{invocation, ledger_keys, Op, LEDGER_SCRIPT};
+
+use super::book::UsageNow;
+use super::lease::Renewal;
+use super::store::{Admission, Decision, Settlement, StoreError, SubjectRef, ADMIT_TIMEOUT};
+
+/// Settlements sent in one pipeline.
+const BATCH: usize = 512;
+/// Settlements kept while Redis is down; beyond this the oldest are dropped (their leases lapse and are charged
+/// in full: an over-count, never an under-count).
+const MAX_PENDING: usize = 100_000;
+/// How long background batches (settlements, renewals) may take.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a clean shutdown waits for queued settlements.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whose clock the script uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// Redis's (`TIME`): replicas with skewed clocks agree. Production.
+    Redis,
+    /// The `now_ms` each call is given: for tests that compare with `book.rs` step by step.
+    Caller,
+}
+
+// Nearly every job is a settlement: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Settle(Settlement, u64),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The ledgers in Redis.
+pub struct RedisLedgers {
+    link: RedisLink,
+    clock: Clock,
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Taken by [`start`](Self::start).
+    pending_jobs: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+}
+
+fn subjects<'a>(key: &'a SubjectRef, team: &'a Option<SubjectRef>) -> Vec<&'a SubjectRef> {
+    std::iter::once(key).chain(team.as_ref()).collect()
+}
+
+impl RedisLedgers {
+    pub fn new(link: RedisLink, clock: Clock) -> Self {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        Self { link, clock, jobs, pending_jobs: Mutex::new(Some(receiver)) }
+    }
+
+    pub fn link(&self) -> &RedisLink {
+        &self.link
+    }
+
+    fn given(&self, now_ms: u64) -> u64 {
+        match self.clock {
+            Clock::Redis => 0,
+            Clock::Caller => now_ms,
+        }
+    }
+
+    /// Starts the settlement pipeline and the connection probe.
+    pub fn start(&self) {
+        let receiver = self.pending_jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(receiver) = receiver {
+            actix_rt::spawn(pipeline_settlements(receiver, self.link.clone(), self.clock));
+            self.link.start_probe();
+        }
+    }
+
+    pub async fn admit(&self, admission: &Admission, now_ms: u64) -> Result<Decision, StoreError> {
+        let lease = &admission.lease;
+        let op =
+            Op::Admit { lease_id: &lease.id, ttl_ms: lease.expires_ms.saturating_sub(now_ms), want: lease.reserved };
+        let call = invocation(op, &subjects(&admission.key, &admission.team), now_ms, self.given(now_ms));
+        let reply: Vec<i64> = self
+            .link
+            .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
+            .await?;
+        script::decision(&reply)
+    }
+
+    pub fn settle(&self, settlement: Settlement, now_ms: u64) {
+        // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
+        let _ = self.jobs.send(Job::Settle(settlement, now_ms));
+    }
+
+    pub async fn renew(&self, leases: &[Renewal], ttl_ms: u64, now_ms: u64) {
+        let given = self.given(now_ms);
+        for chunk in leases.chunks(BATCH) {
+            let calls: Vec<ScriptInvocation<'static>> = chunk
+                .iter()
+                .map(|(key, team, id)| {
+                    invocation(Op::Renew { lease_id: id, ttl_ms }, &subjects(key, team), now_ms, given)
+                })
+                .collect();
+            if let Err(error) = pipelined(&self.link, &calls).await {
+                log::warn!("limits store: could not renew {} leases: {error}", calls.len());
+                return;
+            }
+        }
+    }
+
+    pub async fn usage(&self, subject: &SubjectRef, now_ms: u64) -> Result<UsageNow, StoreError> {
+        let call = invocation(Op::Usage, &[subject], now_ms, self.given(now_ms));
+        let reply: Vec<i64> = self
+            .link
+            .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
+            .await?;
+        script::usage(&reply).map(|(usage, _)| usage)
+    }
+
+    pub async fn forget(&self, id: &str) -> Result<(), StoreError> {
+        let keys = ledger_keys(id);
+        self.link
+            .run(BATCH_TIMEOUT, true, |mut connection| async move {
+                redis::cmd("DEL").arg(&keys).query_async::<()>(&mut connection).await
+            })
+            .await
+    }
+
+    /// Waits (a few seconds at most) for queued settlements to reach Redis.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.jobs.send(Job::Flush(done)).is_err() {
+            return;
+        }
+        match tokio::time::timeout(CLOSE_TIMEOUT, wait).await {
+            Ok(_) => {}
+            Err(_) => log::warn!(
+                "limits store: queued settlements could not reach Redis within {} s; their leases will lapse \
+                 and be charged in full",
+                CLOSE_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+/// Runs `calls` in one pipeline, loading the script first if Redis lost it (restarted): a retried batch is
+/// harmless, as settling or renewing a lease twice has the effect of once.
+async fn pipelined(link: &RedisLink, calls: &[ScriptInvocation<'static>]) -> Result<(), StoreError> {
+    let mut pipe = redis::pipe();
+    for call in calls {
+        pipe.invoke_script(call).ignore();
+    }
+    link.run(BATCH_TIMEOUT, false, |mut connection| async move {
+        match pipe.query_async::<()>(&mut connection).await {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                LEDGER_SCRIPT.prepare_invoke().load_async(&mut connection).await?;
+                pipe.query_async::<()>(&mut connection).await
+            }
+            other => other,
+        }
+    })
+    .await
+}
+
+/// The settlement pipeline: takes what is queued, sends it in batches, keeps it while Redis is down.
+async fn pipeline_settlements(mut jobs: mpsc::UnboundedReceiver<Job>, link: RedisLink, clock: Clock) {
+    let mut pending: VecDeque<(Settlement, u64)> = VecDeque::new();
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut dropped = 0usize;
+    loop {
+        if pending.is_empty() {
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+            let Some(job) = jobs.recv().await else { return };
+            take(job, &mut pending, &mut waiting);
+        }
+        while pending.len() < MAX_PENDING {
+            let Ok(job) = jobs.try_recv() else { break };
+            take(job, &mut pending, &mut waiting);
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let n = pending.len().min(BATCH);
+        let calls: Vec<ScriptInvocation<'static>> = pending
+            .iter()
+            .take(n)
+            .map(|(s, now)| {
+                let given = if clock == Clock::Caller { *now } else { 0 };
+                invocation(Op::Settle { lease_id: &s.lease_id, used: s.used }, &subjects(&s.key, &s.team), *now, given)
+            })
+            .collect();
+        match pipelined(&link, &calls).await {
+            Ok(()) => drop(pending.drain(..n)),
+            Err(error) if link.is_up() => {
+                // Redis answered with an error: retrying would fail the same way.
+                log::error!("limits store: {n} settlements refused by Redis, dropped: {error}");
+                drop(pending.drain(..n));
+            }
+            Err(_) => {
+                while pending.len() > MAX_PENDING {
+                    pending.pop_front();
+                    dropped += 1;
+                }
+                if dropped > 0 {
+                    log::error!("limits store: {dropped} settlements dropped while Redis is down (queue full)");
+                    dropped = 0;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+fn take(job: Job, pending: &mut VecDeque<(Settlement, u64)>, waiting: &mut Vec<oneshot::Sender<()>>) {
+    match job {
+        Job::Settle(settlement, now) => pending.push_back((settlement, now)),
+        Job::Flush(done) => waiting.push(done),
+    }
+}

@@ -1,0 +1,166 @@
+//! The ledger script's calling convention (`ledger.lua` documents it): which Redis keys hold a ledger, the
+//! arguments of each operation, and what its replies mean.
+
+use redis::{Script, ScriptInvocation};
+
+use crate::limits::book::{Amount, Headroom, Refusal, Subject, UsageNow};
+use crate::limits::period::BudgetPeriod;
+use crate::limits::store::{Decision, StoreError, SubjectRef};
+
+/// The script, loaded once per Redis (EVALSHA, loaded again after a Redis restart).
+pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
+    std::sync::LazyLock::new(|| Script::new(include_str!("ledger.lua")));
+
+/// The prefix of every ledger key.
+pub const LEDGER_PREFIX: &str = "gatehouse:ledger:";
+
+/// The five Redis keys of a subject's ledger, in the script's order.
+pub fn ledger_keys(id: &str) -> [String; 5] {
+    let base = format!("{LEDGER_PREFIX}{id}");
+    [base.clone(), format!("{base}:req"), format!("{base}:tok"), format!("{base}:lease"), format!("{base}:exp")]
+}
+
+/// One operation of the script.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    Admit { lease_id: &'a str, ttl_ms: u64, want: Amount },
+    Settle { lease_id: &'a str, used: Amount },
+    Renew { lease_id: &'a str, ttl_ms: u64 },
+    Usage,
+}
+
+/// The invocation of `op` on `subjects` (a key, then its team). `now_ms`: the caller's clock, which places the
+/// candidate budget periods; `given_now`: the time the script uses (0: Redis's clock).
+pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_now: u64) -> ScriptInvocation<'a> {
+    let mut call = LEDGER_SCRIPT.prepare_invoke();
+    for subject in subjects {
+        for key in ledger_keys(&subject.id) {
+            call.key(key);
+        }
+    }
+    let name = match op {
+        Op::Admit { .. } => "admit",
+        Op::Settle { .. } => "settle",
+        Op::Renew { .. } => "renew",
+        Op::Usage => "usage",
+    };
+    call.arg(name).arg(given_now).arg(subjects.len());
+    for subject in subjects {
+        let l = &subject.limits;
+        for limit in [l.rpm, l.tpm, l.max_parallel, l.budget_nanos] {
+            call.arg(limit.map_or(-1, |v| v.min(i64::MAX as u64) as i64));
+        }
+        for (start, end) in candidate_periods(l.budget_period, now_ms) {
+            call.arg(start).arg(end.map_or(-1, |e| e as i64));
+        }
+    }
+    match op {
+        Op::Admit { lease_id, ttl_ms, want } => call.arg(lease_id).arg(ttl_ms).arg(want.tokens).arg(want.nanos),
+        Op::Settle { lease_id, used } => call.arg(lease_id).arg(used.tokens).arg(used.nanos),
+        Op::Renew { lease_id, ttl_ms } => call.arg(lease_id).arg(ttl_ms),
+        Op::Usage => &mut call,
+    };
+    call
+}
+
+/// The budget period holding `now_ms` and its neighbours: Redis's clock picks the one that holds its `now`, so
+/// a replica whose clock is off by less than a period still charges the right one.
+pub fn candidate_periods(period: BudgetPeriod, now_ms: u64) -> [(u64, Option<u64>); 3] {
+    let current = period.span(now_ms);
+    let previous = if current.0 > 0 { period.span(current.0 - 1) } else { current };
+    let next = current.1.map_or(current, |end| period.span(end));
+    [previous, current, next]
+}
+
+fn bad(reply: &[i64]) -> StoreError {
+    StoreError(format!("the ledger script answered an unexpected reply ({} values)", reply.len()))
+}
+
+fn nat(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+fn optional(v: i64) -> Option<u64> {
+    (v >= 0).then_some(v as u64)
+}
+
+/// The admission's decision from the script's reply.
+pub fn decision(reply: &[i64]) -> Result<Decision, StoreError> {
+    match reply {
+        [1, _now, rest @ ..] if rest.len() == 6 || rest.len() == 12 => {
+            let mut headroom = headroom(&rest[..6]);
+            if rest.len() == 12 {
+                headroom = headroom.tightest(self::headroom(&rest[6..]));
+            }
+            Ok(Ok(headroom))
+        }
+        [0, _now, who, kind, values @ ..] => {
+            let who = if *who == 1 { Subject::Key } else { Subject::Team };
+            let refusal = match (kind, values) {
+                (1, [limit, retry, ..]) => Refusal::Rpm { limit: nat(*limit), retry_after_ms: nat(*retry) },
+                (2, [limit, ..]) => Refusal::Parallel { limit: nat(*limit) },
+                (3, [limit, retry, ..]) => Refusal::Tpm { limit: nat(*limit), retry_after_ms: nat(*retry) },
+                (4, [limit, needed, ..]) => Refusal::TpmNeverFits { limit: nat(*limit), needed: nat(*needed) },
+                (5, [spent, reserved, budget, resets, ..]) => Refusal::Budget {
+                    spent: nat(*spent),
+                    reserved: nat(*reserved),
+                    budget: nat(*budget),
+                    resets_ms: optional(*resets),
+                },
+                _ => return Err(bad(reply)),
+            };
+            Ok(Err((who, refusal)))
+        }
+        _ => Err(bad(reply)),
+    }
+}
+
+fn headroom(v: &[i64]) -> Headroom {
+    let part = |limit: i64, remaining: i64, reset: i64| optional(limit).map(|l| (l, nat(remaining), nat(reset)));
+    Headroom { requests: part(v[0], v[1], v[2]), tokens: part(v[3], v[4], v[5]) }
+}
+
+/// Usage from the script's reply, with the period's end (`None`: never).
+pub fn usage(reply: &[i64]) -> Result<(UsageNow, Option<u64>), StoreError> {
+    match reply {
+        [_now, requests, tokens, in_flight, reserved_tokens, reserved_nanos, spent, period_end] => Ok((
+            UsageNow {
+                requests_in_window: nat(*requests),
+                tokens_in_window: nat(*tokens),
+                in_flight: nat(*in_flight),
+                reserved: Amount { tokens: nat(*reserved_tokens), nanos: nat(*reserved_nanos) },
+                spent: nat(*spent),
+            },
+            optional(*period_end),
+        )),
+        _ => Err(bad(reply)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::period::parse_rfc3339;
+
+    #[test]
+    fn neighbouring_periods_cover_a_skewed_clock() {
+        let now = parse_rfc3339("2026-12-01T00:00:01Z").unwrap();
+        let [previous, current, next] = candidate_periods(BudgetPeriod::Month, now);
+        assert_eq!(previous, (parse_rfc3339("2026-11-01T00:00:00Z").unwrap(), Some(current.0)));
+        assert_eq!(next.0, parse_rfc3339("2027-01-01T00:00:00Z").unwrap());
+        assert_eq!(candidate_periods(BudgetPeriod::Total, now), [(0, None); 3]);
+    }
+
+    #[test]
+    fn replies_decode_into_decisions() {
+        let ok = decision(&[1, 5, 10, 9, 60_005, -1, 0, 0]).unwrap().unwrap();
+        assert_eq!(ok, Headroom { requests: Some((10, 9, 60_005)), tokens: None });
+        let both = decision(&[1, 5, 10, 9, 60_005, -1, 0, 0, 3, 1, 60_001, 100, 50, 60_002]).unwrap().unwrap();
+        assert_eq!(both, Headroom { requests: Some((3, 1, 60_001)), tokens: Some((100, 50, 60_002)) });
+        let refused = decision(&[0, 5, 2, 5, 10, 2, 30, -1]).unwrap().unwrap_err();
+        assert_eq!(refused, (Subject::Team, Refusal::Budget { spent: 10, reserved: 2, budget: 30, resets_ms: None }));
+        assert!(decision(&[0, 5, 1, 9]).is_err());
+        assert!(usage(&[1, 2, 3]).is_err());
+        assert_eq!(ledger_keys("vk_1")[4], "gatehouse:ledger:vk_1:exp");
+    }
+}
