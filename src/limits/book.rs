@@ -143,8 +143,9 @@ impl Ledger {
     /// Brings the ledger to `now`: the budget period moves on, lapsed leases are charged in full, and the window
     /// slides.
     pub fn advance(&mut self, now: u64, period: BudgetPeriod) {
-        if self.period_end.is_some_and(|end| now >= end) || self.period_start > now || self.period_unset() {
-            let (start, end) = period.span(now);
+        // Computed every time (not only when the period ends), so a changed `budget_period` applies at once.
+        let (start, end) = period.span(now);
+        if (start, end) != (self.period_start, self.period_end) {
             if start != self.period_start {
                 self.spent = 0;
             }
@@ -166,11 +167,6 @@ impl Ledger {
         while self.tokens.front().is_some_and(|&(t, _)| t + WINDOW_MS <= now) {
             self.tokens.pop_front();
         }
-    }
-
-    /// A fresh ledger has no period yet (a `total` budget's period starts at 0 and never ends).
-    fn period_unset(&self) -> bool {
-        self.period_start == 0 && self.period_end.is_none() && self.spent == 0
     }
 
     /// Charges `used` at time `at`: tokens into the window (kept in time order), money into the current period

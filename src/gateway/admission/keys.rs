@@ -112,6 +112,11 @@ pub fn identify(
     let (credential, client_key) = match (dedicated, own) {
         (Some(credential), own) => (credential.to_string(), own),
         (None, Some(own)) => (own.key, None),
+        // A replica that has not loaded the key records yet cannot tell whether keys exist: "unavailable", not
+        // "unauthorised".
+        (None, None) if !directory.loaded() => {
+            return Err(refusal(store_down("the key records are not loaded yet"), None));
+        }
         (None, None) => {
             return Err(refusal(
                 GatewayError::Authentication(format!(
@@ -157,6 +162,9 @@ fn caller_of(
             Some(RefusalReason::Expired),
         ),
         Presented::Revoked => refused("this virtual key was revoked".into(), Some(RefusalReason::Revoked)),
+        Presented::Unknown if !directory.loaded() => {
+            Err(refusal(store_down("the key records are not loaded yet"), None))
+        }
         Presented::Unknown => refused("invalid virtual key: it is not a key of this gateway".into(), None),
         Presented::Unavailable => Err(refusal(store_down("the key records are not loaded yet"), None)),
     }

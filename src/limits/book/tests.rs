@@ -207,3 +207,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_changed_budget_period_applies_at_once_and_starts_a_new_period() {
+    let mut monthly = limits(None, None, None, Some(10_000));
+    monthly.budget_period = BudgetPeriod::Month;
+    let mut book = Ledger::default();
+    let now = parse_rfc3339("2026-12-05T10:00:00Z").unwrap();
+    admit_one(&mut book, &monthly, now, lease(1, now, 0, 9_000)).unwrap();
+    assert!(book.settle("1", now + 1, Amount { tokens: 0, nanos: 9_000 }, BudgetPeriod::Month));
+    let daily = limits(None, None, None, Some(10_000));
+    book.advance(now + 2, daily.budget_period);
+    assert_eq!((book.period_start, book.period_end), BudgetPeriod::Day.span(now));
+    assert_eq!(book.usage().spent, 0, "the daily period starts with the change");
+}

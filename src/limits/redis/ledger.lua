@@ -100,14 +100,15 @@ end
 -- book.rs Ledger::advance: the period moves on, lapsed leases are charged in full at their expiry, the window
 -- slides.
 local function advance(L)
-  if (L.pe >= 0 and now >= L.pe) or L.ps > now or (L.ps == 0 and L.pe < 0 and L.spent == 0) then
-    local chosen = L.spans[2]
-    for _, span in ipairs(L.spans) do
-      if span[1] <= now and (span[2] < 0 or now < span[2]) then
-        chosen = span
-        break
-      end
+  -- Every time (not only when the period ends), so a changed budget_period applies at once.
+  local chosen = L.spans[2]
+  for _, span in ipairs(L.spans) do
+    if span[1] <= now and (span[2] < 0 or now < span[2]) then
+      chosen = span
+      break
     end
+  end
+  if chosen[1] ~= L.ps or chosen[2] ~= L.pe then
     if chosen[1] ~= L.ps then
       L.spent = 0
     end
