@@ -51,9 +51,10 @@ def mock_post(mock, what, value):
         return json.loads(answer.read())
 
 
-def http(method, url, body=None, headers=None):
-    """A raw request: (status, headers dict with lower-case names, body bytes); HTTP errors are answers too."""
-    data = json.dumps(body).encode() if body is not None else None
+def http(method, url, body=None, headers=None, raw=None):
+    """A raw request (JSON `body`, or `raw` bytes): (status, headers dict with lower-case names, body bytes); HTTP
+    errors are answers too."""
+    data = json.dumps(body).encode() if body is not None else raw
     request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json",
                                                                             **(headers or {})})
     try:

@@ -121,12 +121,23 @@ class Handler(BaseHTTPRequestHandler):
         self._handle()
 
 
-def serve(api, state, verbose=False):
-    """Serves `api(handler)` on 127.0.0.1:0, prints the base URL on stdout, and blocks."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client closing an idle keep-alive connection is normal; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+def serve(api, state, verbose=False, on_ready=None):
+    """Serves `api(handler)` on 127.0.0.1:0, calls `on_ready(base_url)`, prints the base URL on stdout, and blocks."""
+    server = Server(("127.0.0.1", 0), Handler)
     server.api = api
     server.state = state
     server.verbose = verbose
-    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    if on_ready:
+        on_ready(url)
+    print(url, flush=True)
     server.serve_forever()
