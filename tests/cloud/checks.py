@@ -82,13 +82,13 @@ def text_round(client, label, model):
     return message
 
 
-def thinking_round(client, label, model):
+def thinking_round(client, label, model, signed=True):
     message = client.messages.create(model=model, max_tokens=2048, thinking=THINKING,
                                      messages=[{"role": "user", "content": "Think, then say hello"}])
     kinds = [b.type for b in message.content]
     check("thinking" in kinds, f"{label}: thinking block in create ({kinds})")
     block = next(b for b in message.content if b.type == "thinking")
-    check(block.thinking and block.signature, f"{label}: thinking text and signature present")
+    check(block.thinking and (block.signature or not signed), f"{label}: thinking text (and signature) present")
     with client.messages.stream(model=model, max_tokens=2048, thinking=THINKING,
                                 messages=[{"role": "user", "content": "Think, then say hello"}]) as s:
         thought = ""
@@ -97,7 +97,7 @@ def thinking_round(client, label, model):
                 thought += event.thinking
         final = s.get_final_message()
     streamed = next((b for b in final.content if b.type == "thinking"), None)
-    check(streamed is not None and streamed.signature, f"{label}: streamed thinking block with signature")
+    check(streamed is not None and (streamed.signature or not signed), f"{label}: streamed thinking block")
     check(thought and thought == streamed.thinking, f"{label}: thinking deltas join to the final thinking")
 
 
@@ -151,11 +151,14 @@ def run_all(client, label, models, round_trip=True):
     if models.get("text"):
         text_round(client, label, models["text"])
     if models.get("thinking"):
-        thinking_round(client, label, models["thinking"])
+        thinking_round(client, label, models["thinking"], signed=not models.get("thinking_unsigned"))
     if models.get("tools"):
         tools_round(client, label, models["tools"])
     if round_trip and models.get("script"):
         tool_round_trip(client, label + " (create)", models["script"], stream=False)
         tool_round_trip(client, label + " (stream)", models["script"], stream=True)
     if models.get("stream_error"):
-        stream_error_round(client, label, models["stream_error"])
+        error = stream_error_round(client, label, models["stream_error"])
+        want = models.get("stream_error_type")
+        if want:
+            check(want in f"{error.body} {error}", f"{label}: the mid-stream error is a {want}")
