@@ -97,6 +97,9 @@ impl Exchange {
             (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
                 chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
             }
+            (_, format @ (ApiFormat::Bedrock | ApiFormat::Vertex)) => {
+                return Err(GatewayError::Internal(format!("the {format} format's exchanges are not built yet")))
+            }
         })
     }
 
