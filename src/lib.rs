@@ -5,6 +5,7 @@
 pub mod actors;
 pub mod admin;
 pub mod allocator;
+pub mod cloud;
 pub mod config;
 pub mod convert;
 pub mod error;

@@ -29,12 +29,7 @@ impl CloudDialect {
 
     /// Whether providers of `format` speak this dialect natively (they get the client's request as it is).
     pub fn is_native(self, format: ApiFormat) -> bool {
-        // TEMPORARY until the bedrock and vertex formats are merged: compared by their names.
-        let name = format.to_string();
-        match self {
-            Self::Bedrock => name == "bedrock",
-            Self::Vertex => name == "vertex",
-        }
+        matches!((self, format), (Self::Bedrock, ApiFormat::Bedrock) | (Self::Vertex, ApiFormat::Vertex))
     }
 }
 

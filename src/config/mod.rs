@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod alias;
+pub mod cloud;
 mod convert_options;
 pub mod dialects;
 mod env;

@@ -88,7 +88,24 @@ pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap
                 out.insert(ANTHROPIC_VERSION, HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
             }
         }
-        ApiFormat::OpenAi => {
+        ApiFormat::Vertex => {
+            // As for Anthropic (betas stay a header), but the version goes in the body, and no AWS or Google
+            // credential of the client's travels to an upstream the gateway authenticates to itself.
+            let named_by_connection = connection_tokens(client);
+            for (name, value) in client {
+                let n = name.as_str();
+                if !DROPPED.contains(&n)
+                    && n != "anthropic-version"
+                    && !n.starts_with("x-amz-")
+                    && !n.starts_with("x-goog-")
+                    && !named_by_connection.iter().any(|t| t.eq_ignore_ascii_case(n))
+                {
+                    out.append(name.clone(), value.clone());
+                }
+            }
+        }
+        // Bedrock: the betas and the version travel in the body; only what any HTTP API understands goes up.
+        ApiFormat::OpenAi | ApiFormat::Bedrock => {
             if let Some(accept) = client.get(header::ACCEPT) {
                 out.insert(header::ACCEPT, accept.clone());
             }
@@ -121,7 +138,8 @@ pub fn attempt_headers(
 }
 
 fn insert_key(out: &mut HeaderMap, format: ApiFormat, key: UpstreamKey<'_>) -> Result<(), GatewayError> {
-    let style = if format == ApiFormat::OpenAi { KeyStyle::Bearer } else { key.style };
+    // Only Anthropic-format upstreams take `x-api-key`; Bedrock API keys and Google tokens are bearer tokens.
+    let style = if format == ApiFormat::Anthropic { key.style } else { KeyStyle::Bearer };
     let invalid =
         || GatewayError::Authentication("the API key contains characters not allowed in an HTTP header".into());
     match style {

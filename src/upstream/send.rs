@@ -166,7 +166,7 @@ async fn attempts(
                 pool.pick(&tried_keys, now_millis())
                     .ok_or_else(|| GatewayError::Internal(format!("provider '{}' has no usable key", provider.name)))?,
             ),
-            Auth::Passthrough => None,
+            Auth::Passthrough | Auth::Cloud => None,
         };
         let request = request.extra_headers(key_headers(provider, client_key, key_index)?);
         let sent = match call {

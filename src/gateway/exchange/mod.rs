@@ -113,6 +113,9 @@ impl Exchange {
                 | Endpoint::VertexCountTokens,
                 _,
             ) => return cloud_dialects::prepare(attempt),
+            (_, format @ (ApiFormat::Bedrock | ApiFormat::Vertex)) => {
+                return Err(GatewayError::Internal(format!("the {format} format's exchanges are not built yet")))
+            }
         })
     }
 
