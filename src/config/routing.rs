@@ -403,7 +403,10 @@ mod tests {
         assert_eq!(in_dialect(&s, "anthropic:claude-x:1").unwrap(), ["anthropic:claude-x:1"]);
         assert_eq!(in_dialect(&s, "unknown:thing").unwrap(), ["openai:unknown:thing"]);
         assert_eq!(in_dialect(&s, "us.anthropic.claude-haiku-4-5-v1:0").unwrap(), ["anthropic:claude-haiku-4-5"]);
-        assert_eq!(in_dialect(&s, "!us.anthropic.claude-haiku-4-5-v1:0").unwrap(), ["openai:us.anthropic.claude-haiku-4-5-v1:0"]);
+        assert_eq!(
+            in_dialect(&s, "!us.anthropic.claude-haiku-4-5-v1:0").unwrap(),
+            ["openai:us.anthropic.claude-haiku-4-5-v1:0"]
+        );
         assert!(in_dialect(&s, "").is_err());
     }
 }

@@ -320,4 +320,39 @@ mod tests {
         assert_eq!(openai_error_kind("mock_error_418", 418), ("invalid_request_error", None));
         assert_eq!(openai_error_kind("something_new", 503), ("server_error", None));
     }
+
+    #[test]
+    fn bedrock_errors_are_a_message_typed_by_a_header() {
+        let response = response(Dialect::Bedrock, &GatewayError::Authentication("no key".into()));
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(response.headers().get(AMZN_ERROR_TYPE).unwrap(), "UnrecognizedClientException");
+        let body = response.into_body().try_into_bytes().unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"message": "no key"}));
+        let limited = GatewayError::upstream("rate_limit_error", "slow".into(), Some("3".into()));
+        let (status, retry, body) = render(Dialect::Bedrock, limited);
+        assert_eq!((status, retry.as_deref(), body), (429, Some("3"), json!({"message": "slow"})));
+        assert_eq!(bedrock_error_kind("mock_error_418", 418), ("ValidationException", "internalServerException"));
+        assert_eq!(bedrock_error_kind("overloaded_error", 529).1, "serviceUnavailableException");
+    }
+
+    #[test]
+    fn bedrock_stream_errors_are_exception_frames() {
+        use crate::cloud::eventstream::{bedrock_event, BedrockEvent, Decoder};
+        let frame = stream_frame(Dialect::Bedrock, &GatewayError::upstream("rate_limit_error", "slow".into(), None));
+        let mut decoder = Decoder::new();
+        decoder.push(&frame);
+        let event = bedrock_event(&decoder.next_frame().unwrap().unwrap()).unwrap();
+        assert_eq!(event, BedrockEvent::Exception { kind: "throttlingException".into(), message: "slow".into() });
+    }
+
+    #[test]
+    fn vertex_errors_are_anthropic_errors() {
+        let error = GatewayError::NotFound("no such model".into());
+        assert_eq!(
+            render(Dialect::Vertex, GatewayError::NotFound("no such model".into())),
+            render(Dialect::Anthropic, error)
+        );
+        let frame = stream_frame_for(Dialect::Vertex, "api_error", "x");
+        assert_eq!(frame, stream_frame_for(Dialect::Anthropic, "api_error", "x"));
+    }
 }

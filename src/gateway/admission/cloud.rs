@@ -108,7 +108,10 @@ pub fn bedrock_endpoint(path: &str) -> Result<(Endpoint, String), GatewayError> 
 /// A path segment percent-decoded (boto3 writes `:` as `%3A`; Claude Code leaves it raw).
 fn decode(segment: &str) -> Result<String, GatewayError> {
     percent_decode_str(segment).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
-        GatewayError::InvalidRequest(format!("the model id in the path is not UTF-8 once decoded: '{}'", shown(segment)))
+        GatewayError::InvalidRequest(format!(
+            "the model id in the path is not UTF-8 once decoded: '{}'",
+            shown(segment)
+        ))
     })
 }
 
@@ -210,7 +213,8 @@ fn json_string(text: &str) -> Vec<u8> {
 fn rebuilt(body: &[u8], members: &[MemberSpan], front: &[(&str, &[u8])], keep: impl Fn(&[u8]) -> bool) -> Bytes {
     let kept: Vec<Range<usize>> =
         members.iter().filter(|m| keep(&body[m.name.clone()])).map(MemberSpan::whole).collect();
-    let size = 2 + front.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
+    let size = 2
+        + front.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
         + kept.iter().map(|r| r.len() + 1).sum::<usize>();
     let mut out = BytesMut::with_capacity(size);
     out.put_u8(b'{');
@@ -294,8 +298,9 @@ fn headers_for_other_formats(client: &HeaderMap, body_betas: &[String]) -> Resul
         }
     }
     if !all.is_empty() {
-        let value = HeaderValue::from_str(&all.join(","))
-            .map_err(|_| GatewayError::InvalidRequest("anthropic_beta: a beta name is not a valid header value".into()))?;
+        let value = HeaderValue::from_str(&all.join(",")).map_err(|_| {
+            GatewayError::InvalidRequest("anthropic_beta: a beta name is not a valid header value".into())
+        })?;
         out.insert(ANTHROPIC_BETA, value);
     }
     Ok(out)
@@ -326,10 +331,16 @@ mod tests {
     #[test]
     fn bedrock_paths_name_the_operation_and_the_decoded_id() {
         let id = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
-        for path in [format!("/bedrock/model/{id}/invoke"), "/bedrock/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke".into()] {
+        for path in [
+            format!("/bedrock/model/{id}/invoke"),
+            "/bedrock/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke".into(),
+        ] {
             assert_eq!(bedrock_endpoint(&path).unwrap(), (Endpoint::BedrockInvoke, id.to_string()));
         }
-        assert_eq!(bedrock_endpoint("/bedrock/model/a/invoke-with-response-stream").unwrap().0, Endpoint::BedrockStream);
+        assert_eq!(
+            bedrock_endpoint("/bedrock/model/a/invoke-with-response-stream").unwrap().0,
+            Endpoint::BedrockStream
+        );
         assert_eq!(bedrock_endpoint("/bedrock/model/a/count-tokens").unwrap().0, Endpoint::BedrockCountTokens);
         assert_eq!(bedrock_endpoint("/bedrock/model/a/converse").unwrap_err().kind(), "not_found");
         assert_eq!(bedrock_endpoint("/bedrock/model/%FF/invoke").unwrap_err().kind(), "invalid_request");
@@ -338,11 +349,15 @@ mod tests {
     #[test]
     fn vertex_paths_name_the_method_and_the_model_before_the_last_colon() {
         let base = "/vertex/v1/projects/p/locations/us-east5/publishers/anthropic/models";
-        let (endpoint, model) = vertex_endpoint(&format!("{base}/claude-sonnet-4-5@20250929:streamRawPredict")).unwrap();
+        let (endpoint, model) =
+            vertex_endpoint(&format!("{base}/claude-sonnet-4-5@20250929:streamRawPredict")).unwrap();
         assert_eq!((endpoint, model.as_deref()), (Endpoint::VertexStreamPredict, Some("claude-sonnet-4-5@20250929")));
         let (endpoint, model) = vertex_endpoint(&format!("{base}/vertex:agent%3Aparallel:rawPredict")).unwrap();
         assert_eq!((endpoint, model.as_deref()), (Endpoint::VertexPredict, Some("vertex:agent:parallel")));
-        assert_eq!(vertex_endpoint(&format!("{base}/count-tokens:rawPredict")).unwrap(), (Endpoint::VertexCountTokens, None));
+        assert_eq!(
+            vertex_endpoint(&format!("{base}/count-tokens:rawPredict")).unwrap(),
+            (Endpoint::VertexCountTokens, None)
+        );
         assert_eq!(vertex_endpoint(&format!("{base}/m:predict")).unwrap_err().kind(), "not_found");
         assert_eq!(vertex_endpoint(&format!("{base}/m")).unwrap_err().kind(), "not_found");
     }
@@ -351,12 +366,20 @@ mod tests {
     fn a_bedrock_body_becomes_a_messages_body_and_its_betas_a_header() {
         let body = json!({"anthropic_version": "bedrock-2023-05-31", "anthropic_beta": ["b-2", "a-1"], "max_tokens": 5,
             "messages": [{"role": "user", "content": "hi"}], "system": "s", "stream": false});
-        let h = headers(&[("anthropic-beta", "a-1,c-3"), ("x-amz-date", "20250101T000000Z"), ("x-amz-security-token", "t"),
-            ("amz-sdk-invocation-id", "i"), ("x-app", "cli")]);
+        let h = headers(&[
+            ("anthropic-beta", "a-1,c-3"),
+            ("x-amz-date", "20250101T000000Z"),
+            ("x-amz-security-token", "t"),
+            ("amz-sdk-invocation-id", "i"),
+            ("x-app", "cli"),
+        ]);
         let path = "/bedrock/model/us.anthropic.claude-x-v1:0/invoke-with-response-stream";
         let v = viewed(Endpoint::BedrockStream, path, body.clone(), &h).unwrap();
-        assert_eq!(as_json(&v.body), json!({"model": "us.anthropic.claude-x-v1:0", "stream": true, "max_tokens": 5,
-            "messages": [{"role": "user", "content": "hi"}], "system": "s"}));
+        assert_eq!(
+            as_json(&v.body),
+            json!({"model": "us.anthropic.claude-x-v1:0", "stream": true, "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"}], "system": "s"})
+        );
         assert!(v.body.starts_with(br#"{"model":"us.anthropic.claude-x-v1:0","stream":true,"max_tokens":5,"#));
         assert_eq!((v.inspected.model.as_str(), v.inspected.stream), ("us.anthropic.claude-x-v1:0", true));
         assert_eq!(v.cloud.original, body.to_string().as_bytes());
@@ -371,9 +394,19 @@ mod tests {
     #[test]
     fn bedrock_bodies_are_checked_like_messages_bodies() {
         let path = "/bedrock/model/m/invoke";
-        let error = viewed(Endpoint::BedrockInvoke, path, json!({"messages": [{"role": "user", "content": "x"}]}), &HeaderMap::new());
+        let error = viewed(
+            Endpoint::BedrockInvoke,
+            path,
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+            &HeaderMap::new(),
+        );
         assert!(error.unwrap_err().to_string().starts_with("max_tokens:"));
-        let error = viewed(Endpoint::BedrockInvoke, path, json!({"max_tokens": 1, "messages": [1], "anthropic_beta": "x"}), &HeaderMap::new());
+        let error = viewed(
+            Endpoint::BedrockInvoke,
+            path,
+            json!({"max_tokens": 1, "messages": [1], "anthropic_beta": "x"}),
+            &HeaderMap::new(),
+        );
         assert!(error.unwrap_err().to_string().starts_with("anthropic_beta:"));
     }
 
@@ -396,10 +429,14 @@ mod tests {
             "tools": [], "temperature": 0.5});
         let encoded = base64::engine::general_purpose::STANDARD.encode(invoke.to_string());
         let outer = json!({"input": {"invokeModel": {"body": encoded}}});
-        let v = viewed(Endpoint::BedrockCountTokens, "/bedrock/model/m:1/count-tokens", outer.clone(), &HeaderMap::new()).unwrap();
+        let v =
+            viewed(Endpoint::BedrockCountTokens, "/bedrock/model/m:1/count-tokens", outer.clone(), &HeaderMap::new())
+                .unwrap();
         assert_eq!(as_json(&v.body), json!({"model": "m:1", "messages": [1], "system": "s", "tools": []}));
         assert_eq!(v.cloud.original, outer.to_string().as_bytes());
-        for bad in [json!({"input": {"converse": {}}}), json!({"input": {"invokeModel": {"body": "%%"}}}), json!({"x": 1})] {
+        for bad in
+            [json!({"input": {"converse": {}}}), json!({"input": {"invokeModel": {"body": "%%"}}}), json!({"x": 1})]
+        {
             let error = viewed(Endpoint::BedrockCountTokens, "/bedrock/model/m/count-tokens", bad, &HeaderMap::new());
             assert_eq!(error.unwrap_err().kind(), "invalid_request");
         }

@@ -54,7 +54,15 @@ pub async fn admit(
     let Some(dialect) = endpoint.cloud() else {
         let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
         let route = resolve(snapshot, &inspected.model).map_err(refused)?;
-        return Ok(Admitted { caller, client_key, body: body.bytes, inspected, route, input_estimate: None, cloud: None });
+        return Ok(Admitted {
+            caller,
+            client_key,
+            body: body.bytes,
+            inspected,
+            route,
+            input_estimate: None,
+            cloud: None,
+        });
     };
     let Viewed { body, inspected, cloud } = view(endpoint, req.uri().path(), body, req.headers()).map_err(refused)?;
     let route = resolve_in_dialect(snapshot, &cloud.model, dialect).map_err(refused)?;

@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn token_counts_are_renamed() {
-        assert_eq!(bedrock_token_count(br#"{"input_tokens": 42}"#).unwrap(), Bytes::from_static(br#"{"inputTokens":42}"#));
+        assert_eq!(
+            bedrock_token_count(br#"{"input_tokens": 42}"#).unwrap(),
+            Bytes::from_static(br#"{"inputTokens":42}"#)
+        );
         assert!(bedrock_token_count(b"{}").unwrap_err().contains("input_tokens"));
     }
 }

@@ -192,7 +192,8 @@ mod tests {
     #[test]
     fn each_event_is_one_chunk_frame_carrying_its_json() {
         let out = run(&[sse(&EVENTS).as_bytes()]);
-        let expected: Vec<BedrockEvent> = EVENTS.iter().map(|e| BedrockEvent::Chunk(Bytes::from(e.to_string()))).collect();
+        let expected: Vec<BedrockEvent> =
+            EVENTS.iter().map(|e| BedrockEvent::Chunk(Bytes::from(e.to_string()))).collect();
         assert_eq!(decode(&out), expected);
     }
 
