@@ -12,7 +12,9 @@
 //! (how the answer is read back). A new format or dialect is a new variant here and its file.
 
 pub mod chat_via_anthropic;
+pub mod cloud_dialects;
 pub mod count_tokens_locally;
+pub mod for_bedrock;
 pub mod messages_via_openai;
 pub mod passthrough;
 pub mod wire_readers;
@@ -29,6 +31,7 @@ use crate::config::{ApiFormat, Target};
 use crate::error::GatewayError;
 use crate::upstream::{UpstreamReply, UpstreamRequest};
 pub use chat_via_anthropic::ChatViaAnthropic;
+use for_bedrock::ForBedrock;
 pub use messages_via_openai::MessagesViaOpenAi;
 pub use passthrough::Passthrough;
 use wire_readers::{AnthropicReader, OpenAiReader};
@@ -39,6 +42,10 @@ pub enum Exchange {
     OpenAiPassthrough(Passthrough<OpenAiReader>),
     MessagesViaOpenAi(MessagesViaOpenAi),
     ChatViaAnthropic(ChatViaAnthropic),
+    /// A Bedrock-dialect client of an Anthropic-format provider (or of the local token count).
+    BedrockViaAnthropic(ForBedrock<Passthrough<AnthropicReader>>),
+    /// A Bedrock-dialect client of an OpenAI-format provider.
+    BedrockViaOpenAi(ForBedrock<MessagesViaOpenAi>),
 }
 
 /// One attempt of a request at one target: what an exchange prepares its upstream request from.
@@ -97,6 +104,18 @@ impl Exchange {
             (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
                 chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
             }
+            (
+                Endpoint::BedrockInvoke
+                | Endpoint::BedrockStream
+                | Endpoint::BedrockCountTokens
+                | Endpoint::VertexPredict
+                | Endpoint::VertexStreamPredict
+                | Endpoint::VertexCountTokens,
+                _,
+            ) => return cloud_dialects::prepare(attempt),
+            (_, format @ (ApiFormat::Bedrock | ApiFormat::Vertex)) => {
+                return Err(GatewayError::Internal(format!("the {format} format's exchanges are not built yet")))
+            }
         })
     }
 
@@ -107,6 +126,8 @@ impl Exchange {
             Self::OpenAiPassthrough(e) => answer(e, reply, recorder).await,
             Self::MessagesViaOpenAi(e) => answer(e, reply, recorder).await,
             Self::ChatViaAnthropic(e) => answer(e, reply, recorder).await,
+            Self::BedrockViaAnthropic(e) => answer(e, reply, recorder).await,
+            Self::BedrockViaOpenAi(e) => answer(e, reply, recorder).await,
         }
     }
 }

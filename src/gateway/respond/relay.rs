@@ -36,6 +36,10 @@ pub trait StreamTransform: Unpin + 'static {
     fn failed_before_start(&self) -> Option<GatewayError> {
         None
     }
+    /// The `content-type` of the stream the gateway writes (a relayed stream keeps the upstream's).
+    fn content_type(&self) -> &'static str {
+        "text/event-stream; charset=utf-8"
+    }
 }
 
 /// The streamed response body.
