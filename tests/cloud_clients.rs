@@ -112,10 +112,6 @@ impl PyMock {
     fn stats(&self) -> Value {
         serde_json::from_str(&http_call(&self.url, "GET", "/_mock/stats", "")).expect("stats are JSON")
     }
-
-    fn reset(&self) {
-        http_call(&self.url, "POST", "/_mock/reset", "{}");
-    }
 }
 
 impl Drop for PyMock {
@@ -273,176 +269,262 @@ fn cloud_mocks_check_what_they_claim_with_boto3_google_auth_and_the_sdks() {
     }
 }
 
-/// AnthropicBedrock → gatehouse /bedrock → (a) the bedrock mock, relayed (the client signs with its own keys, which
-/// the mock does not know: gatehouse must drop that signature and sign with its own), (b) the same with the
-/// client's bearer = gateway key and gatehouse using a Bedrock API key, (c) the Anthropic-format and (d) the
-/// OpenAI-format mock, converted into event-stream frames.
+/// A check config with the fields of `extra` added to (or replacing) those of `base`.
+fn with(base: &Value, extra: Value) -> Value {
+    let mut config = base.clone();
+    config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    config
+}
+
+/// AnthropicBedrock's connection to gatehouse's /bedrock route, signing with AWS keys the Bedrock mock does not
+/// know (gatehouse must drop that signature and sign with its own) and the gateway key in x-gatehouse-key.
+fn bedrock_signing_client(rig: &Rig) -> Value {
+    json!({"base_url": rig.bedrock_base(), "region": REGION, "aws": format!("{CLIENT_AKID}:{CLIENT_SECRET}"),
+           "gateway_key": GW_KEY})
+}
+
+/// AnthropicBedrock with the gateway key as its Bedrock API key (`Authorization: Bearer`).
+fn bedrock_bearer_client(rig: &Rig) -> Value {
+    json!({"base_url": rig.bedrock_base(), "region": REGION, "api_key": GW_KEY})
+}
+
+/// AnthropicVertex on gatehouse's /vertex/v1 route with the gateway key as its access token.
+fn vertex_client(rig: &Rig) -> Value {
+    json!({"base_url": rig.vertex_base(), "region": VERTEX_REGION, "project": VERTEX_PROJECT, "access_token": GW_KEY})
+}
+
+/// The Rust mock's requests to the Anthropic Messages endpoint carry no Bedrock/Vertex-only fields and a model.
+fn assert_clean_anthropic_requests(mock: &MockUpstream) {
+    let requests: Vec<Recorded> = mock.requests().into_iter().filter(|r| r.path.ends_with("/v1/messages")).collect();
+    assert!(!requests.is_empty(), "the Anthropic-format mock was called");
+    for r in &requests {
+        let body = r.json();
+        assert!(
+            body.get("anthropic_version").is_none()
+                && body.get("anthropic_beta").is_none()
+                && body["model"].is_string(),
+            "Bedrock/Vertex-only fields removed and the model set for the Anthropic-format upstream: {body}"
+        );
+        assert!(
+            r.header("authorization").is_none_or(|a| !a.starts_with("AWS4-"))
+                && r.headers.iter().all(|(k, _)| !k.starts_with("x-amz-"))
+                && r.header("x-gatehouse-key").is_none(),
+            "no client SigV4 material or gateway key reached the Anthropic-format upstream: {:?}",
+            r.headers
+        );
+    }
+}
+
+/// AnthropicBedrock → /bedrock → a bedrock-format provider, relayed: the client signing with its own keys (explicit
+/// `br:` id; AnthropicBedrock's own anthropic_version relayed), the client with a bearer key (an id naming no
+/// provider → BEDROCK_DEFAULT_PROVIDER), and provider `brk` that uses a Bedrock API key upstream.
 #[test]
 #[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
-fn anthropic_bedrock_sdk_through_the_bedrock_dialect() {
-    let rig = Rig::new("bedrock-sdk", 3599);
+fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
+    let rig = Rig::new("bd-br", 3599);
     let id = format!("br:{BEDROCK_DEFAULT_ID}");
     run_check(
         "bedrock_sdk_check.py",
-        json!({
-            "label": "AnthropicBedrock (SigV4) → bedrock",
-            "base_url": rig.bedrock_base(), "region": REGION,
-            "aws": format!("{CLIENT_AKID}:{CLIENT_SECRET}"), "gateway_key": GW_KEY,
-            "models": {"text": id, "thinking": id, "tools": id, "script": id, "stream_error": "br:throttle-me",
-                       "stream_error_type": "throttlingException"},
-            "beta_model": id,
-            "bedrock_mock": rig.bedrock.url, "expect_auth": "sigv4", "expect_version": "2026-10-21",
-            "expect_encoded": true,
-            "count_tokens": {"model": id, "expect": 110, "bearer": GW_KEY},
-            "profiles": {"bearer": GW_KEY},
-        }),
-    );
-    let model_calls: Vec<Value> =
-        rig.bedrock.requests().into_iter().filter(|r| r["action"] == "invoke-with-response-stream").collect();
-    assert!(
-        model_calls.iter().all(|r| r["model_id"] == BEDROCK_DEFAULT_ID || r["model_id"] == "throttle-me"),
-        "the provider prefix is stripped: {:?}",
-        model_calls.iter().map(|r| r["model_id"].clone()).collect::<Vec<_>>()
-    );
-    // The default provider (BEDROCK_DEFAULT_PROVIDER=br) takes an id that names no provider; bearer client.
-    run_check(
-        "bedrock_sdk_check.py",
-        json!({
-            "label": "AnthropicBedrock (bearer) → default provider",
-            "base_url": rig.bedrock_base(), "region": REGION, "api_key": GW_KEY,
-            "models": cloud_models(BEDROCK_DEFAULT_ID, "throttle-again"),
-            "bedrock_mock": rig.bedrock.url, "expect_auth": "sigv4", "expect_model_id": null,
-        }),
-    );
-    run_check(
-        "bedrock_sdk_check.py",
-        json!({
-            "label": "AnthropicBedrock → brk (gatehouse uses a Bedrock API key)",
-            "base_url": rig.bedrock_base(), "region": REGION, "api_key": GW_KEY,
-            "models": {"text": "brk:anthropic.claude-3-haiku", "script": "brk:anthropic.claude-3-haiku"},
-            "bedrock_mock": rig.bedrock.url, "expect_auth": "bearer", "expect_model_id": "anthropic.claude-3-haiku",
-            "expect_version": "2026-10-21",
-        }),
-    );
-    for p in ["mock", "oai"] {
-        let mut models = rust_mock_models(p);
-        if p == "mock" {
-            models["stream_error"] = json!("mock:fixture-mid_stream_error");
-        }
-        run_check(
-            "bedrock_sdk_check.py",
+        with(
+            &bedrock_signing_client(&rig),
             json!({
-                "label": format!("AnthropicBedrock → {p}"),
-                "base_url": rig.bedrock_base(), "region": REGION,
-                "aws": format!("{CLIENT_AKID}:{CLIENT_SECRET}"), "gateway_key": GW_KEY,
-                "models": models,
-                "beta_model": format!("{p}:script"),
-                "count_tokens": if p == "mock" { json!({"model": "mock:fixture-text", "expect": 42, "bearer": GW_KEY}) } else { Value::Null },
+                "label": "AnthropicBedrock (SigV4) → br",
+                "models": {"text": id, "thinking": id, "tools": id, "script": id, "stream_error": "br:throttle-me",
+                           "stream_error_type": "throttlingException"},
+                "beta_model": id,
+                "bedrock_mock": rig.bedrock.url, "expect_auth": "sigv4", "expect_version": "2026-10-21",
+                "expect_encoded": true,
+                "count_tokens": {"model": id, "expect": 110, "bearer": GW_KEY},
+                "profiles": {"bearer": GW_KEY},
             }),
-        );
-    }
-    let anthropic_side = rig.rust_mock.requests();
-    assert!(
-        anthropic_side.iter().filter(|r| r.path.ends_with("/v1/messages")).all(|r| {
-            r.header("authorization").is_none_or(|a| !a.starts_with("AWS4-"))
-                && r.headers.iter().all(|(k, _)| !k.starts_with("x-amz-"))
-        }),
-        "no client SigV4 material reached the Anthropic-format upstream"
+        ),
     );
+    let ids: Vec<Value> = rig
+        .bedrock
+        .requests()
+        .into_iter()
+        .filter_map(|r| r["action"].is_string().then(|| r["model_id"].clone()))
+        .collect();
     assert!(
-        anthropic_side.iter().any(|r| r.header("anthropic-beta").is_some_and(|b| b.contains("context-1m-2025-08-07"))),
-        "the body's anthropic_beta reached the Anthropic-format upstream as the anthropic-beta header"
+        ids.iter().all(|id| id == BEDROCK_DEFAULT_ID || id == "throttle-me"),
+        "the provider prefix is stripped: {ids:?}"
     );
-    assert!(
-        anthropic_side.iter().filter(|r| r.path.ends_with("/v1/messages")).all(|r| {
-            let body = r.json();
-            body.get("anthropic_version").is_none() && body.get("anthropic_beta").is_none() && body["model"].is_string()
-        }),
-        "Bedrock-only fields removed and the model set for the Anthropic-format upstream"
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_bearer_client(&rig),
+            json!({
+                "label": "AnthropicBedrock (bearer) → default provider br",
+                "models": cloud_models(BEDROCK_DEFAULT_ID, "throttle-again"),
+                "bedrock_mock": rig.bedrock.url, "expect_auth": "sigv4", "expect_model_id": BEDROCK_DEFAULT_ID,
+            }),
+        ),
+    );
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_bearer_client(&rig),
+            json!({
+                "label": "AnthropicBedrock → brk (gatehouse uses a Bedrock API key)",
+                "models": {"text": "brk:anthropic.claude-3-haiku", "script": "brk:anthropic.claude-3-haiku"},
+                "bedrock_mock": rig.bedrock.url, "expect_auth": "bearer", "expect_model_id": "anthropic.claude-3-haiku",
+                "expect_version": "2026-10-21",
+            }),
+        ),
     );
 }
 
-/// AnthropicVertex → gatehouse /vertex/v1 → (a) the vertex mock (service account and static token), relayed,
-/// (b) the bedrock mock, (c) the Anthropic-format and (d) the OpenAI-format mock.
+/// AnthropicBedrock → /bedrock → the Anthropic-format mock: the answer converted into event-stream frames (an
+/// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header.
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
+    let rig = Rig::new("bd-an", 3599);
+    let mut models = rust_mock_models("mock");
+    models["stream_error"] = json!("mock:fixture-mid_stream_error");
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_signing_client(&rig),
+            json!({
+                "label": "AnthropicBedrock → mock (Anthropic format)", "models": models, "beta_model": "mock:script",
+                "count_tokens": {"model": "mock:fixture-text", "expect": 42, "bearer": GW_KEY},
+            }),
+        ),
+    );
+    assert_clean_anthropic_requests(&rig.rust_mock);
+    assert!(
+        rig.rust_mock
+            .requests()
+            .iter()
+            .any(|r| r.header("anthropic-beta").is_some_and(|b| b.contains("context-1m-2025-08-07"))),
+        "the body's anthropic_beta reached the Anthropic-format upstream as the anthropic-beta header"
+    );
+}
+
+/// AnthropicBedrock → /bedrock → the OpenAI-format mock (converted twice: Bedrock → Messages → Chat Completions).
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
+    let rig = Rig::new("bd-oai", 3599);
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_bearer_client(&rig),
+            json!({"label": "AnthropicBedrock → oai", "models": rust_mock_models("oai")}),
+        ),
+    );
+    let chat = rig.rust_mock.requests().into_iter().filter(|r| r.path.ends_with("/chat/completions")).count();
+    assert!(chat > 0, "the OpenAI-format mock was called");
+}
+
+/// AnthropicVertex → /vertex/v1 → vertex-format providers, relayed: `vx` (service account; count tokens; betas),
+/// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token).
 #[test]
 #[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
-fn anthropic_vertex_sdk_through_the_vertex_dialect() {
-    let rig = Rig::new("vertex-sdk", 3599);
-    let base = json!({"base_url": rig.vertex_base(), "region": VERTEX_REGION, "project": VERTEX_PROJECT,
-                      "access_token": GW_KEY});
-    let with = |extra: Value| {
-        let mut config = base.clone();
-        config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        config
-    };
-    let mut models = cloud_models(&format!("vx:{VERTEX_DEFAULT_MODEL}"), "vx:overload-me");
+fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
+    let rig = Rig::new("vd-vx", 3599);
+    let client = vertex_client(&rig);
+    let model = format!("vx:{VERTEX_DEFAULT_MODEL}");
+    let mut models = cloud_models(&model, "vx:overload-me");
     models["stream_error_type"] = json!("overloaded_error");
     run_check(
         "vertex_sdk_check.py",
-        with(json!({
-            "label": "AnthropicVertex → vx (service account)", "models": models,
-            "beta_model": format!("vx:{VERTEX_DEFAULT_MODEL}"),
-            "count_tokens": {"model": format!("vx:{VERTEX_DEFAULT_MODEL}"), "expect": 110},
-            "vertex_mock": rig.vertex.url, "expect_auth": "issued", "expect_version": "2026-10-21",
-        })),
+        with(
+            &client,
+            json!({
+                "label": "AnthropicVertex → vx (service account)", "models": models, "beta_model": model,
+                "count_tokens": {"model": model, "expect": 110},
+                "vertex_mock": rig.vertex.url, "expect_auth": "issued", "expect_version": "2026-10-21",
+            }),
+        ),
     );
     run_check(
         "vertex_sdk_check.py",
-        with(json!({
-            "label": "AnthropicVertex → default provider", "models": cloud_models(VERTEX_DEFAULT_MODEL, "overload-2"),
-            "vertex_mock": rig.vertex.url, "expect_auth": "issued",
-        })),
+        with(
+            &client,
+            json!({
+                "label": "AnthropicVertex → default provider vx",
+                "models": cloud_models(VERTEX_DEFAULT_MODEL, "overload-2"),
+                "vertex_mock": rig.vertex.url, "expect_auth": "issued", "expect_model": null,
+            }),
+        ),
     );
     run_check(
         "vertex_sdk_check.py",
-        with(json!({
-            "label": "AnthropicVertex → vxs (static token)", "models": {"text": "vxs:claude-haiku-4-5@20251001"},
-            "vertex_mock": rig.vertex.url, "expect_auth": "static", "expect_model": "claude-haiku-4-5@20251001",
-        })),
+        with(
+            &client,
+            json!({
+                "label": "AnthropicVertex → vxs (static token)", "models": {"text": "vxs:claude-haiku-4-5@20251001"},
+                "vertex_mock": rig.vertex.url, "expect_auth": "static", "expect_model": "claude-haiku-4-5@20251001",
+            }),
+        ),
     );
+}
+
+/// AnthropicVertex → /vertex/v1 → the bedrock mock: Vertex body to a signed Bedrock request, frames back to SSE.
+#[test]
+#[ignore = "needs the anthropic Python package (and the mock's boto3); run by .ci/suites/cloud.sh"]
+fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
+    let rig = Rig::new("vd-br", 3599);
     let id = format!("br:{BEDROCK_DEFAULT_ID}");
     let mut models = cloud_models(&id, "br:throttle-me");
     models["stream_error_type"] = json!("rate_limit_error");
     run_check(
         "vertex_sdk_check.py",
-        with(json!({"label": "AnthropicVertex → br (bedrock)", "models": models})),
+        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → br", "models": models})),
     );
-    let bedrock_side = rig.bedrock.requests();
+    let records = rig.bedrock.requests();
     assert!(
-        bedrock_side.iter().all(|r| r["error"].is_null() || r["model_id"] == "throttle-me"),
-        "every Bedrock request passed the mock: {bedrock_side:?}"
+        records.iter().all(|r| r["error"].is_null() || r["model_id"] == "throttle-me"),
+        "every Bedrock request passed the mock: {records:?}"
     );
     assert!(
-        bedrock_side.iter().filter(|r| r["body"].is_object()).all(|r| r["body"]["anthropic_version"]
-            == "bedrock-2023-05-31"
-            || r["body"]["anthropic_version"] == "2026-10-21"),
-        "Bedrock got a Bedrock anthropic_version"
-    );
-    for p in ["mock", "oai"] {
-        run_check(
-            "vertex_sdk_check.py",
-            with(json!({
-                "label": format!("AnthropicVertex → {p}"), "models": rust_mock_models(p),
-                "count_tokens": if p == "mock" { json!({"model": "mock:fixture-text", "expect": 42}) } else { Value::Null },
-            })),
-        );
-    }
-    assert!(
-        rig.rust_mock.requests().iter().filter(|r| r.path.ends_with("/v1/messages")).all(|r| {
-            let body = r.json();
-            body.get("anthropic_version").is_none() && body["model"].is_string()
-        }),
-        "anthropic_version removed and the model set for the Anthropic-format upstream"
+        records
+            .iter()
+            .filter(|r| r["body"].is_object())
+            .all(|r| r["body"]["anthropic_version"] == "bedrock-2023-05-31"
+                && r["model_id"].as_str().is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me")),
+        "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
     );
 }
 
-/// The plain Anthropic SDK (/v1/messages) through gatehouse to bedrock-format providers (SigV4 verified by botocore;
-/// Bedrock API key) and a vertex-format provider (service account: exchange, reuse, refresh before expiry, refresh
-/// after a 401), with the error paths: expired AWS credentials and a mid-stream exception frame.
+/// AnthropicVertex → /vertex/v1 → the Anthropic-format mock (relayed SSE), count tokens included.
 #[test]
-#[ignore = "needs the anthropic Python package (and the mocks' boto3, pyjwt); run by .ci/suites/cloud.sh"]
-fn anthropic_sdk_through_gatehouse_to_bedrock_and_vertex_upstreams() {
-    let rig = Rig::new("upstreams", 63);
+#[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
+fn vertex_dialect_anthropic_vertex_sdk_to_anthropic_upstream() {
+    let rig = Rig::new("vd-an", 3599);
+    let mut models = rust_mock_models("mock");
+    models["stream_error"] = json!("mock:fixture-mid_stream_error");
+    run_check(
+        "vertex_sdk_check.py",
+        with(
+            &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → mock", "models": models,
+                   "count_tokens": {"model": "mock:fixture-text", "expect": 42}}),
+        ),
+    );
+    assert_clean_anthropic_requests(&rig.rust_mock);
+}
+
+/// AnthropicVertex → /vertex/v1 → the OpenAI-format mock.
+#[test]
+#[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
+fn vertex_dialect_anthropic_vertex_sdk_to_openai_upstream() {
+    let rig = Rig::new("vd-oai", 3599);
+    run_check(
+        "vertex_sdk_check.py",
+        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → oai", "models": rust_mock_models("oai")})),
+    );
+}
+
+/// The plain Anthropic SDK (/v1/messages) through gatehouse to bedrock-format providers: SigV4 verified by botocore
+/// (`br`), a Bedrock API key (`brk`); count tokens; betas into the body; expired AWS credentials → a 401/403
+/// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event.
+#[test]
+#[ignore = "needs the anthropic Python package (and the mock's boto3); run by .ci/suites/cloud.sh"]
+fn anthropic_sdk_to_bedrock_upstream() {
+    let rig = Rig::new("up-br", 3599);
     let id = format!("br:{BEDROCK_DEFAULT_ID}");
     let mut models = cloud_models(&id, "br:throttle-me");
     models["stream_error_type"] = json!("rate_limit_error");
@@ -465,6 +547,15 @@ fn anthropic_sdk_through_gatehouse_to_bedrock_and_vertex_upstreams() {
             "expect_model": "anthropic.claude-3-haiku", "expect_auth": "bearer",
         }),
     );
+}
+
+/// The plain Anthropic SDK through gatehouse to a vertex-format provider with a service account: one exchange, the
+/// token reused while more than 60 s remain, refreshed after (the mock issues 63 s tokens), refreshed and the
+/// request retried after a 401; then every round, count tokens, betas as a header, a mid-stream error event.
+#[test]
+#[ignore = "needs the anthropic Python package (and the mock's pyjwt, cryptography); run by .ci/suites/cloud.sh"]
+fn anthropic_sdk_to_vertex_upstream_with_service_account_refresh() {
+    let rig = Rig::new("up-vx", 63);
     let model = format!("vx:{VERTEX_DEFAULT_MODEL}");
     let mut models = cloud_models(&model, "vx:overload-me");
     models["stream_error_type"] = json!("overloaded_error");
@@ -479,7 +570,7 @@ fn anthropic_sdk_through_gatehouse_to_bedrock_and_vertex_upstreams() {
         }),
     );
     let tokens: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] == "token").collect();
-    assert!(tokens.iter().all(|t| t["error"].is_null()), "every JWT the gateway sent was valid: {tokens:?}");
+    assert!(tokens.iter().all(|t| t["error"].is_null()), "every JWT gatehouse sent was valid: {tokens:?}");
     assert!(rig.vertex.stats()["exchanges"].as_u64().unwrap_or(0) >= 1);
 }
 
@@ -491,6 +582,8 @@ fn claude_binary() -> PathBuf {
 /// The prompt that makes every scripted mock call the Bash tool (`echo tool-ran-ok`) and then report its result.
 const TOOL_PROMPT: &str = "Please use the tool to print a marker.";
 const TOOL_ANSWER: &str = "The tool said: tool-ran-ok";
+/// How long one Claude Code run may take (it needs a few seconds; failing requests are retried for minutes).
+const CLAUDE_DEADLINE: Duration = Duration::from_secs(90);
 
 /// Runs `claude -p TOOL_PROMPT` offline with a fresh HOME, the mode's `env`, and `--model` when given.
 fn run_claude(label: &str, model: Option<&str>, env: &[(&str, &str)]) -> String {
@@ -510,10 +603,27 @@ fn run_claude(label: &str, model: Option<&str>, env: &[(&str, &str)]) -> String 
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .envs(env.iter().copied())
         .current_dir(&home.0);
-    let out = cmd.output().expect("claude runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = home.0.join("claude-output.txt");
+    let file = std::fs::File::create(&log).unwrap();
+    cmd.stdout(file.try_clone().unwrap()).stderr(file);
+    let mut child = cmd.spawn().expect("claude runs");
+    // Claude Code retries failed requests for a long time; a run that has not finished in CLAUDE_DEADLINE failed.
+    let deadline = std::time::Instant::now() + CLAUDE_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     println!("claude [{label}] --model {model:?}:\n{text}");
-    assert!(out.status.success(), "claude [{label}] failed: {text}");
+    let status = status.unwrap_or_else(|| panic!("claude [{label}] did not finish in {CLAUDE_DEADLINE:?}: {text}"));
+    assert!(status.success(), "claude [{label}] failed ({status}): {text}");
     assert!(text.contains(TOOL_ANSWER), "claude [{label}] printed the final answer: {text}");
     text
 }
@@ -574,17 +684,14 @@ fn claude_code_against_the_cloud_mocks_directly() {
     assert!(vertex.requests().iter().any(record_has_tool_result), "the tool result reached the mock");
 }
 
-/// Claude Code in Bedrock mode through gatehouse, a tool call round trip each: (a) the bedrock mock (default model
-/// id, default provider; Claude Code signs with its own AWS keys, gatehouse re-signs with its own), (b) the
-/// Anthropic-format and (c) the OpenAI-format mock (the gateway key as AWS_BEARER_TOKEN_BEDROCK), (d) the vertex
-/// mock (no client auth but x-gatehouse-key via ANTHROPIC_CUSTOM_HEADERS, CLAUDE_CODE_SKIP_BEDROCK_AUTH).
+/// Claude Code in Bedrock mode, signing with its own AWS keys (unknown to the Bedrock mock) plus x-gatehouse-key
+/// in ANTHROPIC_CUSTOM_HEADERS, default model id → BEDROCK_DEFAULT_PROVIDER → the bedrock mock (SigV4 re-done by
+/// gatehouse, verified by botocore); a tool call round trip.
 #[test]
 #[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
-fn claude_code_bedrock_mode_through_gatehouse() {
-    let rig = Rig::new("cc-bedrock", 3599);
-    let base = rig.bedrock_base();
-
-    let mut env = bedrock_mode(&base);
+fn claude_code_bedrock_mode_to_bedrock_upstream() {
+    let rig = Rig::new("cc-bd-br", 3599);
+    let mut env = bedrock_mode(&rig.bedrock_base());
     env.push(("AWS_ACCESS_KEY_ID", CLIENT_AKID.into()));
     env.push(("AWS_SECRET_ACCESS_KEY", CLIENT_SECRET.into()));
     env.push(("ANTHROPIC_CUSTOM_HEADERS", format!("x-gatehouse-key: {GW_KEY}")));
@@ -593,53 +700,85 @@ fn claude_code_bedrock_mode_through_gatehouse() {
     assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
     assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
     assert!(
-        records.iter().filter(|r| r["action"].is_string()).all(|r| r["model_id"] == BEDROCK_DEFAULT_ID
-            && r["body"]["anthropic_version"] == "bedrock-2023-05-31"),
+        records
+            .iter()
+            .filter(|r| r["action"].is_string())
+            .all(|r| r["model_id"] == BEDROCK_DEFAULT_ID && r["body"]["anthropic_version"] == "bedrock-2023-05-31"),
         "Claude Code's id and anthropic_version reached Bedrock: {records:?}"
     );
     assert!(
-        records.iter().filter(|r| r["action"] == "invoke-with-response-stream").any(|r| {
-            let betas = r["body"]["anthropic_beta"].to_string();
-            betas.contains("interleaved-thinking-2025-05-14")
-        }),
+        records
+            .iter()
+            .filter(|r| r["action"] == "invoke-with-response-stream")
+            .any(|r| { r["body"]["anthropic_beta"].to_string().contains("interleaved-thinking-2025-05-14") }),
         "Claude Code's anthropic_beta body array reached Bedrock"
     );
+}
 
-    for p in ["mock", "oai"] {
-        let before = rig.rust_mock.hits();
-        let mut env = bedrock_mode(&base);
-        env.push(("AWS_BEARER_TOKEN_BEDROCK", GW_KEY.into()));
-        run_claude(&format!("bedrock mode → {p}"), Some(&format!("{p}:script")), &as_refs(&env));
-        assert!(rust_mock_saw_tool_result(&rig.rust_mock, before), "{p}: the tool result reached the provider");
-    }
-    if let Some(r) = rig.rust_mock.requests().iter().find(|r| r.path.ends_with("/v1/messages")) {
-        let beta = r.header("anthropic-beta").unwrap_or("");
-        assert!(
-            beta.contains("claude-code-20250219") && beta.contains("interleaved-thinking-2025-05-14"),
-            "the header and body betas merged for the Anthropic-format upstream: {beta}"
-        );
-    }
+/// Claude Code in Bedrock mode (the gateway key as AWS_BEARER_TOKEN_BEDROCK), `--model mock:script` → the
+/// Anthropic-format mock; the header and body betas merged.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code); run by .ci/suites/cloud.sh"]
+fn claude_code_bedrock_mode_to_anthropic_upstream() {
+    let rig = Rig::new("cc-bd-an", 3599);
+    let mut env = bedrock_mode(&rig.bedrock_base());
+    env.push(("AWS_BEARER_TOKEN_BEDROCK", GW_KEY.into()));
+    run_claude("bedrock mode → mock", Some("mock:script"), &as_refs(&env));
+    assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
+    assert_clean_anthropic_requests(&rig.rust_mock);
+    let main = rig.rust_mock.requests().into_iter().filter(|r| r.path.ends_with("/v1/messages")).last().unwrap();
+    let beta = main.header("anthropic-beta").unwrap_or("").to_string();
+    assert!(
+        beta.contains("claude-code-20250219") && beta.contains("interleaved-thinking-2025-05-14"),
+        "the header and body betas merged for the Anthropic-format upstream: {beta}"
+    );
+}
 
-    rig.vertex.reset();
-    let mut env = bedrock_mode(&base);
+/// Claude Code in Bedrock mode (AWS_BEARER_TOKEN_BEDROCK = the gateway key), `--model oai:script` → the
+/// OpenAI-format mock.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code); run by .ci/suites/cloud.sh"]
+fn claude_code_bedrock_mode_to_openai_upstream() {
+    let rig = Rig::new("cc-bd-oai", 3599);
+    let mut env = bedrock_mode(&rig.bedrock_base());
+    env.push(("AWS_BEARER_TOKEN_BEDROCK", GW_KEY.into()));
+    run_claude("bedrock mode → oai", Some("oai:script"), &as_refs(&env));
+    assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
+}
+
+/// Claude Code in Bedrock mode with CLAUDE_CODE_SKIP_BEDROCK_AUTH (no client auth; the gateway key via
+/// ANTHROPIC_CUSTOM_HEADERS), `--model vx:…` → the vertex mock (service account).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_bedrock_mode_to_vertex_upstream() {
+    let rig = Rig::new("cc-bd-vx", 3599);
+    let mut env = bedrock_mode(&rig.bedrock_base());
     env.push(("CLAUDE_CODE_SKIP_BEDROCK_AUTH", "1".into()));
     env.push(("ANTHROPIC_CUSTOM_HEADERS", format!("x-gatehouse-key: {GW_KEY}")));
     run_claude("bedrock mode → vx", Some(&format!("vx:{VERTEX_DEFAULT_MODEL}")), &as_refs(&env));
-    assert!(rig.vertex.requests().iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
+    let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Vertex mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
+    assert!(
+        records.iter().all(|r| r["body"]["anthropic_version"] == "vertex-2023-10-16"),
+        "Vertex got Vertex's anthropic_version: {records:?}"
+    );
 }
 
-/// Claude Code in Vertex mode (CLAUDE_CODE_SKIP_VERTEX_AUTH + ANTHROPIC_AUTH_TOKEN = the gateway key) through
-/// gatehouse, a tool call round trip each: (a) the vertex mock (default model, default provider, service account),
-/// (b) the bedrock mock, (c) the Anthropic-format and (d) the OpenAI-format mock.
-#[test]
-#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
-fn claude_code_vertex_mode_through_gatehouse() {
-    let rig = Rig::new("cc-vertex", 3599);
+/// Claude Code's Vertex-mode environment with the gateway key as ANTHROPIC_AUTH_TOKEN.
+fn vertex_mode_env(rig: &Rig) -> Vec<(&'static str, String)> {
     let mut env = vertex_mode(&rig.vertex_base());
     env.push(("ANTHROPIC_AUTH_TOKEN", GW_KEY.into()));
-    let env = as_refs(&env);
+    env
+}
 
-    run_claude("vertex mode → vx (default)", None, &env);
+/// Claude Code in Vertex mode, default model → VERTEX_DEFAULT_PROVIDER → the vertex mock, with a token gatehouse
+/// got from the service account (the client's bearer, the gateway key, never forwarded).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_vertex_mode_to_vertex_upstream() {
+    let rig = Rig::new("cc-vd-vx", 3599);
+    run_claude("vertex mode → vx (default)", None, &as_refs(&vertex_mode_env(&rig)));
     let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
     assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Vertex mock: {records:?}");
     assert!(records.iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
@@ -651,15 +790,40 @@ fn claude_code_vertex_mode_through_gatehouse() {
         records.iter().flat_map(|r| r["headers"].as_array().unwrap()).all(|h| h[1] != format!("Bearer {GW_KEY}")),
         "the client's bearer (the gateway key) never reached Vertex"
     );
+}
 
-    run_claude("vertex mode → br", Some(&format!("br:{BEDROCK_DEFAULT_ID}")), &env);
+/// Claude Code in Vertex mode, `--model br:<Bedrock id>` → the bedrock mock (SigV4 by gatehouse).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_vertex_mode_to_bedrock_upstream() {
+    let rig = Rig::new("cc-vd-br", 3599);
+    run_claude("vertex mode → br", Some(&format!("br:{BEDROCK_DEFAULT_ID}")), &as_refs(&vertex_mode_env(&rig)));
     let records = rig.bedrock.requests();
     assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
     assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
+    assert!(
+        records.iter().filter(|r| r["action"].is_string()).all(|r| r["model_id"] == BEDROCK_DEFAULT_ID
+            && r["body"]["anthropic_version"] == "bedrock-2023-05-31"
+            && r["body"].get("stream").is_none()),
+        "a Bedrock body for the Bedrock id: {records:?}"
+    );
+}
 
-    for p in ["mock", "oai"] {
-        let before = rig.rust_mock.hits();
-        run_claude(&format!("vertex mode → {p}"), Some(&format!("{p}:script")), &env);
-        assert!(rust_mock_saw_tool_result(&rig.rust_mock, before), "{p}: the tool result reached the provider");
-    }
+/// Claude Code in Vertex mode, `--model mock:script` → the Anthropic-format mock.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code); run by .ci/suites/cloud.sh"]
+fn claude_code_vertex_mode_to_anthropic_upstream() {
+    let rig = Rig::new("cc-vd-an", 3599);
+    run_claude("vertex mode → mock", Some("mock:script"), &as_refs(&vertex_mode_env(&rig)));
+    assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
+    assert_clean_anthropic_requests(&rig.rust_mock);
+}
+
+/// Claude Code in Vertex mode, `--model oai:script` → the OpenAI-format mock.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code); run by .ci/suites/cloud.sh"]
+fn claude_code_vertex_mode_to_openai_upstream() {
+    let rig = Rig::new("cc-vd-oai", 3599);
+    run_claude("vertex mode → oai", Some("oai:script"), &as_refs(&vertex_mode_env(&rig)));
+    assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
 }
