@@ -589,7 +589,7 @@ const CLAUDE_DEADLINE: Duration = Duration::from_secs(90);
 fn run_claude(label: &str, model: Option<&str>, env: &[(&str, &str)]) -> String {
     let home = TempDir::new(&format!("claude-{}", label.replace([' ', ':', '/'], "-")));
     let mut cmd = Command::new(claude_binary());
-    cmd.args(["-p", TOOL_PROMPT, "--allowedTools", "Bash(echo:*)"]);
+    cmd.args(["-p", TOOL_PROMPT, "--allowedTools", "Bash(echo:*)", "--debug"]);
     if let Some(model) = model {
         cmd.args(["--model", model]);
     }
@@ -620,12 +620,28 @@ fn run_claude(label: &str, model: Option<&str>, env: &[(&str, &str)]) -> String 
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut text = std::fs::read_to_string(&log).unwrap_or_default();
     println!("claude [{label}] --model {model:?}:\n{text}");
+    if !status.is_some_and(|s| s.success()) || !text.contains(TOOL_ANSWER) {
+        text.push_str(&format!("\n--- Claude Code's debug log, errors ---\n{}", debug_errors(&home.0)));
+    }
     let status = status.unwrap_or_else(|| panic!("claude [{label}] did not finish in {CLAUDE_DEADLINE:?}: {text}"));
     assert!(status.success(), "claude [{label}] failed ({status}): {text}");
     assert!(text.contains(TOOL_ANSWER), "claude [{label}] printed the final answer: {text}");
     text
+}
+
+/// The `[ERROR]` and `[WARN]` lines of Claude Code's `--debug` logs (under `<home>/.claude/debug/`): why requests
+/// failed, which print mode does not say on stdout.
+fn debug_errors(home: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(home.join(".claude/debug")) else { return "(no debug log)".into() };
+    let lines: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| (l.contains("[ERROR]") || l.contains("[WARN]")) && !l.contains("Failed to save config"))
+        .collect();
+    lines[lines.len().saturating_sub(25)..].join("\n")
 }
 
 /// Whether a recorded body (Python mock record) carries the tool's result back.
