@@ -336,6 +336,10 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
                 "expect_encoded": true,
                 "count_tokens": {"model": id, "expect": 110, "bearer": GW_KEY},
                 "profiles": {"bearer": GW_KEY},
+                "raw_stream": {"model": id, "bearer": GW_KEY},
+                "byte_exact": {"model": id, "upstream_id": BEDROCK_DEFAULT_ID, "direct": rig.bedrock.url,
+                               "direct_bearer": BEDROCK_API_KEY, "bearer": GW_KEY},
+                "auth_error": true,
             }),
         ),
     );
@@ -389,6 +393,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
             json!({
                 "label": "AnthropicBedrock → mock (Anthropic format)", "models": models, "beta_model": "mock:script",
                 "count_tokens": {"model": "mock:fixture-text", "expect": 42, "bearer": GW_KEY},
+                "raw_stream": {"model": "mock:fixture-text", "bearer": GW_KEY},
+                "auth_error": true,
             }),
         ),
     );
@@ -411,7 +417,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
         "bedrock_sdk_check.py",
         with(
             &bedrock_bearer_client(&rig),
-            json!({"label": "AnthropicBedrock → oai", "models": rust_mock_models("oai")}),
+            json!({"label": "AnthropicBedrock → oai", "models": rust_mock_models("oai"),
+                   "raw_stream": {"model": "oai:fixture-text", "bearer": GW_KEY}}),
         ),
     );
     let chat = rig.rust_mock.requests().into_iter().filter(|r| r.path.ends_with("/chat/completions")).count();
@@ -436,6 +443,9 @@ fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
                 "label": "AnthropicVertex → vx (service account)", "models": models, "beta_model": model,
                 "count_tokens": {"model": model, "expect": 110},
                 "vertex_mock": rig.vertex.url, "expect_auth": "issued", "expect_version": "2026-10-21",
+                "byte_exact": {"model": model, "upstream_model": VERTEX_DEFAULT_MODEL,
+                               "direct": format!("{}/v1", rig.vertex.url), "direct_token": VERTEX_STATIC},
+                "auth_error": true,
             }),
         ),
     );

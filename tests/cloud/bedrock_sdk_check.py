@@ -16,12 +16,20 @@ Usage: python3 bedrock_sdk_check.py '<json config>'
   expect_auth       optional: "sigv4" | "bearer": how the mock must have been called
   count_tokens      optional {"model": id, "expect": n, "bearer": key}: a raw POST …/count-tokens with that bearer
   profiles          optional {"bearer": key}: GET …/inference-profiles must answer {"inferenceProfileSummaries": []}
+  raw_stream        optional {"model": id, "bearer": key}: a raw stream request; every frame decoded by
+                    eventstream.py (CRCs checked), `chunk` events only, ending with message_stop
+  byte_exact        optional {"model": gateway id, "upstream_id": id, "direct": mock url, "direct_bearer": key,
+                    "bearer": gateway key}: the same stream request through gatehouse and straight to the mock must
+                    give the same bytes
+  auth_error        optional: a wrong gateway key must get a Bedrock error (401/403, {"message"}, x-amzn-ErrorType)
 """
 
 import base64
 import json
+import urllib.parse
 
 import anthropic
+import eventstream
 from checks import check, config, http, mock_get, mock_post, run_all
 
 BETA = "context-1m-2025-08-07"
@@ -87,4 +95,47 @@ if mock:
     if cfg.get("beta_model"):
         betas = [r["body"].get("anthropic_beta") for r in records]
         check(any(isinstance(b, list) and BETA in b for b in betas), f"{label}: anthropic_beta carried {BETA} ({betas})")
+
+STREAM_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+               "messages": [{"role": "user", "content": "Hello, raw stream"}]}
+
+
+def raw_stream(base, model, bearer):
+    quoted = urllib.parse.quote(model, safe="")
+    return http("POST", f"{base}/model/{quoted}/invoke-with-response-stream", STREAM_BODY,
+                {"authorization": f"Bearer {bearer}"})
+
+
+if cfg.get("raw_stream"):
+    rs = cfg["raw_stream"]
+    status, headers, data = raw_stream(cfg["base_url"], rs["model"], rs["bearer"])
+    check(status == 200, f"{label}: raw stream answers 200 ({status} {data[:200]!r})")
+    check(headers.get("content-type") == "application/vnd.amazon.eventstream",
+          f"{label}: raw stream content-type {headers.get('content-type')}")
+    try:
+        frames = eventstream.decode_all(data)
+    except ValueError as e:
+        raise SystemExit(f"FAILED: {label}: the frames do not decode ({e})")
+    kinds = {(h.get(":message-type"), h.get(":event-type")) for h, _ in frames}
+    check(kinds == {("event", "chunk")}, f"{label}: only chunk events, valid CRCs ({len(frames)} frames, {kinds})")
+    events = eventstream.anthropic_events(data)
+    check(events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop",
+          f"{label}: chunks carry message_start … message_stop ({[e['type'] for e in events]})")
+
+if cfg.get("byte_exact"):
+    be = cfg["byte_exact"]
+    s1, _, via = raw_stream(cfg["base_url"], be["model"], be["bearer"])
+    s2, _, direct = raw_stream(be["direct"], be["upstream_id"], be["direct_bearer"])
+    check(s1 == 200 and s2 == 200, f"{label}: byte-exact: both streams answered ({s1}, {s2})")
+    check(via == direct, f"{label}: the stream through gatehouse is byte-for-byte Bedrock's ({len(via)} vs {len(direct)} bytes)")
+
+if cfg.get("auth_error"):
+    quoted = urllib.parse.quote(cfg["models"]["text"], safe="")
+    status, headers, data = http("POST", f"{cfg['base_url']}/model/{quoted}/invoke", STREAM_BODY,
+                                 {"authorization": "Bearer not-the-gateway-key"})
+    kind = headers.get("x-amzn-errortype", "")
+    check(status in (401, 403) and kind.endswith("Exception"), f"{label}: a wrong key → {status} {kind}")
+    body = json.loads(data)
+    check(isinstance(body.get("message"), str) and body["message"], f"{label}: a Bedrock error body ({body})")
+
 print(f"{label}: all checks passed")

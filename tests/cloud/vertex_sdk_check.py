@@ -12,11 +12,17 @@ Usage: python3 vertex_sdk_check.py '<json config>'
   expect_version    optional: the anthropic_version the mock must have received
   expect_model      optional: the model the mock must have received in the path
   expect_auth       optional: "issued" | "static": which kind of token the mock must have seen
+  byte_exact        optional {"model": gateway model, "upstream_model": model, "direct": mock url/v1,
+                    "direct_token": token}: the same streamRawPredict through gatehouse and straight to the mock
+                    must give the same bytes
+  auth_error        optional: a wrong gateway key must get a 401 Anthropic authentication_error envelope
 """
 
 import anthropic
 
-from checks import check, config, mock_get, mock_post, run_all
+import json
+
+from checks import check, config, http, mock_get, mock_post, run_all
 
 BETA = "context-1m-2025-08-07"
 
@@ -63,4 +69,29 @@ if mock:
         in_body = [r["body"].get("anthropic_beta") for r in records]
         check(any(BETA in b for b in betas) or any(isinstance(b, list) and BETA in b for b in in_body),
               f"{label}: the anthropic-beta value reached Vertex ({betas}, {in_body})")
+
+STREAM_BODY = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 64, "stream": True,
+               "messages": [{"role": "user", "content": "Hello, raw stream"}]}
+
+
+def vertex_url(base, model, method):
+    return f"{base}/projects/{cfg['project']}/locations/{cfg['region']}/publishers/anthropic/models/{model}:{method}"
+
+
+if cfg.get("byte_exact"):
+    be = cfg["byte_exact"]
+    s1, _, via = http("POST", vertex_url(cfg["base_url"], be["model"], "streamRawPredict"), STREAM_BODY,
+                      {"authorization": f"Bearer {cfg['access_token']}"})
+    s2, _, direct = http("POST", vertex_url(be["direct"], be["upstream_model"], "streamRawPredict"), STREAM_BODY,
+                         {"authorization": f"Bearer {be['direct_token']}"})
+    check(s1 == 200 and s2 == 200, f"{label}: byte-exact: both streams answered ({s1}, {s2})")
+    check(via == direct, f"{label}: the stream through gatehouse is byte-for-byte Vertex's ({via[:300]!r} vs {direct[:300]!r})")
+
+if cfg.get("auth_error"):
+    status, _, data = http("POST", vertex_url(cfg["base_url"], cfg["models"]["text"], "rawPredict"),
+                           {**STREAM_BODY, "stream": False}, {"authorization": "Bearer not-the-gateway-key"})
+    body = json.loads(data)
+    check(status == 401 and body.get("type") == "error" and body["error"]["type"] == "authentication_error",
+          f"{label}: a wrong key → 401 authentication_error envelope ({status} {body})")
+
 print(f"{label}: all checks passed")
