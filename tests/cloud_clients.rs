@@ -151,11 +151,16 @@ fn run_check(script: &str, config: Value) {
 }
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `mock`
+/// format, Bedrock API key), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
+/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
     let oai_base = format!("{}/v1", rust_mock.url);
+    let token_command = format!(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('{}/_mock/issue', data=b'').read().decode())\"",
+        vertex.url
+    );
     start_gateway(&[
         ("PROXY_API_KEY", GW_KEY),
         ("BR_API_FORMAT", "bedrock"),
@@ -177,6 +182,11 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("VXS_VERTEX_PROJECT", VERTEX_PROJECT),
         ("VXS_VERTEX_REGION", VERTEX_REGION),
         ("VXS_API_KEY", VERTEX_STATIC),
+        ("VXC_API_FORMAT", "vertex"),
+        ("VXC_BASE_URL", &vertex_base),
+        ("VXC_VERTEX_PROJECT", VERTEX_PROJECT),
+        ("VXC_VERTEX_REGION", VERTEX_REGION),
+        ("VXC_TOKEN_COMMAND", &token_command),
         ("MOCK_API_KEY", "provider-key"),
         ("MOCK_BASE_URL", &rust_mock.url),
         ("MOCK_API_FORMAT", "anthropic"),
@@ -337,6 +347,7 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
                 "count_tokens": {"model": id, "expect": 110, "bearer": GW_KEY},
                 "profiles": {"bearer": GW_KEY},
                 "raw_stream": {"model": id, "bearer": GW_KEY},
+                "raw_error_stream": {"model": "br:throttle-me", "bearer": GW_KEY, "exception_type": "throttlingException"},
                 "byte_exact": {"model": id, "upstream_id": BEDROCK_DEFAULT_ID, "direct": rig.bedrock.url,
                                "direct_bearer": BEDROCK_API_KEY, "bearer": GW_KEY},
                 "auth_error": true,
@@ -394,6 +405,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
                 "label": "AnthropicBedrock → mock (Anthropic format)", "models": models, "beta_model": "mock:script",
                 "count_tokens": {"model": "mock:fixture-text", "expect": 42, "bearer": GW_KEY},
                 "raw_stream": {"model": "mock:fixture-text", "bearer": GW_KEY},
+                "raw_error_stream": {"model": "mock:fixture-mid_stream_error", "bearer": GW_KEY,
+                                     "exception_type": "serviceUnavailableException"},
                 "auth_error": true,
             }),
         ),
@@ -546,6 +559,7 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "expect_model": BEDROCK_DEFAULT_ID, "expect_auth": "sigv4",
             "count_tokens": {"model": id, "expect": 110},
             "expired": {"model": id, "provider": "br"},
+            "raw_error_stream": {"model": "br:throttle-me", "error_type": "rate_limit_error"},
         }),
     );
     run_check(
@@ -561,10 +575,11 @@ fn anthropic_sdk_to_bedrock_upstream() {
 
 /// The plain Anthropic SDK through gatehouse to a vertex-format provider with a service account: one exchange, the
 /// token reused while more than 60 s remain, refreshed after (the mock issues 63 s tokens), refreshed and the
-/// request retried after a 401; then every round, count tokens, betas as a header, a mid-stream error event.
+/// request retried after a 401; then every round, count tokens, betas as a header, a mid-stream error event. And a
+/// provider whose token comes from a token command: run once, reused, run again after a 401.
 #[test]
 #[ignore = "needs the anthropic Python package (and the mock's pyjwt, cryptography); run by .ci/suites/cloud.sh"]
-fn anthropic_sdk_to_vertex_upstream_with_service_account_refresh() {
+fn anthropic_sdk_to_vertex_upstream_service_account_and_token_command() {
     let rig = Rig::new("up-vx", 63);
     let model = format!("vx:{VERTEX_DEFAULT_MODEL}");
     let mut models = cloud_models(&model, "vx:overload-me");
@@ -577,6 +592,17 @@ fn anthropic_sdk_to_vertex_upstream_with_service_account_refresh() {
             "expect_model": VERTEX_DEFAULT_MODEL, "expect_auth": "issued",
             "count_tokens": {"model": model, "expect": 110},
             "refresh": {"model": model, "expires_in": 63},
+            "raw_error_stream": {"model": "vx:overload-me", "error_type": "overloaded_error"},
+        }),
+    );
+    run_check(
+        "upstream_sdk_check.py",
+        json!({
+            "label": "Anthropic SDK → vxc (token command)", "gateway": rig.gateway.url, "api_key": GW_KEY,
+            "upstream": "vertex", "mock": rig.vertex.url,
+            "models": {"text": format!("vxc:{VERTEX_DEFAULT_MODEL}"), "script": format!("vxc:{VERTEX_DEFAULT_MODEL}")},
+            "expect_model": VERTEX_DEFAULT_MODEL, "expect_auth": "command",
+            "token_command": {"model": format!("vxc:{VERTEX_DEFAULT_MODEL}")},
         }),
     );
     let tokens: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] == "token").collect();

@@ -21,6 +21,8 @@ Usage: python3 bedrock_sdk_check.py '<json config>'
   byte_exact        optional {"model": gateway id, "upstream_id": id, "direct": mock url, "direct_bearer": key,
                     "bearer": gateway key}: the same stream request through gatehouse and straight to the mock must
                     give the same bytes
+  raw_error_stream  optional {"model": id, "bearer": key, "exception_type": t}: a raw stream failing midway ends
+                    with exactly one exception frame of type t
   auth_error        optional: a wrong gateway key must get a Bedrock error (401/403, {"message"}, x-amzn-ErrorType)
 """
 
@@ -128,6 +130,16 @@ if cfg.get("byte_exact"):
     s2, _, direct = raw_stream(be["direct"], be["upstream_id"], be["direct_bearer"])
     check(s1 == 200 and s2 == 200, f"{label}: byte-exact: both streams answered ({s1}, {s2})")
     check(via == direct, f"{label}: the stream through gatehouse is byte-for-byte Bedrock's ({len(via)} vs {len(direct)} bytes)")
+
+if cfg.get("raw_error_stream"):
+    rs = cfg["raw_error_stream"]
+    status, headers, data = raw_stream(cfg["base_url"], rs["model"], rs["bearer"])
+    events = eventstream.anthropic_events(data)
+    kinds = [e["type"] for e in events]
+    check(status == 200 and kinds.count("exception") == 1 and kinds[-1] == "exception",
+          f"{label}: one exception frame ends the failed stream ({status} {kinds})")
+    check(events[-1]["exception_type"] == rs["exception_type"],
+          f"{label}: exception type {events[-1]['exception_type']} == {rs['exception_type']}")
 
 if cfg.get("auth_error"):
     quoted = urllib.parse.quote(cfg["models"]["text"], safe="")

@@ -18,6 +18,8 @@ is this mock's `/token`, and verifies assertions against that key.
   unexpired one (else 401 UNAUTHENTICATED); project and region must be the configured ones (else 403). Bodies must
   carry `anthropic_version` and no `model` (count-tokens: with `model`); rawPredict with `"stream": true` is a 400.
   A model containing `overload` streams part of the answer, then an `error` event (overloaded_error).
+`POST /_mock/issue` answers a fresh token as text (what a token command like `gcloud auth print-access-token`
+prints; counted as `commands`); requests carrying one are recorded with auth "command".
 Modes (`POST /_mock/config`): `{"revoke_tokens": true}` forgets every issued token once (the next call with an old
 one gets 401); `{"expires_in": n}` changes the lifetime of tokens issued from then on.
 """
@@ -82,6 +84,25 @@ def token_endpoint(handler, record):
     handler.send_json(200, {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"})
 
 
+def control(handler, what):
+    """`POST /_mock/issue`: a fresh token as plain text, for a token command (`<P>_TOKEN_COMMAND`); counted as
+    `commands` in the stats."""
+    if what != "issue":
+        return False
+    state = handler.server.state
+    n = state.bump("commands")
+    token = f"ya29.cmd-{n}-{secrets.token_hex(8)}"
+    with state.lock:
+        state.config["tokens"][token] = time.time() + int(state.setting("expires_in"))
+    data = (token + "\n").encode()
+    handler.send_response(200)
+    handler.send_header("content-type", "text/plain")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+    return True
+
+
 def authorized(handler, record):
     state = handler.server.state
     auth = handler.headers.get("authorization", "")
@@ -94,8 +115,8 @@ def authorized(handler, record):
             return True
         expiry = state.config["tokens"].get(token)
     if expiry is not None and expiry > time.time():
-        record["auth"] = "issued"
         record["token_serial"] = int(token.split("-")[1])
+        record["auth"] = "command" if token.startswith("ya29.cmd-") else "issued"
         return True
     record["error"] = "UNAUTHENTICATED" if token else "no bearer token"
     google_error(handler, 401, "UNAUTHENTICATED",
@@ -196,7 +217,7 @@ def main():
             state.config["service_account"] = service_account.make(args.make_service_account, f"{url}/token",
                                                                    args.project)
 
-    mockhttp.serve(api, state, args.verbose, ready)
+    mockhttp.serve(api, state, args.verbose, ready, control)
 
 
 if __name__ == "__main__":

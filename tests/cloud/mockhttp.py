@@ -108,6 +108,9 @@ class Handler(BaseHTTPRequestHandler):
                 with state.lock:
                     state.config.update(json.loads(self.body or b"{}"))
                 return self.send_json(200, {"ok": True})
+            control = getattr(self.server, "control", None)
+            if control and control(self, what):
+                return None
             return self.send_json(404, {"message": "no such control endpoint"})
         try:
             self.server.api(self)
@@ -130,12 +133,14 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(api, state, verbose=False, on_ready=None):
-    """Serves `api(handler)` on 127.0.0.1:0, calls `on_ready(base_url)`, prints the base URL on stdout, and blocks."""
+def serve(api, state, verbose=False, on_ready=None, control=None):
+    """Serves `api(handler)` on 127.0.0.1:0, calls `on_ready(base_url)`, prints the base URL on stdout, and blocks.
+    `control(handler, name)` may answer further `/_mock/<name>` endpoints (returns whether it did)."""
     server = Server(("127.0.0.1", 0), Handler)
     server.api = api
     server.state = state
     server.verbose = verbose
+    server.control = control
     url = f"http://127.0.0.1:{server.server_address[1]}"
     if on_ready:
         on_ready(url)

@@ -13,6 +13,10 @@ Usage: python3 upstream_sdk_check.py '<json config>'
   refresh            optional {"model": m, "expires_in": s} (vertex, service account; run first, on a gateway that
                      has no token yet, the mock issuing tokens that live `expires_in` s): a token is exchanged once,
                      reused while more than 60 s of it remain, exchanged again after, and after a 401
+  token_command      optional {"model": m} (vertex, a provider whose token command fetches /_mock/issue): the
+                     command runs once, its token is reused, and after a 401 it runs again and the request is retried
+  raw_error_stream   optional {"model": m, "error_type": t}: a raw stream failing midway carries exactly one
+                     `error` event, of type t, as its last event
   expired            optional {"model": m, "provider": name} (bedrock): the mock's expired mode → a 401/403
                      Anthropic error naming the provider
 """
@@ -21,7 +25,7 @@ import time
 
 import anthropic
 
-from checks import check, config, mock_get, mock_post, run_all
+from checks import check, config, http, mock_get, mock_post, run_all
 
 BETA = "context-1m-2025-08-07"
 cfg = config()
@@ -50,8 +54,36 @@ if cfg.get("refresh"):
     serials = [r.get("token_serial") for r in mock_get(mock, "requests") if r["action"] == "rawPredict"]
     check(serials[-1] == 3, f"{label}: the retried request carried the new token (serials {serials})")
 
+if cfg.get("token_command"):
+    model = cfg["token_command"]["model"]
+    mock_post(mock, "reset", {})
+
+    def commands():
+        return mock_get(mock, "stats").get("commands", 0)
+
+    client.messages.create(model=model, max_tokens=16, messages=HELLO)
+    check(commands() == 1, f"{label}: the token command ran once ({commands()})")
+    client.messages.create(model=model, max_tokens=16, messages=HELLO)
+    check(commands() == 1, f"{label}: its token is reused ({commands()})")
+    mock_post(mock, "config", {"revoke_tokens": True})
+    message = client.messages.create(model=model, max_tokens=16, messages=HELLO)
+    check(message.content and commands() == 2, f"{label}: a 401 → the command ran again, request retried ({commands()})")
+    auths = {r["auth"] for r in mock_get(mock, "requests") if r["action"] == "rawPredict" and not r["error"]}
+    check(auths == {"command"}, f"{label}: the requests carried the command's tokens ({auths})")
+
 mock_post(mock, "reset", {})
 run_all(client, label, cfg["models"])
+
+if cfg.get("raw_error_stream"):
+    re_cfg = cfg["raw_error_stream"]
+    status, _, data = http("POST", f"{cfg['gateway']}/v1/messages", {
+        "model": re_cfg["model"], "max_tokens": 64, "stream": True, "messages": HELLO},
+        {"x-api-key": cfg["api_key"], "anthropic-version": "2023-06-01"})
+    text = data.decode()
+    names = [line[len("event: "):].strip() for line in text.splitlines() if line.startswith("event: ")]
+    check(status == 200 and names.count("error") == 1 and names[-1] == "error",
+          f"{label}: one error event ends the failed stream ({status} {names})")
+    check(re_cfg["error_type"] in text.split("event: error", 1)[1], f"{label}: the error is a {re_cfg['error_type']}")
 
 if cfg.get("beta_model"):
     message = client.messages.create(model=cfg["beta_model"], max_tokens=64, extra_headers={"anthropic-beta": BETA},
