@@ -23,6 +23,11 @@ const GW_SECRET: &str = "gatehouse-secret";
 /// The AWS credentials clients sign with: the Bedrock mock does NOT know them, so a forwarded client signature fails.
 const CLIENT_AKID: &str = "AKIDCLIENTONLY";
 const CLIENT_SECRET: &str = "client-secret";
+/// Temporary AWS credentials in the standard variables (AWS_ACCESS_KEY_ID, …, AWS_SESSION_TOKEN), which provider
+/// `brg` falls back to; the Bedrock mock knows them.
+const GLOBAL_AKID: &str = "ASIAGLOBALTEMP";
+const GLOBAL_SECRET: &str = "global-temp-secret";
+const GLOBAL_TOKEN: &str = "global-session-token";
 /// A Bedrock API key gatehouse may use as a bearer instead of SigV4.
 const BEDROCK_API_KEY: &str = "bedrock-api-key-test";
 /// A static Vertex token the Vertex mock accepts.
@@ -82,7 +87,11 @@ impl PyMock {
     /// mock_bedrock.py knowing gatehouse's credentials and Bedrock API key (not the clients').
     fn bedrock() -> Self {
         let creds = format!("{GW_AKID}:{GW_SECRET}");
-        Self::start("mock_bedrock.py", &["--credentials", &creds, "--api-key", BEDROCK_API_KEY, "--region", REGION])
+        let temp = format!("{GLOBAL_AKID}:{GLOBAL_SECRET}:{GLOBAL_TOKEN}");
+        Self::start(
+            "mock_bedrock.py",
+            &["--credentials", &creds, "--credentials", &temp, "--api-key", BEDROCK_API_KEY, "--region", REGION],
+        )
     }
 
     /// mock_vertex.py with a throwaway service account written to `sa_file` and tokens living `expires_in` s.
@@ -151,7 +160,7 @@ fn run_check(script: &str, config: Value) {
 }
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
+/// format, Bedrock API key), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
 /// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
@@ -172,6 +181,12 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("BRK_BASE_URL", &bedrock.url),
         ("BRK_AWS_REGION", REGION),
         ("BRK_API_KEY", BEDROCK_API_KEY),
+        ("BRG_API_FORMAT", "bedrock"),
+        ("BRG_BASE_URL", &bedrock.url),
+        ("BRG_AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", GLOBAL_AKID),
+        ("AWS_SECRET_ACCESS_KEY", GLOBAL_SECRET),
+        ("AWS_SESSION_TOKEN", GLOBAL_TOKEN),
         ("VX_API_FORMAT", "vertex"),
         ("VX_BASE_URL", &vertex_base),
         ("VX_VERTEX_PROJECT", VERTEX_PROJECT),
@@ -542,7 +557,7 @@ fn vertex_dialect_anthropic_vertex_sdk_to_openai_upstream() {
 }
 
 /// The plain Anthropic SDK (/v1/messages) through gatehouse to bedrock-format providers: SigV4 verified by botocore
-/// (`br`), a Bedrock API key (`brk`); count tokens; betas into the body; expired AWS credentials → a 401/403
+/// (`br`), a Bedrock API key (`brk`), temporary credentials from AWS_* (`brg`); count tokens; betas into the body; expired AWS credentials → a 401/403
 /// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event.
 #[test]
 #[ignore = "needs the anthropic Python package (and the mock's boto3); run by .ci/suites/cloud.sh"]
@@ -571,6 +586,18 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "expect_model": "anthropic.claude-3-haiku", "expect_auth": "bearer",
         }),
     );
+    run_check(
+        "upstream_sdk_check.py",
+        json!({
+            "label": "Anthropic SDK → brg (AWS_* temporary credentials)", "gateway": rig.gateway.url, "api_key": GW_KEY,
+            "upstream": "bedrock", "mock": rig.bedrock.url,
+            "models": {"text": "brg:anthropic.claude-3-haiku", "script": "brg:anthropic.claude-3-haiku"},
+            "expect_model": "anthropic.claude-3-haiku", "expect_auth": "sigv4",
+        }),
+    );
+    let who: std::collections::BTreeSet<String> =
+        rig.bedrock.requests().iter().filter_map(|r| r["who"].as_str().map(str::to_string)).collect();
+    assert_eq!(who, [GLOBAL_AKID.to_string()].into(), "brg signed with the session credentials from AWS_*");
 }
 
 /// The plain Anthropic SDK through gatehouse to a vertex-format provider with a service account: one exchange, the
