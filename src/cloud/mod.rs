@@ -5,3 +5,4 @@
 
 pub mod eventstream;
 pub mod google_token;
+pub mod sigv4;

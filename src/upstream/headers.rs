@@ -131,10 +131,22 @@ pub fn attempt_headers(
 ) -> Result<HeaderMap, GatewayError> {
     let mut out = HeaderMap::with_capacity(custom.len() + 1);
     insert_key(&mut out, format, key)?;
+    add_custom(&mut out, custom);
+    Ok(out)
+}
+
+/// The headers one attempt adds when the gateway authenticates by other means (SigV4, a Google token): the
+/// provider's custom headers only.
+pub fn custom_attempt_headers(custom: &[(HeaderName, HeaderValue)]) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(custom.len() + 4);
+    add_custom(&mut out, custom);
+    out
+}
+
+fn add_custom(out: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {
     for (name, value) in custom.iter().filter(|(name, _)| name != header::EXPECT) {
         out.insert(name.clone(), value.clone());
     }
-    Ok(out)
 }
 
 fn insert_key(out: &mut HeaderMap, format: ApiFormat, key: UpstreamKey<'_>) -> Result<(), GatewayError> {
@@ -170,6 +182,14 @@ fn connection_tokens(headers: &HeaderMap) -> Vec<&str> {
 /// Whether headers announce an event stream (`content-type: text/event-stream`, any parameters).
 pub fn is_event_stream(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// Whether headers announce an AWS event stream (`application/vnd.amazon.eventstream`): Bedrock's streams.
+pub fn is_aws_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(crate::cloud::eventstream::CONTENT_TYPE))
 }
 
 /// The upstream headers a client may see; the rest (hop-by-hop, server, date, length) stay behind.
