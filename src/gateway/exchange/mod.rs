@@ -13,6 +13,7 @@
 
 pub mod chat_via_anthropic;
 pub mod cloud_dialects;
+pub mod cloud_relay;
 pub mod count_tokens_locally;
 pub mod for_bedrock;
 pub mod messages_via_openai;
@@ -46,6 +47,8 @@ pub enum Exchange {
     BedrockViaAnthropic(ForBedrock<Passthrough<AnthropicReader>>),
     /// A Bedrock-dialect client of an OpenAI-format provider.
     BedrockViaOpenAi(ForBedrock<MessagesViaOpenAi>),
+    /// A Bedrock-dialect client of a Bedrock-format provider: relayed both ways.
+    BedrockRelay(cloud_relay::BedrockRelay),
 }
 
 /// One attempt of a request at one target: what an exchange prepares its upstream request from.
@@ -128,6 +131,7 @@ impl Exchange {
             Self::ChatViaAnthropic(e) => answer(e, reply, recorder).await,
             Self::BedrockViaAnthropic(e) => answer(e, reply, recorder).await,
             Self::BedrockViaOpenAi(e) => answer(e, reply, recorder).await,
+            Self::BedrockRelay(e) => answer(e, reply, recorder).await,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod converting;
 pub mod event_frames;
+pub mod frame_relay;
 pub mod head;
 pub mod relay;
 pub mod sse_relay;
