@@ -286,3 +286,194 @@ async fn inference_profiles_are_an_empty_list() {
     assert_eq!(body, json!({"inferenceProfileSummaries": []}));
     assert_eq!(mock.hits(), 0);
 }
+
+/// A mock Bedrock runtime: records each request; by operation (and the id) answers
+/// - `invoke`: [`MESSAGE_JSON`]; an id containing `throttled`: 429 with `x-amzn-ErrorType`;
+/// - `invoke-with-response-stream`: [`STREAM_EVENTS`] as `chunk` frames sent in 13-byte pieces; an id containing
+///   `exception`: one chunk, then a `throttlingException` frame;
+/// - `count-tokens`: `{"inputTokens":7}`.
+mod bedrock_mock {
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::dev::ServerHandle;
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    use bytes::Bytes;
+    use gatehouse::cloud::eventstream::{encode_chunk, encode_exception};
+
+    use super::common::{Recorded, MESSAGE_JSON, STREAM_EVENTS};
+
+    pub struct BedrockMock {
+        pub url: String,
+        pub requests: Arc<Mutex<Vec<Recorded>>>,
+        handle: ServerHandle,
+    }
+
+    impl BedrockMock {
+        pub fn last(&self) -> Recorded {
+            self.requests.lock().unwrap().last().cloned().expect("the mock received a request")
+        }
+    }
+
+    impl Drop for BedrockMock {
+        fn drop(&mut self) {
+            drop(self.handle.stop(false));
+        }
+    }
+
+    /// The frames the mock streams for a plain id.
+    pub fn stream_frames() -> Vec<u8> {
+        STREAM_EVENTS
+            .iter()
+            .flat_map(|e| encode_chunk(e.split_once("data: ").unwrap().1.trim_end().as_bytes()).to_vec())
+            .collect()
+    }
+
+    pub fn start() -> BedrockMock {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state = requests.clone();
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let data = web::Data::new(state);
+                let server =
+                    HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(handle)))
+                        .workers(1)
+                        .shutdown_timeout(0)
+                        .listen(listener)
+                        .unwrap()
+                        .run();
+                tx.send(server.handle()).unwrap();
+                server.await
+            })
+        });
+        BedrockMock { url, requests, handle: rx.recv().unwrap() }
+    }
+
+    async fn handle(req: HttpRequest, body: Bytes, state: web::Data<Arc<Mutex<Vec<Recorded>>>>) -> HttpResponse {
+        let headers =
+            req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+        // The path as sent (still percent-encoded), as a signature covers it.
+        let path = req.uri().path().to_string();
+        state.lock().unwrap().push(Recorded { path: path.clone(), headers, body });
+        let eventstream = "application/vnd.amazon.eventstream";
+        if path.ends_with("/invoke") {
+            if path.contains("throttled") {
+                return HttpResponse::TooManyRequests()
+                    .insert_header((
+                        "x-amzn-ErrorType",
+                        "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+                    ))
+                    .insert_header(("x-amzn-RequestId", "req-1"))
+                    .content_type("application/json")
+                    .body(r#"{"message":"Too many requests, please wait before trying again."}"#);
+            }
+            return HttpResponse::Ok().content_type("application/json").body(MESSAGE_JSON);
+        }
+        if path.ends_with("/invoke-with-response-stream") {
+            let frames = if path.contains("exception") {
+                let mut out =
+                    encode_chunk(br#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#).to_vec();
+                out.extend_from_slice(&encode_exception("throttlingException", "slow down"));
+                out
+            } else {
+                stream_frames()
+            };
+            let pieces: Vec<Result<Bytes, actix_web::Error>> =
+                frames.chunks(13).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            return HttpResponse::Ok().content_type(eventstream).streaming(futures_util::stream::iter(pieces));
+        }
+        if path.ends_with("/count-tokens") {
+            return HttpResponse::Ok().content_type("application/json").body(r#"{"inputTokens":7}"#);
+        }
+        HttpResponse::NotFound().body("no such operation")
+    }
+}
+
+fn bedrock_gateway(bedrock: &bedrock_mock::BedrockMock, extra: &[(&str, &str)]) -> Gateway {
+    let mut env = vec![
+        ("BR_API_FORMAT", "bedrock"),
+        ("BR_BASE_URL", bedrock.url.as_str()),
+        ("BR_AWS_REGION", "us-east-1"),
+        ("MAX_RETRIES", "0"),
+    ];
+    env.extend_from_slice(extra);
+    start_gateway(&env)
+}
+
+#[actix_rt::test]
+async fn a_bedrock_provider_gets_the_request_as_sent_and_its_frames_come_back_byte_for_byte() {
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(&bedrock, &[("BR_API_KEY", "bedrock-api-key")]);
+    let client_signature = [
+        ("authorization", "AWS4-HMAC-SHA256 Credential=CLIENTKEY/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0"),
+        ("x-amz-date", "20250101T000000Z"),
+        ("x-amz-security-token", "client-session"),
+    ];
+    for id in [SONNET.to_string(), SONNET.replace(':', "%3A")] {
+        let answer = post(&gw, &path(&id, "invoke-with-response-stream"), invoke_body(), &client_signature).await;
+        assert_eq!(answer.status, 200, "{id}");
+        assert_eq!(answer.header("content-type"), Some("application/vnd.amazon.eventstream"));
+        assert_eq!(answer.body, bedrock_mock::stream_frames(), "{id}: the frames as Bedrock sent them");
+        let sent = bedrock.last();
+        assert_eq!(sent.path, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream");
+        assert_eq!(sent.body, invoke_body().as_bytes(), "the body as the client sent it");
+        assert_eq!(sent.header("authorization"), Some("Bearer bedrock-api-key"), "the gateway's key, not the client's");
+        assert!(sent.header("x-amz-security-token").is_none() && sent.header("x-amz-date").is_none());
+    }
+    let answer = post(&gw, &path(SONNET, "invoke"), invoke_body(), &[]).await;
+    assert_eq!((answer.status, answer.body.as_ref()), (200, MESSAGE_JSON.as_bytes()));
+    assert!(bedrock.last().path.ends_with("/invoke"));
+}
+
+#[actix_rt::test]
+async fn a_bedrock_providers_errors_and_exceptions_are_relayed() {
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(&bedrock, &[("BR_API_KEY", "k")]);
+    let answer = post(&gw, &path("br:throttled-model", "invoke"), invoke_body(), &[]).await;
+    assert_eq!(answer.status, 429);
+    assert!(answer.header("x-amzn-errortype").unwrap().starts_with("ThrottlingException"));
+    assert_eq!(answer.json()["message"], "Too many requests, please wait before trying again.");
+    assert_eq!(bedrock.last().path, "/model/throttled-model/invoke", "the provider prefix is the gateway's");
+
+    let answer = post(&gw, &path("br:exception-model", "invoke-with-response-stream"), invoke_body(), &[]).await;
+    let events = frames(&answer.body);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1], BedrockEvent::Exception { kind: "throttlingException".into(), message: "slow down".into() });
+}
+
+#[actix_rt::test]
+async fn a_bedrock_provider_signs_with_the_gateways_aws_keys_and_counts_tokens() {
+    use base64::Engine;
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(
+        &bedrock,
+        &[("BR_AWS_ACCESS_KEY_ID", "AKIDGATEWAY"), ("BR_AWS_SECRET_ACCESS_KEY", "gateway-secret")],
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(invoke_body());
+    let request = json!({"input": {"invokeModel": {"body": encoded}}}).to_string();
+    let answer = post(
+        &gw,
+        &path(SONNET, "count-tokens"),
+        request.clone(),
+        &[("authorization", "AWS4-HMAC-SHA256 Credential=CLIENT/x")],
+    )
+    .await;
+    assert_eq!((answer.status, answer.json()), (200, json!({"inputTokens": 7})));
+    let sent = bedrock.last();
+    assert_eq!(sent.body, request.as_bytes());
+    let authorization = sent.header("authorization").unwrap();
+    assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDGATEWAY/"), "{authorization}");
+    assert!(sent.header("x-amz-date").is_some());
+}
+
+#[actix_rt::test]
+async fn the_first_bedrock_provider_is_the_dialects_default() {
+    // With a Bedrock-format provider configured, it is the Bedrock dialect's default.
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(&bedrock, &[("BR_API_KEY", "k")]);
+    assert_eq!(post(&gw, &path(SONNET, "invoke"), invoke_body(), &[]).await.status, 200);
+    assert!(bedrock.last().path.starts_with("/model/us.anthropic."));
+}

@@ -165,3 +165,39 @@ async fn count_tokens_takes_the_model_from_the_body() {
     assert_eq!(sent.path, "/v1/messages/count_tokens");
     assert_eq!(sent.json(), json!({"model": "claude-x@1", "messages": [{"role": "user", "content": "Hi"}]}));
 }
+
+#[actix_rt::test]
+async fn a_vertex_provider_gets_the_request_as_sent_and_its_stream_comes_back_byte_for_byte() {
+    let mock = start_mock();
+    let gw = start_gateway(&[
+        ("VX_API_FORMAT", "vertex"),
+        ("VX_BASE_URL", mock.url.as_str()),
+        ("VX_VERTEX_PROJECT", "gw-project"),
+        ("VX_VERTEX_REGION", "europe-west1"),
+        ("VX_API_KEY", "gateway-token"),
+    ]);
+    // A client's own Google token (the gateway has no proxy key) never reaches a provider with the gateway's token.
+    let client_token = [("authorization", "Bearer ya29.client-google-token")];
+    let answer =
+        post(&gw, &format!("{MODELS}/claude-sonnet-4-5@20250929:streamRawPredict"), predict_body(true), &client_token)
+            .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body, stream_body().as_bytes());
+    let sent = mock.last();
+    assert_eq!(
+        sent.path,
+        "/projects/gw-project/locations/europe-west1/publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict"
+    );
+    assert_eq!(sent.body, predict_body(true).as_bytes(), "the body as the client sent it");
+    assert_eq!(sent.header("authorization"), Some("Bearer gateway-token"));
+
+    let count = json!({"anthropic_version": "vertex-2023-10-16", "model": "claude-x@1", "messages": [1]});
+    let answer = post(&gw, &format!("{MODELS}/count-tokens:rawPredict"), count.to_string(), &[]).await;
+    assert_eq!(answer.status, 200);
+    let sent = mock.last();
+    assert_eq!(
+        sent.path,
+        "/projects/gw-project/locations/europe-west1/publishers/anthropic/models/count-tokens:rawPredict"
+    );
+    assert_eq!(sent.body, count.to_string().as_bytes());
+}

@@ -5,6 +5,7 @@
 //! `x-amzn-ErrorType`); Vertex's JSON, SSE and errors.
 
 use bytes::Bytes;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::passthrough::Passthrough;
 use super::wire_readers::AnthropicReader;
@@ -65,8 +66,8 @@ fn url(provider: &Provider, endpoint: Endpoint, model: &str) -> Result<String, G
                 format!("{base}/projects/{}/locations/{}/publishers/anthropic/models", vertex.project, vertex.region);
             return Ok(match endpoint {
                 Endpoint::VertexCountTokens => format!("{at}/count-tokens:rawPredict"),
-                Endpoint::VertexStreamPredict => format!("{at}/{}:streamRawPredict", encode_path_segment(model)),
-                _ => format!("{at}/{}:rawPredict", encode_path_segment(model)),
+                Endpoint::VertexStreamPredict => format!("{at}/{}:streamRawPredict", vertex_segment(model)),
+                _ => format!("{at}/{}:rawPredict", vertex_segment(model)),
             });
         }
         Endpoint::Messages | Endpoint::CountTokens | Endpoint::ChatCompletions => {
@@ -74,6 +75,13 @@ fn url(provider: &Provider, endpoint: Endpoint, model: &str) -> Result<String, G
         }
     };
     Ok(format!("{base}/model/{}/{operation}", encode_path_segment(model)))
+}
+
+/// A Vertex model id in a path: Vertex's ids keep their `@` (`claude-sonnet-4-5@20250929`), as the SDKs send them;
+/// anything else outside the unreserved characters is percent-encoded.
+fn vertex_segment(model: &str) -> String {
+    const KEPT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
+    utf8_percent_encode(model, KEPT).to_string()
 }
 
 /// A Vertex count-tokens body with its `model` set to the routed one (the rest as the client wrote it).
@@ -110,6 +118,12 @@ impl ReadBack for BedrockRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vertex_ids_keep_their_at_sign() {
+        assert_eq!(vertex_segment("claude-sonnet-4-5@20250929"), "claude-sonnet-4-5@20250929");
+        assert_eq!(vertex_segment("a:b/c d"), "a%3Ab%2Fc%20d");
+    }
 
     #[test]
     fn a_count_tokens_body_gets_the_routed_model() {
