@@ -13,8 +13,11 @@
 
 pub mod chat_via_anthropic;
 pub mod count_tokens_locally;
+pub mod count_tokens_via_bedrock;
 pub mod messages_via_openai;
 pub mod passthrough;
+pub mod via_bedrock;
+pub mod via_vertex;
 pub mod wire_readers;
 
 use actix_web::http::header::HeaderMap;
@@ -29,8 +32,11 @@ use crate::config::{ApiFormat, Target};
 use crate::error::GatewayError;
 use crate::upstream::{UpstreamReply, UpstreamRequest};
 pub use chat_via_anthropic::ChatViaAnthropic;
+pub use count_tokens_via_bedrock::CountTokensViaBedrock;
 pub use messages_via_openai::MessagesViaOpenAi;
 pub use passthrough::Passthrough;
+pub use via_bedrock::ViaBedrock;
+pub use via_vertex::ViaVertex;
 use wire_readers::{AnthropicReader, OpenAiReader};
 
 /// One exchange, with what reading its answer needs.
@@ -39,6 +45,12 @@ pub enum Exchange {
     OpenAiPassthrough(Passthrough<OpenAiReader>),
     MessagesViaOpenAi(MessagesViaOpenAi),
     ChatViaAnthropic(ChatViaAnthropic),
+    MessagesViaBedrock(ViaBedrock<Passthrough<AnthropicReader>>),
+    ChatViaBedrock(ViaBedrock<ChatViaAnthropic>),
+    CountTokensViaBedrock(CountTokensViaBedrock),
+    /// Messages and count_tokens.
+    MessagesViaVertex(ViaVertex<Passthrough<AnthropicReader>>),
+    ChatViaVertex(ViaVertex<ChatViaAnthropic>),
 }
 
 /// One attempt of a request at one target: what an exchange prepares its upstream request from.
@@ -97,8 +109,23 @@ impl Exchange {
             (Endpoint::ChatCompletions, ApiFormat::Anthropic) => {
                 chat_via_anthropic::prepare(attempt)?.map(Self::ChatViaAnthropic)
             }
-            (_, format @ (ApiFormat::Bedrock | ApiFormat::Vertex)) => {
-                return Err(GatewayError::Internal(format!("the {format} format's exchanges are not built yet")))
+            (Endpoint::Messages, ApiFormat::Bedrock) => {
+                via_bedrock::prepare_messages(attempt)?.map(Self::MessagesViaBedrock)
+            }
+            (Endpoint::CountTokens, ApiFormat::Bedrock) => {
+                count_tokens_via_bedrock::prepare(attempt)?.map(Self::CountTokensViaBedrock)
+            }
+            (Endpoint::ChatCompletions, ApiFormat::Bedrock) => {
+                via_bedrock::prepare_chat(attempt)?.map(Self::ChatViaBedrock)
+            }
+            (Endpoint::Messages, ApiFormat::Vertex) => {
+                via_vertex::prepare_messages(attempt)?.map(Self::MessagesViaVertex)
+            }
+            (Endpoint::CountTokens, ApiFormat::Vertex) => {
+                via_vertex::prepare_count_tokens(attempt)?.map(Self::MessagesViaVertex)
+            }
+            (Endpoint::ChatCompletions, ApiFormat::Vertex) => {
+                via_vertex::prepare_chat(attempt)?.map(Self::ChatViaVertex)
             }
         })
     }
@@ -110,6 +137,11 @@ impl Exchange {
             Self::OpenAiPassthrough(e) => answer(e, reply, recorder).await,
             Self::MessagesViaOpenAi(e) => answer(e, reply, recorder).await,
             Self::ChatViaAnthropic(e) => answer(e, reply, recorder).await,
+            Self::MessagesViaBedrock(e) => answer(e, reply, recorder).await,
+            Self::ChatViaBedrock(e) => answer(e, reply, recorder).await,
+            Self::CountTokensViaBedrock(e) => answer(e, reply, recorder).await,
+            Self::MessagesViaVertex(e) => answer(e, reply, recorder).await,
+            Self::ChatViaVertex(e) => answer(e, reply, recorder).await,
         }
     }
 }

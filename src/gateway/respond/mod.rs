@@ -4,6 +4,7 @@
 //! and records the request (now, or when the stream ends).
 
 pub mod converting;
+pub mod from_event_stream;
 pub mod head;
 pub mod relay;
 pub mod sse_relay;
