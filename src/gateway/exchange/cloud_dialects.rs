@@ -36,6 +36,9 @@ pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError
         (CloudDialect::Bedrock, Exchange::MessagesViaOpenAi(e)) => {
             Exchange::BedrockViaOpenAi(ForBedrock::new(e, counting, name))
         }
+        (CloudDialect::Bedrock, Exchange::MessagesViaVertex(e)) => {
+            Exchange::BedrockViaVertex(ForBedrock::new(e, counting, name))
+        }
         (CloudDialect::Bedrock, _) => {
             return Err(GatewayError::Internal(format!(
                 "no Bedrock-dialect exchange for provider '{}' ({})",

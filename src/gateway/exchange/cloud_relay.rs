@@ -5,12 +5,10 @@
 //! `x-amzn-ErrorType`); Vertex's JSON, SSE and errors.
 
 use bytes::Bytes;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::passthrough::Passthrough;
 use super::wire_readers::AnthropicReader;
-use super::{Attempt, Exchange, Prepared};
-use crate::cloud::sigv4::encode_path_segment;
+use super::{via_bedrock, via_vertex, Attempt, Exchange, Prepared};
 use crate::config::Provider;
 use crate::error::GatewayError;
 use crate::gateway::endpoint::Endpoint;
@@ -53,35 +51,21 @@ pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError
 /// The provider's URL for the endpoint and model: `{base}/model/{id}/{operation}` (Bedrock, the id encoded as
 /// boto3 does), `{base}/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:{method}` (Vertex).
 fn url(provider: &Provider, endpoint: Endpoint, model: &str) -> Result<String, GatewayError> {
-    let base = &provider.base_url;
-    let operation = match endpoint {
-        Endpoint::BedrockInvoke => "invoke",
-        Endpoint::BedrockStream => "invoke-with-response-stream",
-        Endpoint::BedrockCountTokens => "count-tokens",
-        Endpoint::VertexPredict | Endpoint::VertexStreamPredict | Endpoint::VertexCountTokens => {
-            let vertex = provider.cloud.as_ref().and_then(|c| c.vertex()).ok_or_else(|| {
-                GatewayError::Internal(format!("provider '{}' has no Vertex project and region", provider.name))
-            })?;
-            let at =
-                format!("{base}/projects/{}/locations/{}/publishers/anthropic/models", vertex.project, vertex.region);
-            return Ok(match endpoint {
-                Endpoint::VertexCountTokens => format!("{at}/count-tokens:rawPredict"),
-                Endpoint::VertexStreamPredict => format!("{at}/{}:streamRawPredict", vertex_segment(model)),
-                _ => format!("{at}/{}:rawPredict", vertex_segment(model)),
-            });
-        }
-        Endpoint::Messages | Endpoint::CountTokens | Endpoint::ChatCompletions => {
-            return Err(GatewayError::Internal(format!("{} is not a cloud dialect", endpoint.label())))
-        }
+    let vertex = |model: &str, method: &str| {
+        via_vertex::settings(provider).map(|settings| via_vertex::model_url(provider, settings, model, method))
     };
-    Ok(format!("{base}/model/{}/{operation}", encode_path_segment(model)))
-}
-
-/// A Vertex model id in a path: Vertex's ids keep their `@` (`claude-sonnet-4-5@20250929`), as the SDKs send them;
-/// anything else outside the unreserved characters is percent-encoded.
-fn vertex_segment(model: &str) -> String {
-    const KEPT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
-    utf8_percent_encode(model, KEPT).to_string()
+    match endpoint {
+        Endpoint::BedrockInvoke => Ok(via_bedrock::model_url(provider, model, "invoke")),
+        Endpoint::BedrockStream => Ok(via_bedrock::model_url(provider, model, "invoke-with-response-stream")),
+        Endpoint::BedrockCountTokens => Ok(via_bedrock::model_url(provider, model, "count-tokens")),
+        Endpoint::VertexPredict => vertex(model, "rawPredict"),
+        Endpoint::VertexStreamPredict => vertex(model, "streamRawPredict"),
+        // The model is in the body; the path names the method's own "model".
+        Endpoint::VertexCountTokens => vertex("count-tokens", "rawPredict"),
+        Endpoint::Messages | Endpoint::CountTokens | Endpoint::ChatCompletions => {
+            Err(GatewayError::Internal(format!("{} is not a cloud dialect", endpoint.label())))
+        }
+    }
 }
 
 /// A Vertex count-tokens body with its `model` set to the routed one (the rest as the client wrote it).
@@ -118,12 +102,6 @@ impl ReadBack for BedrockRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vertex_ids_keep_their_at_sign() {
-        assert_eq!(vertex_segment("claude-sonnet-4-5@20250929"), "claude-sonnet-4-5@20250929");
-        assert_eq!(vertex_segment("a:b/c d"), "a%3Ab%2Fc%20d");
-    }
 
     #[test]
     fn a_count_tokens_body_gets_the_routed_model() {

@@ -126,6 +126,16 @@ impl<T: StreamTransform> StreamTransform for EventFrames<T> {
     fn content_type(&self) -> &'static str {
         CONTENT_TYPE
     }
+
+    fn keepalive(&self) -> Option<std::time::Duration> {
+        self.inner.keepalive()
+    }
+
+    /// The inner filter's keep-alive (a `ping` event) goes out as a chunk like any event.
+    fn on_idle(&mut self) -> Option<Bytes> {
+        let sse = self.inner.on_idle();
+        self.frame(sse, false)
+    }
 }
 
 #[cfg(test)]
