@@ -477,3 +477,57 @@ async fn the_first_bedrock_provider_is_the_dialects_default() {
     assert_eq!(post(&gw, &path(SONNET, "invoke"), invoke_body(), &[]).await.status, 200);
     assert!(bedrock.last().path.starts_with("/model/us.anthropic."));
 }
+
+#[actix_rt::test]
+async fn a_bedrock_client_reaches_a_vertex_provider_through_anthropic_events() {
+    // The common mock answers Anthropic JSON and SSE on any path, as Vertex does.
+    let mock = start_mock();
+    let gw = start_gateway(&[
+        ("VX_API_FORMAT", "vertex"),
+        ("VX_BASE_URL", mock.url.as_str()),
+        ("VX_VERTEX_PROJECT", "p"),
+        ("VX_VERTEX_REGION", "us-east5"),
+        ("VX_API_KEY", "token"),
+        ("BEDROCK_DEFAULT_PROVIDER", "vx"),
+    ]);
+    let answer =
+        post(&gw, &path("claude-sonnet-4-5@20250929", "invoke-with-response-stream"), invoke_body(), &[]).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let got: Vec<Value> = frames(&answer.body).iter().map(chunk_json).collect();
+    let expected: Vec<Value> =
+        STREAM_EVENTS.iter().map(|e| serde_json::from_str(e.split_once("data: ").unwrap().1.trim()).unwrap()).collect();
+    assert_eq!(got, expected);
+    let sent = mock.last();
+    assert_eq!(
+        sent.path,
+        "/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict"
+    );
+    let body = sent.json();
+    assert_eq!(body["anthropic_version"], "vertex-2023-10-16", "converting sets the target format's version");
+    assert_eq!(body["stream"], true);
+    assert!(body.get("model").is_none() && body.get("anthropic_beta").is_none(), "{body}");
+    assert_eq!(sent.header("anthropic-beta"), Some("interleaved-thinking-2025-05-14"));
+}
+
+#[actix_rt::test]
+async fn a_vertex_client_reaches_a_bedrock_provider_through_anthropic_events() {
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(&bedrock, &[("BR_API_KEY", "k"), ("VERTEX_DEFAULT_PROVIDER", "br")]);
+    let models = "/vertex/v1/projects/p/locations/r/publishers/anthropic/models";
+    let body = json!({"anthropic_version": "vertex-2023-10-16", "stream": true, "max_tokens": 64,
+        "messages": [{"role": "user", "content": "Hi"}]})
+    .to_string();
+    let answer = post(&gw, &format!("{models}/{SONNET}:streamRawPredict"), body, &[("anthropic-beta", "b-1")]).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let text = String::from_utf8(answer.body.to_vec()).unwrap();
+    for event in STREAM_EVENTS.iter().filter(|e| !e.starts_with("event: ping")) {
+        let data = event.split_once("data: ").unwrap().1.trim_end();
+        assert!(text.contains(data), "{data} in {text}");
+    }
+    let sent = bedrock.last();
+    assert_eq!(sent.path, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream");
+    let sent = sent.json();
+    assert_eq!(sent["anthropic_version"], "bedrock-2023-05-31", "converting sets the target format's version");
+    assert_eq!(sent["anthropic_beta"], json!(["b-1"]));
+    assert!(sent.get("model").is_none() && sent.get("stream").is_none(), "{sent}");
+}
