@@ -101,9 +101,8 @@ fn whole_frames(bytes: &[u8]) -> Option<usize> {
 
 impl StreamTransform for FrameRelay {
     fn on_chunk(&mut self, chunk: Bytes) -> Option<Bytes> {
-        let out = if self.unframed {
-            chunk
-        } else if self.tail.is_empty() && whole_frames(&chunk) == Some(chunk.len()) {
+        let whole = self.unframed || (self.tail.is_empty() && whole_frames(&chunk) == Some(chunk.len()));
+        let out = if whole {
             chunk
         } else {
             self.tail.extend_from_slice(&chunk);
