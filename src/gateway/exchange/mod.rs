@@ -1,11 +1,19 @@
 //! Exchanges: how a request in one client dialect is carried to a provider of one upstream format, and how its
 //! answer comes back. The pipeline plans one exchange per target from (endpoint, provider format):
 //!
-//! | endpoint \ provider format | `anthropic` | `openai` |
-//! |---|---|---|
-//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] |
-//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) |
-//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) |
+//! | endpoint \ provider format | `anthropic` | `openai` | `bedrock` | `vertex` |
+//! |---|---|---|---|---|
+//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] | [`ViaBedrock`] | [`ViaVertex`] |
+//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) | [`CountTokensViaBedrock`] | [`ViaVertex`] |
+//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) | [`ViaBedrock`] over [`ChatViaAnthropic`] | [`ViaVertex`] over [`ChatViaAnthropic`] |
+//! | Bedrock's `/bedrock/model/{id}/…` | [`ForBedrock`] over the `/v1/messages` exchange | [`ForBedrock`] over it | relayed ([`cloud_relay`]) | [`ForBedrock`] over it |
+//! | Vertex's `/vertex/…/models/{m}:…` | the `/v1/messages` exchange | the same | the same | relayed ([`cloud_relay`]) |
+//!
+//! The cloud dialects' rows ([`cloud_dialects`]): admission reads a Bedrock or Vertex request into the Anthropic
+//! request it means, so a provider of another format gets it through the exchange `/v1/messages` (or
+//! `count_tokens`) would use; a Bedrock client reads the Anthropic answer back through [`ForBedrock`]
+//! (event-stream frames, `{"message"}` errors, `inputTokens`). A provider of the dialect's own format gets the
+//! client's request as it was, and the client its answer as it came.
 //!
 //! Each exchange is one file: a `prepare` function (the upstream request) and a
 //! [`ReadBack`](super::respond::ReadBack) implementation
