@@ -3,6 +3,8 @@
 //! tokens for Vertex ([`google_token`]) and the mapping of Bedrock's error names to Anthropic error types
 //! ([`bedrock_errors`]). A leaf under `gateway`, `upstream` and `config`: it knows no configuration type.
 
+pub mod bedrock_errors;
+pub mod bodies;
 pub mod eventstream;
 pub mod google_token;
 pub mod sigv4;

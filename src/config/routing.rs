@@ -307,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn bedrock_ids_keep_their_own_colon() {
+        let s = snapshot(&[
+            ("BEDROCK_API_FORMAT", "bedrock"),
+            ("BEDROCK_AWS_REGION", "us-east-1"),
+            ("BEDROCK_API_KEY", "brk"),
+            ("ANTHROPIC_ALIAS_SONNET", "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ]);
+        let id = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        assert_eq!(targets(&s, id), [id]);
+        assert_eq!(targets(&s, "claude-sonnet-4-5"), [id], "through an alias too");
+        let bare = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+        assert_eq!(targets(&s, bare), [format!("anthropic:{bare}")], "no provider named before the colon");
+    }
+
+    #[test]
     fn no_prefix_goes_to_default_unchanged() {
         let s = snapshot(&[]);
         assert_eq!(targets(&s, "claude-sonnet-4-5"), ["anthropic:claude-sonnet-4-5"]);

@@ -213,9 +213,14 @@ pub fn is_relayed_response_header(name: &HeaderName) -> bool {
             | "retry-after"
             | "retry-after-ms"
             | "x-should-retry"
+            // Bedrock's error name and request id: what its errors are read by.
+            | "x-amzn-errortype"
+            | "x-amzn-requestid"
     ) || n.starts_with("anthropic-")
         || n.starts_with("x-ratelimit-")
         || n.starts_with("openai-")
+        // Bedrock's error type, request id and token counts, for Bedrock-dialect clients of Bedrock providers.
+        || n.starts_with("x-amzn-")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //!   for byte. Bedrock's count-tokens wraps an InvokeModel body in base64; it is unwrapped and keeps only the
 //!   members Anthropic's count_tokens accepts.
 //! - The client's body as sent is kept for a provider of the dialect's own format, which gets it unchanged.
-//! - Headers for providers of other formats leave out the platforms' own (`x-amz-*`, `amz-sdk-*`, `x-goog-*`): an
+//! - Headers for providers of other formats leave out the platforms' own (`x-amz(n)-*`, `amz-sdk-*`, `x-goog-*`): an
 //!   AWS signature or a Google token belongs to the client's platform, never to the gateway's providers.
 
 use std::ops::Range;
@@ -40,7 +40,7 @@ pub struct CloudRequest {
     /// The model id as the client wrote it in the path (decoded), or from the body (Vertex's count-tokens).
     pub model: String,
     /// The client's headers as a provider of another format sees them: the body's `anthropic_beta` merged into
-    /// `anthropic-beta`, the platforms' own headers left out.
+    /// `anthropic-beta`, the platforms' own headers (`x-amz-*`, `x-amzn-*`, `amz-sdk-*`, `x-goog-*`) left out.
     pub headers: HeaderMap,
 }
 
@@ -285,8 +285,11 @@ fn headers_for_other_formats(client: &HeaderMap, body_betas: &[String]) -> Resul
     let mut out = HeaderMap::with_capacity(client.len());
     for (name, value) in client.iter() {
         let n = name.as_str();
-        if !(n.starts_with("x-amz-") || n.starts_with("amz-sdk-") || n.starts_with("x-goog-") || name == ANTHROPIC_BETA)
-        {
+        let platform = n.starts_with("x-amz-")
+            || n.starts_with("x-amzn-")
+            || n.starts_with("amz-sdk-")
+            || n.starts_with("x-goog-");
+        if !(platform || name == ANTHROPIC_BETA) {
             out.append(name.clone(), value.clone());
         }
     }

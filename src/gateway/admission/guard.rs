@@ -411,6 +411,22 @@ mod tests {
     }
 
     #[test]
+    fn the_cloud_dialects_are_guarded_and_refused_in_their_shapes() {
+        let bedrock = "/bedrock/model/us.anthropic.claude-x-v1:0/invoke";
+        let (status, body) = verdict(&guard(), post(bedrock).insert_header(("content-type", "text/plain")));
+        assert_eq!(status, 415);
+        assert!(body.starts_with("{\"message\":"), "Bedrock shape: {body}");
+        let (status, body) = verdict(&guard(), post(bedrock).insert_header(("x-gatehouse-hops", "99")));
+        assert!(status == 508 && body.starts_with("{\"message\":"), "{body}");
+        let vertex = "/vertex/v1/projects/p/locations/r/publishers/anthropic/models/m:rawPredict";
+        let (status, body) = verdict(&guard(), post(vertex).insert_header(("origin", "https://evil.example")));
+        assert!(status == 403 && body.contains("\"type\":\"permission_error\""), "Anthropic shape: {body}");
+        assert_eq!(dialect_of("/bedrock/inference-profiles"), Dialect::Bedrock);
+        assert_eq!(dialect_of("/vertex/v1/x"), Dialect::Vertex);
+        assert_eq!(dialect_of("/bedrockx"), Dialect::Anthropic);
+    }
+
+    #[test]
     fn origins_must_be_allowed() {
         let (status, body) = verdict(&guard(), post("/v1/messages").insert_header(("origin", "https://evil.example")));
         assert_eq!(status, 403);

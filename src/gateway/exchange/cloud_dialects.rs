@@ -8,6 +8,7 @@
 //!   headers as [`CloudRequest::headers`](crate::gateway::admission::cloud::CloudRequest) has them. The answer is
 //!   Anthropic's, which is already Vertex's; a Bedrock client gets it through [`ForBedrock`].
 
+use super::cloud_relay;
 use super::for_bedrock::ForBedrock;
 use super::{Attempt, Exchange, Prepared};
 use crate::config::dialects::CloudDialect;
@@ -21,11 +22,7 @@ pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError
         return Err(GatewayError::Internal(format!("{} request without its cloud dialect", endpoint.label())));
     };
     if dialect.is_native(target.provider.format) {
-        return Err(GatewayError::Internal(format!(
-            "provider '{}' speaks the {} dialect natively: not supported yet",
-            target.provider.name,
-            endpoint.label()
-        )));
+        return cloud_relay::prepare(attempt);
     }
     let inner = Attempt { endpoint: endpoint.anthropic_equivalent(), client_headers: &cloud.headers, ..*attempt };
     let Prepared { exchange, outbound } = Exchange::prepare(&inner)?;
@@ -38,6 +35,9 @@ pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Exchange>, GatewayError
         }
         (CloudDialect::Bedrock, Exchange::MessagesViaOpenAi(e)) => {
             Exchange::BedrockViaOpenAi(ForBedrock::new(e, counting, name))
+        }
+        (CloudDialect::Bedrock, Exchange::MessagesViaVertex(e)) => {
+            Exchange::BedrockViaVertex(ForBedrock::new(e, counting, name))
         }
         (CloudDialect::Bedrock, _) => {
             return Err(GatewayError::Internal(format!(

@@ -11,6 +11,8 @@
 //! The inner filter hands over whole events, so the work per chunk is one SSE parse of what it wrote, a base64
 //! encoding and two CRCs per event, into one reused buffer.
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 
 use super::relay::StreamTransform;
@@ -23,6 +25,10 @@ use crate::sse::{SseEvent, SseParser};
 
 /// An event larger than this (from the inner filter, which the gateway trusts) ends the stream with an exception.
 const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+/// Silence after which a stream whose source sends no pings of its own gets one.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// The keep-alive event.
+const PING: &[u8] = br#"{"type":"ping"}"#;
 
 /// The frames of one Bedrock-dialect stream, written from the Anthropic events of `T`'s output.
 pub struct EventFrames<T: StreamTransform> {
@@ -32,11 +38,14 @@ pub struct EventFrames<T: StreamTransform> {
     out: BytesMut,
     /// An exception frame went out: the stream is over for the client, whatever follows.
     closed: bool,
+    /// A chunk went out (the stream's `message_start`): keep-alive pings may follow.
+    started: bool,
 }
 
 impl<T: StreamTransform> EventFrames<T> {
     pub fn new(inner: T) -> Self {
-        Self { inner, parser: SseParser::new(MAX_EVENT_BYTES), events: Vec::new(), out: BytesMut::new(), closed: false }
+        let parser = SseParser::new(MAX_EVENT_BYTES);
+        Self { inner, parser, events: Vec::new(), out: BytesMut::new(), closed: false, started: false }
     }
 
     /// Frames the inner filter's output `sse`; `end`: nothing more will come from it.
@@ -70,6 +79,7 @@ impl<T: StreamTransform> EventFrames<T> {
             self.exception(error_type, &message);
         } else if !event.data.is_empty() {
             self.out.extend_from_slice(&encode_chunk(event.data.as_bytes()));
+            self.started = true;
         }
     }
 
@@ -125,6 +135,22 @@ impl<T: StreamTransform> StreamTransform for EventFrames<T> {
 
     fn content_type(&self) -> &'static str {
         CONTENT_TYPE
+    }
+
+    /// The inner filter's keep-alive, or the gateway's own: a converted source may stay silent for minutes (a
+    /// reasoning model), and Claude Code gives up on a stream that sends nothing.
+    fn keepalive(&self) -> Option<Duration> {
+        self.inner.keepalive().or(Some(KEEPALIVE))
+    }
+
+    /// The inner filter's keep-alive (a `ping` event) goes out as a chunk like any event; without one, a `ping`
+    /// chunk of the gateway's own, once the stream has begun (`message_start` must come first).
+    fn on_idle(&mut self) -> Option<Bytes> {
+        if self.inner.keepalive().is_some() {
+            let sse = self.inner.on_idle();
+            return self.frame(sse, false);
+        }
+        (self.started && !self.closed && !self.inner.is_finished()).then(|| encode_chunk(PING))
     }
 }
 
@@ -229,6 +255,18 @@ mod tests {
         assert!(frames.is_finished());
         assert_eq!(frames.on_chunk(Bytes::from(sse(&EVENTS[1..2]))), None, "nothing after the exception");
         assert_eq!(frames.content_type(), "application/vnd.amazon.eventstream");
+    }
+
+    #[test]
+    fn a_silent_source_gets_ping_chunks_once_the_stream_began() {
+        let mut frames = EventFrames::new(Identity);
+        assert_eq!(frames.keepalive(), Some(KEEPALIVE));
+        assert_eq!(frames.on_idle(), None, "nothing before message_start");
+        frames.on_chunk(Bytes::from(sse(&EVENTS[..1]))).unwrap();
+        let ping = frames.on_idle().unwrap();
+        assert_eq!(decode(&ping), [BedrockEvent::Chunk(Bytes::from_static(PING))]);
+        frames.on_chunk(Bytes::from_static(b"event: error\ndata: {}\n\n")).unwrap();
+        assert_eq!(frames.on_idle(), None, "nothing after the end");
     }
 
     proptest! {

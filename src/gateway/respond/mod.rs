@@ -5,6 +5,8 @@
 
 pub mod converting;
 pub mod event_frames;
+pub mod frame_relay;
+pub mod from_event_stream;
 pub mod head;
 pub mod relay;
 pub mod sse_relay;
