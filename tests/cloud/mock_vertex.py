@@ -92,8 +92,9 @@ def control(handler, what):
     state = handler.server.state
     n = state.bump("commands")
     token = f"ya29.cmd-{n}-{secrets.token_hex(8)}"
+    lifetime = int(state.setting("expires_in"))
     with state.lock:
-        state.config["tokens"][token] = time.time() + int(state.setting("expires_in"))
+        state.config["tokens"][token] = time.time() + lifetime
     data = (token + "\n").encode()
     handler.send_response(200)
     handler.send_header("content-type", "text/plain")

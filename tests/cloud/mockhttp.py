@@ -17,7 +17,7 @@ class MockState:
     """Records, mode settings and counters, behind one lock."""
 
     def __init__(self, config):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.records = []
         self.config = dict(config)
         self.stats = {}
