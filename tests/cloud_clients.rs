@@ -160,7 +160,7 @@ fn run_check(script: &str, config: Value) {
 }
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
+/// format, Bedrock API key), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
 /// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
@@ -181,6 +181,12 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("BRK_BASE_URL", &bedrock.url),
         ("BRK_AWS_REGION", REGION),
         ("BRK_API_KEY", BEDROCK_API_KEY),
+        ("BRS_API_FORMAT", "bedrock"),
+        ("BRS_BASE_URL", &bedrock.url),
+        ("BRS_AWS_REGION", REGION),
+        ("BRS_AWS_ACCESS_KEY_ID", GW_AKID),
+        ("BRS_AWS_SECRET_ACCESS_KEY", GW_SECRET),
+        ("BRS_PING_INTERVAL_SECS", "1"),
         ("BRG_API_FORMAT", "bedrock"),
         ("BRG_BASE_URL", &bedrock.url),
         ("BRG_AWS_REGION", REGION),
@@ -405,7 +411,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
 }
 
 /// AnthropicBedrock → /bedrock → the Anthropic-format mock: the answer converted into event-stream frames (an
-/// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header.
+/// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header,
+/// gatehouse's own ping chunk while the upstream stalls (15 s: this test takes about 20 s).
 #[test]
 #[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
 fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
@@ -422,6 +429,7 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
                 "raw_stream": {"model": "mock:fixture-text", "bearer": GW_KEY},
                 "raw_error_stream": {"model": "mock:fixture-mid_stream_error", "bearer": GW_KEY,
                                      "exception_type": "serviceUnavailableException"},
+                "keepalive": {"model": "mock:stall-stream", "bearer": GW_KEY, "seconds": 18},
                 "auth_error": true,
             }),
         ),
@@ -558,7 +566,8 @@ fn vertex_dialect_anthropic_vertex_sdk_to_openai_upstream() {
 
 /// The plain Anthropic SDK (/v1/messages) through gatehouse to bedrock-format providers: SigV4 verified by botocore
 /// (`br`), a Bedrock API key (`brk`), temporary credentials from AWS_* (`brg`); count tokens; betas into the body; expired AWS credentials → a 401/403
-/// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event.
+/// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event; pings from
+/// gatehouse while Bedrock is silent (`brs`, 1 s interval).
 #[test]
 #[ignore = "needs the anthropic Python package (and the mock's boto3); run by .ci/suites/cloud.sh"]
 fn anthropic_sdk_to_bedrock_upstream() {
@@ -575,6 +584,7 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "count_tokens": {"model": id, "expect": 110},
             "expired": {"model": id, "provider": "br"},
             "raw_error_stream": {"model": "br:throttle-me", "error_type": "rate_limit_error"},
+            "keepalive": {"model": "brs:slow-model"},
         }),
     );
     run_check(
