@@ -1,11 +1,11 @@
 //! Exchanges: how a request in one client dialect is carried to a provider of one upstream format, and how its
 //! answer comes back. The pipeline plans one exchange per target from (endpoint, provider format):
 //!
-//! | endpoint \ provider format | `anthropic` | `openai` |
-//! |---|---|---|
-//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] |
-//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) |
-//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) |
+//! | endpoint \ provider format | `anthropic` | `openai` | `bedrock` | `vertex` |
+//! |---|---|---|---|---|
+//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] | [`ViaBedrock`]`<Passthrough>` | [`ViaVertex`]`<Passthrough>` |
+//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) | [`CountTokensViaBedrock`] | [`ViaVertex`]`<Passthrough>` |
+//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) | [`ViaBedrock`]`<ChatViaAnthropic>` | [`ViaVertex`]`<ChatViaAnthropic>` |
 //!
 //! Each exchange is one file: a `prepare` function (the upstream request) and a
 //! [`ReadBack`](super::respond::ReadBack) implementation

@@ -25,7 +25,7 @@ pub struct ViaVertex<E> {
     client_credentials: bool,
 }
 
-fn settings(provider: &Provider) -> Result<&VertexSettings, GatewayError> {
+pub(super) fn settings(provider: &Provider) -> Result<&VertexSettings, GatewayError> {
     provider
         .cloud
         .as_ref()
@@ -34,7 +34,7 @@ fn settings(provider: &Provider) -> Result<&VertexSettings, GatewayError> {
 }
 
 /// `{base}/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:{method}`.
-fn model_url(provider: &Provider, settings: &VertexSettings, model: &str, method: &str) -> String {
+pub(super) fn model_url(provider: &Provider, settings: &VertexSettings, model: &str, method: &str) -> String {
     format!(
         "{}/projects/{}/locations/{}/publishers/anthropic/models/{}:{method}",
         provider.base_url,
