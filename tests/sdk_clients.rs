@@ -5,6 +5,7 @@ mod common;
 
 use std::process::Command;
 
+use common::claude::claude_command;
 use common::*;
 
 fn run_python(script: &str, gateway: &Gateway) {
@@ -35,11 +36,6 @@ fn anthropic_python_sdk_create_stream_tools_errors() {
     run_python("anthropic_sdk_check.py", &gw);
 }
 
-/// The Claude Code binary: `$CLAUDE_BIN`, else the npm install that `.ci/suites/sdk.sh` makes.
-fn claude_binary() -> std::path::PathBuf {
-    std::env::var_os("CLAUDE_BIN").map(Into::into).unwrap_or_else(|| "/opt/claude-code/node_modules/.bin/claude".into())
-}
-
 /// Runs `claude -p` against the gateway, offline, and returns its output.
 fn run_claude(gateway: &Gateway, model: &str, prompt: &str) -> String {
     let home =
@@ -49,21 +45,7 @@ fn run_claude(gateway: &Gateway, model: &str, prompt: &str) -> String {
 
 /// [`run_claude`] with `home` as its home and working directory.
 fn run_claude_in(gateway: &Gateway, model: &str, prompt: &str, home: &std::path::Path) -> String {
-    std::fs::create_dir_all(home).unwrap();
-    let out = Command::new(claude_binary())
-        .args(["-p", prompt, "--model", model, "--allowedTools", "Bash(echo:*)"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("ANTHROPIC_BASE_URL", &gateway.url)
-        .env("ANTHROPIC_API_KEY", "sk-ant-test-client")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_ERROR_REPORTING", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .current_dir(home)
-        .output()
-        .expect("claude runs");
+    let out = claude_command(&gateway.url, model, prompt, home).output().expect("claude runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("claude --model {model} -p {prompt:?}:\n{text}");
     assert!(out.status.success(), "claude failed: {text}");

@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
+if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null \
+  || ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk redis-server
 fi
 bench/run --smoke --debug
 

@@ -8,4 +8,4 @@ if [ ! -x /opt/claude-code/node_modules/.bin/claude ]; then
   (cd /opt/claude-code && npm install --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code)
 fi
 /opt/claude-code/node_modules/.bin/claude --version
-cargo test --test sdk_clients -- --ignored
+cargo test --test sdk_clients --test sdk_keys -- --ignored

@@ -116,6 +116,16 @@ pub fn usd(nanos: u64) -> f64 {
     nanos as f64 / NANOS_PER_USD
 }
 
+/// An amount of money for a message a person reads: dollars with cents, and the sub-cent digits (to the
+/// micro-dollar) only when there are any, so `$0.0015` and `$25.00` both read right.
+pub fn dollars(nanos: u64) -> String {
+    let micros = nanos.div_ceil(1_000);
+    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    let digits = format!("{fraction:06}");
+    let significant = digits.trim_end_matches('0').len().max(2);
+    format!("${whole}.{}", &digits[..significant])
+}
+
 /// A key as the admin API shows it (never its secret).
 pub fn key_json(key: &VirtualKey) -> Value {
     serde_json::json!({
@@ -185,5 +195,15 @@ mod tests {
         assert!(negative.to_limits().unwrap_err().starts_with("budget_usd:"));
         let period: LimitsJson = serde_json::from_str(r#"{"budget_period":"week"}"#).unwrap();
         assert!(period.to_limits().unwrap_err().starts_with("budget_period:"));
+    }
+
+    #[test]
+    fn dollars_show_cents_and_sub_cent_digits_only_when_present() {
+        assert_eq!(dollars(25_000_000_000), "$25.00");
+        assert_eq!(dollars(1_500_000), "$0.0015");
+        assert_eq!(dollars(210_000), "$0.00021");
+        assert_eq!(dollars(210_451), "$0.000211", "rounded up to the micro-dollar, never under-stated");
+        assert_eq!(dollars(0), "$0.00");
+        assert_eq!(dollars(12_340_000_000), "$12.34");
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod claude;
 pub mod keys;
 pub mod raw;
 pub mod redis;

@@ -12,7 +12,7 @@ use actix_web::http::header::{HeaderMap, HeaderName};
 
 use crate::config::Route;
 use crate::error::GatewayError;
-use crate::keys::{patterns, secret, usd, Directory, Presented, Team, VirtualKey};
+use crate::keys::{dollars, patterns, secret, Directory, Presented, Team, VirtualKey};
 use crate::limits::period::rfc3339;
 use crate::limits::store::{Admission, StoreError, SubjectRef};
 use crate::limits::{Amount, Headroom, Lease, Refusal, Store, Subject};
@@ -304,10 +304,10 @@ pub fn refused(holder: &Holder, subject: Subject, why: Refusal, now_ms: u64) -> 
             };
             let error = GatewayError::BudgetExhausted {
                 message: format!(
-                    "budget of {whose} is spent: ${:.6} of ${:.2} used (${:.6} more reserved by requests in flight){renews}",
-                    usd(spent),
-                    usd(budget),
-                    usd(reserved)
+                    "budget of {whose} is spent: {} of {} used ({} more reserved by requests in flight){renews}",
+                    dollars(spent),
+                    dollars(budget),
+                    dollars(reserved)
                 ),
                 retry_after_secs: resets_ms.map(|at| at.saturating_sub(now_ms).div_ceil(1000).max(1)),
             };
