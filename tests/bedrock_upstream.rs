@@ -414,3 +414,25 @@ async fn chat_completions_reach_bedrock_through_the_messages_conversion() {
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains("\"content\":\"Hi there\"") && text.trim_end().ends_with("data: [DONE]"), "{text}");
 }
+
+#[actix_rt::test]
+async fn passthrough_sends_the_clients_own_key_as_a_bearer() {
+    let mock = start_bedrock();
+    let gw = start_gateway(&[
+        ("BR_API_FORMAT", "bedrock"),
+        ("BR_BASE_URL", mock.url.as_str()),
+        ("BR_AWS_REGION", "eu-central-1"),
+        ("BR_API_KEY", "!PASSTHRU"),
+        ("MAX_RETRIES", "0"),
+    ]);
+    let (status, _, _) = post(&gw, "/v1/messages", request(&format!("br:{SONNET}"), false)).await;
+    assert_eq!(status, 200);
+    // Under !PASSTHRU the key `post` sends as x-api-key is the client's Bedrock key: it goes up as a bearer.
+    assert_eq!(mock.last().header("authorization"), Some("Bearer client-key-never-forwarded"));
+    assert_eq!(mock.last().header("x-api-key"), None);
+
+    let (status, _, body) = post(&gw, "/v1/messages", request("br:expired", false)).await;
+    assert_eq!(status, 403);
+    assert_eq!(error_type(&body), "authentication_error", "the client's own key was refused");
+    assert!(String::from_utf8_lossy(&body).contains("refused the key you sent"));
+}

@@ -17,7 +17,7 @@ pub enum TokenSource {
     /// A shell command (`sh -c`) whose trimmed standard output is the token, reused for `ttl`.
     Command { command: String, ttl: Duration },
     /// A service account's key: tokens from a signed JWT exchanged at its token endpoint.
-    ServiceAccount(Box<ServiceAccount>),
+    ServiceAccount(std::sync::Arc<ServiceAccount>),
 }
 
 /// The parts of a service-account JSON file the JWT flow needs. The private key never leaves this struct.
@@ -178,12 +178,16 @@ async fn run_command(command: &str) -> Result<Secret, String> {
 }
 
 /// The JWT-bearer grant: the signed assertion POSTed to the account's token endpoint.
-async fn exchange_jwt(account: &ServiceAccount) -> Result<CachedToken, String> {
+async fn exchange_jwt(account: &std::sync::Arc<ServiceAccount>) -> Result<CachedToken, String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_string())?
         .as_secs();
-    let assertion = account.assertion(now)?;
+    // An RSA signature takes a millisecond or two: not on the worker's event loop.
+    let signer = account.clone();
+    let assertion = tokio::task::spawn_blocking(move || signer.assertion(now))
+        .await
+        .map_err(|e| format!("signing the JWT failed: {e}"))??;
     let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
     let sent_at = std::time::Instant::now();
     let client = awc::Client::builder().timeout(EXCHANGE_TIMEOUT).finish();

@@ -229,7 +229,7 @@ fn token_source(name: &str, raw: &RawProvider) -> Result<TokenSource, ConfigErro
     if let Some(path) = raw.credentials_file.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         let account = ServiceAccount::from_file(std::path::Path::new(path))
             .map_err(|e| ConfigError::new(format!("provider '{name}': credentials file '{path}': {e}")))?;
-        return Ok(TokenSource::ServiceAccount(Box::new(account)));
+        return Ok(TokenSource::ServiceAccount(Arc::new(account)));
     }
     Err(ConfigError::new(format!(
         "provider '{name}': vertex has no credentials (set {upper}_API_KEY to an access token or {PASSTHROUGH}, \

@@ -56,6 +56,20 @@ impl MemberSpan {
     pub fn whole(&self) -> std::ops::Range<usize> {
         self.name.start - 1..self.value.end
     }
+
+    /// The member's name in `json` (the text it was found in) as JSON means it: `"mod\u0065l"` is `model`, so a
+    /// name the gateway acts on cannot slip past it written with escapes. Plain names, nearly all of them, are
+    /// borrowed as written.
+    pub fn name_in<'j>(&self, json: &'j [u8]) -> std::borrow::Cow<'j, [u8]> {
+        let raw = &json[self.name.clone()];
+        if !raw.contains(&b'\\') {
+            return std::borrow::Cow::Borrowed(raw);
+        }
+        match serde_json::from_slice::<String>(&json[self.name.start - 1..self.name.end + 1]) {
+            Ok(name) => std::borrow::Cow::Owned(name.into_bytes()),
+            Err(_) => std::borrow::Cow::Borrowed(raw),
+        }
+    }
 }
 
 /// Every member of the top level of the JSON object `json`, in order, or `None` when `json` is not an object. Like
@@ -174,6 +188,10 @@ mod tests {
         assert_eq!(seen, [("a", r#"[1, {"b": "}"}]"#), (r#"c\"d"#, r#""x,y""#), ("e", "{}")]);
         assert_eq!(text(members[1].whole()), r#""c\"d":"x,y""#);
         assert_eq!(top_level_members(b"{}"), Some(vec![]));
+        let escaped = br#"{"mod\u0065l":1,"x\"":2}"#;
+        let names: Vec<Vec<u8>> =
+            top_level_members(escaped).unwrap().iter().map(|m| m.name_in(escaped).into_owned()).collect();
+        assert_eq!(names, [b"model".to_vec(), b"x\"".to_vec()]);
         for broken in ["", "[1]", "{", r#"{"a""#, r#"{"a":"#, r#"{"a":1"#, r#"{1:2}"#] {
             assert_eq!(top_level_members(broken.as_bytes()), None, "{broken}");
         }

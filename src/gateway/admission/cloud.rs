@@ -20,10 +20,11 @@ use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 use percent_encoding::percent_decode_str;
 
-use super::body::{inspect, Inspected, JsonBody};
+use super::body::{inspect_spans, Inspected, JsonBody};
 use crate::error::GatewayError;
 use crate::gateway::endpoint::Endpoint;
 use crate::json::member::{top_level_members, MemberSpan};
+use crate::json::scan::Member;
 
 const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
 
@@ -131,7 +132,7 @@ pub fn view(endpoint: Endpoint, path: &str, body: JsonBody, headers: &HeaderMap)
         Endpoint::BedrockInvoke | Endpoint::BedrockStream => {
             let (_, model) = bedrock_endpoint(path)?;
             let stream = endpoint == Endpoint::BedrockStream;
-            (Rewrite::messages(&original, &model, stream)?, Some(model))
+            (Rewrite::messages(&original, &members_of(&original)?, &model, stream)?, Some(model))
         }
         Endpoint::BedrockCountTokens => {
             let (_, model) = bedrock_endpoint(path)?;
@@ -143,54 +144,72 @@ pub fn view(endpoint: Endpoint, path: &str, body: JsonBody, headers: &HeaderMap)
         Endpoint::VertexPredict | Endpoint::VertexStreamPredict => {
             let (_, model) = vertex_endpoint(path)?;
             let model = model.unwrap_or_default();
-            let asked = member(&original, &members_of(&original)?, "stream").is_some_and(|v| v == b"true");
+            let members = members_of(&original)?;
+            let asked = member(&original, &members, "stream").is_some_and(|v| v == b"true");
             let stream = asked || endpoint == Endpoint::VertexStreamPredict;
-            (Rewrite::messages(&original, &model, stream)?, Some(model))
+            (Rewrite::messages(&original, &members, &model, stream)?, Some(model))
         }
         Endpoint::VertexCountTokens => (Rewrite::dialect_members_out(&original)?, None),
         Endpoint::Messages | Endpoint::CountTokens | Endpoint::ChatCompletions => {
             return Err(GatewayError::Internal(format!("{} is not a cloud dialect", endpoint.label())))
         }
     };
-    let json = JsonBody::whole(anthropic.body.clone())?;
-    let inspected = inspect(&json, endpoint.required())?;
+    // Assembled from members of a checked body: valid JSON whose members' places are known, so no second scan.
+    let inspected = inspect_spans(&anthropic.body, |m| anthropic.span(m), endpoint.required())?;
     let model = model.unwrap_or_else(|| inspected.model.clone());
     let headers = headers_for_other_formats(headers, &anthropic.betas)?;
     Ok(Viewed { body: anthropic.body, inspected, cloud: CloudRequest { original, model, headers } })
 }
 
-/// An Anthropic body made from a dialect's body, and the betas its `anthropic_beta` carried.
+/// An Anthropic body made from a dialect's body, where its members sit, and the betas its `anthropic_beta`
+/// carried.
 struct Rewrite {
     body: Bytes,
+    spans: Vec<MemberSpan>,
     betas: Vec<String>,
 }
 
 impl Rewrite {
+    /// `body` rebuilt by [`rebuilt`], with the betas of its `anthropic_beta`.
+    fn of(
+        body: &[u8],
+        members: &[MemberSpan],
+        front: &[(&str, &[u8])],
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<Self, GatewayError> {
+        let betas = betas(body, members)?;
+        let (body, spans) = rebuilt(body, members, front, keep);
+        Ok(Self { body, spans, betas })
+    }
+
     /// A Messages body: `model` and (when streamed) `stream` first, the dialect's own members out.
-    fn messages(body: &[u8], model: &str, stream: bool) -> Result<Self, GatewayError> {
-        let members = members_of(body)?;
+    fn messages(body: &[u8], members: &[MemberSpan], model: &str, stream: bool) -> Result<Self, GatewayError> {
         let model = json_string(model);
         let mut front: Vec<(&str, &[u8])> = vec![("model", &model)];
         if stream {
             front.push(("stream", b"true"));
         }
         let keep = |name: &[u8]| !matches!(name, b"model" | b"stream" | b"anthropic_version" | b"anthropic_beta");
-        Ok(Self { body: rebuilt(body, &members, &front, keep), betas: betas(body, &members)? })
+        Self::of(body, members, &front, keep)
     }
 
     /// A count_tokens body from an InvokeModel body: `model` first, then only what count_tokens accepts.
     fn count_tokens(body: &[u8], model: &str) -> Result<Self, GatewayError> {
-        let members = members_of(body)?;
         let model = json_string(model);
         let keep = |name: &[u8]| COUNT_TOKENS_MEMBERS.iter().any(|m| m.as_bytes() == name);
-        Ok(Self { body: rebuilt(body, &members, &[("model", &model)], keep), betas: betas(body, &members)? })
+        Self::of(body, &members_of(body)?, &[("model", &model)], keep)
     }
 
     /// The body with the dialect's own members out (Vertex's count-tokens, which has its `model`).
     fn dialect_members_out(body: &[u8]) -> Result<Self, GatewayError> {
-        let members = members_of(body)?;
         let keep = |name: &[u8]| !matches!(name, b"anthropic_version" | b"anthropic_beta");
-        Ok(Self { body: rebuilt(body, &members, &[], keep), betas: betas(body, &members)? })
+        Self::of(body, &members_of(body)?, &[], keep)
+    }
+
+    /// Where `member`'s value sits in the rebuilt body.
+    fn span(&self, member: Member) -> Option<Range<usize>> {
+        let name = member.name().as_bytes();
+        self.spans.iter().find(|m| m.name_in(&self.body).as_ref() == name).map(|m| m.value.clone())
     }
 }
 
@@ -200,7 +219,7 @@ fn members_of(body: &[u8]) -> Result<Vec<MemberSpan>, GatewayError> {
 
 /// The raw value of the top-level member `name`, if the body has it.
 fn member<'b>(body: &'b [u8], members: &[MemberSpan], name: &str) -> Option<&'b [u8]> {
-    members.iter().find(|m| &body[m.name.clone()] == name.as_bytes()).map(|m| &body[m.value.clone()])
+    members.iter().find(|m| m.name_in(body).as_ref() == name.as_bytes()).map(|m| &body[m.value.clone()])
 }
 
 /// `text` as a JSON string literal.
@@ -209,34 +228,45 @@ fn json_string(text: &str) -> Vec<u8> {
     serde_json::to_vec(text).unwrap_or_default()
 }
 
-/// `{` + the `front` members + every member of `body` that `keep` accepts (copied as written) + `}`.
-fn rebuilt(body: &[u8], members: &[MemberSpan], front: &[(&str, &[u8])], keep: impl Fn(&[u8]) -> bool) -> Bytes {
-    let kept: Vec<Range<usize>> =
-        members.iter().filter(|m| keep(&body[m.name.clone()])).map(MemberSpan::whole).collect();
+/// `{` + the `front` members + every member of `body` that `keep` accepts (copied as written) + `}`, and where
+/// each member sits in it.
+fn rebuilt(
+    body: &[u8],
+    members: &[MemberSpan],
+    front: &[(&str, &[u8])],
+    keep: impl Fn(&[u8]) -> bool,
+) -> (Bytes, Vec<MemberSpan>) {
+    let kept: Vec<&MemberSpan> = members.iter().filter(|m| keep(&m.name_in(body))).collect();
     let size = 2
         + front.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>()
-        + kept.iter().map(|r| r.len() + 1).sum::<usize>();
+        + kept.iter().map(|m| m.whole().len() + 1).sum::<usize>();
     let mut out = BytesMut::with_capacity(size);
+    let mut spans = Vec::with_capacity(front.len() + kept.len());
     out.put_u8(b'{');
-    let mut first = true;
-    let mut comma = |out: &mut BytesMut| {
-        if !std::mem::take(&mut first) {
+    for (name, value) in front {
+        if out.len() > 1 {
             out.put_u8(b',');
         }
-    };
-    for (name, value) in front {
-        comma(&mut out);
         out.put_u8(b'"');
+        let name_at = out.len();
         out.put_slice(name.as_bytes());
         out.put_slice(b"\":");
+        let value_at = out.len();
         out.put_slice(value);
+        spans.push(MemberSpan { name: name_at..name_at + name.len(), value: value_at..out.len() });
     }
-    for range in kept {
-        comma(&mut out);
-        out.put_slice(&body[range]);
+    for member in kept {
+        if out.len() > 1 {
+            out.put_u8(b',');
+        }
+        // The member's ranges, moved from where it was in `body` to where it lands in `out`.
+        let whole = member.whole();
+        let moved = |r: &Range<usize>| r.start - whole.start + out.len()..r.end - whole.start + out.len();
+        spans.push(MemberSpan { name: moved(&member.name), value: moved(&member.value) });
+        out.put_slice(&body[whole]);
     }
     out.put_u8(b'}');
-    out.freeze()
+    (out.freeze(), spans)
 }
 
 /// The betas of the body's `anthropic_beta` member (an array of strings), if any.
@@ -392,6 +422,14 @@ mod tests {
         let v = viewed(Endpoint::BedrockInvoke, "/bedrock/model/m/invoke", body, &HeaderMap::new()).unwrap();
         assert_eq!(as_json(&v.body)["stream"], Value::Null);
         assert_eq!(v.cloud.headers.get("anthropic-beta").unwrap(), "b-2,a-1");
+    }
+
+    #[test]
+    fn members_written_with_escapes_are_known_by_their_meaning() {
+        let body = r#"{"mod\u0065l":"other","max_tokens":1,"messages":[1],"anthropic\u005fversion":"v"}"#;
+        let json = JsonBody::whole(Bytes::from(body)).unwrap();
+        let v = view(Endpoint::BedrockInvoke, "/bedrock/model/m/invoke", json, &HeaderMap::new()).unwrap();
+        assert_eq!(as_json(&v.body), json!({"model": "m", "max_tokens": 1, "messages": [1]}));
     }
 
     #[test]

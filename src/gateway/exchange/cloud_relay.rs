@@ -72,7 +72,7 @@ fn url(provider: &Provider, endpoint: Endpoint, model: &str) -> Result<String, G
 fn with_model(body: &Bytes, model: &str) -> OutgoingBody {
     let literal = Bytes::from(serde_json::to_vec(model).unwrap_or_default());
     let members = top_level_members(body).unwrap_or_default();
-    match members.iter().find(|m| &body[m.name.clone()] == b"model") {
+    match members.iter().find(|m| m.name_in(body).as_ref() == b"model") {
         Some(member) => OutgoingBody::spliced(body, member.value.clone(), literal),
         None => OutgoingBody::from(body.clone()),
     }

@@ -3,9 +3,9 @@
 //!
 //! | endpoint \ provider format | `anthropic` | `openai` | `bedrock` | `vertex` |
 //! |---|---|---|---|---|
-//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] | [`ViaBedrock`] | [`ViaVertex`] |
-//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) | [`CountTokensViaBedrock`] | [`ViaVertex`] |
-//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) | [`ViaBedrock`] over [`ChatViaAnthropic`] | [`ViaVertex`] over [`ChatViaAnthropic`] |
+//! | `/v1/messages` | [`Passthrough`] (Anthropic) | [`MessagesViaOpenAi`] | [`ViaBedrock`]`<Passthrough>` | [`ViaVertex`]`<Passthrough>` |
+//! | `/v1/messages/count_tokens` | [`Passthrough`] (Anthropic) | local estimate ([`count_tokens_locally`]) | [`CountTokensViaBedrock`] | [`ViaVertex`]`<Passthrough>` |
+//! | `/v1/chat/completions` | [`ChatViaAnthropic`] | [`Passthrough`] (OpenAI) | [`ViaBedrock`]`<ChatViaAnthropic>` | [`ViaVertex`]`<ChatViaAnthropic>` |
 //! | Bedrock's `/bedrock/model/{id}/…` | [`ForBedrock`] over the `/v1/messages` exchange | [`ForBedrock`] over it | relayed ([`cloud_relay`]) | [`ForBedrock`] over it |
 //! | Vertex's `/vertex/…/models/{m}:…` | the `/v1/messages` exchange | the same | the same | relayed ([`cloud_relay`]) |
 //!

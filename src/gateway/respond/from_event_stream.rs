@@ -17,6 +17,9 @@ use crate::error::{render, Dialect, GatewayError};
 /// Anthropic's keep-alive event.
 pub const PING_EVENT: &[u8] = b"event: ping\ndata: {\"type\": \"ping\"}\n\n";
 
+/// The keep-alive for clients whose stream has no ping event (OpenAI's): an SSE comment.
+pub const KEEPALIVE_COMMENT: &[u8] = b": ping\n\n";
+
 /// Decodes Bedrock frames into SSE for the inner filter `T`.
 pub struct FromEventStream<T: StreamTransform> {
     decoder: Decoder,
@@ -164,11 +167,13 @@ impl<T: StreamTransform> StreamTransform for FromEventStream<T> {
         Some(self.ping_every)
     }
 
+    /// A `ping` event through the inner filter; when that filter writes nothing for it (a conversion to Chat
+    /// Completions), an SSE comment line, which every SSE client skips.
     fn on_idle(&mut self) -> Option<Bytes> {
         if self.stopped.is_some() {
             return None;
         }
-        self.inner.on_chunk(Bytes::from_static(PING_EVENT))
+        self.inner.on_chunk(Bytes::from_static(PING_EVENT)).or(Some(Bytes::from_static(KEEPALIVE_COMMENT)))
     }
 }
 
@@ -270,6 +275,17 @@ mod tests {
         assert_eq!(t.on_idle().unwrap(), Bytes::from_static(PING_EVENT));
         t.on_chunk(encode_exception("internalServerException", "x"));
         assert_eq!(t.on_idle(), None);
+    }
+
+    #[test]
+    fn converted_streams_get_a_comment_as_keep_alive() {
+        let converter = crate::convert::inbound::ChatStreamConverter::new("m".into(), 0, false);
+        let mut t = FromEventStream::new(
+            crate::gateway::respond::converting::Converting::new(converter),
+            "br",
+            Duration::from_secs(15),
+        );
+        assert_eq!(t.on_idle().unwrap(), Bytes::from_static(KEEPALIVE_COMMENT));
     }
 
     #[test]
