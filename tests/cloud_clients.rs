@@ -410,6 +410,53 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
     );
 }
 
+/// An application inference profile ARN: a Bedrock model id with `:` and `/` (sent as `%3A` and `%2F`).
+const PROFILE_ARN: &str = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6";
+
+/// boto3's bedrock-runtime client → /bedrock (ids `%3A`/`%2F`-encoded by botocore; botocore's strict frame parser;
+/// Bedrock's CountTokens shape) → the bedrock mock (ids with colons, an inference profile ARN), and → the
+/// Anthropic- and OpenAI-format mocks (converted frames).
+#[test]
+#[ignore = "needs the boto3 Python package; run by .ci/suites/cloud.sh"]
+fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
+    let rig = Rig::new("bd-boto3", 3599);
+    let arn = format!("br:{PROFILE_ARN}");
+    let id = format!("br:{BEDROCK_DEFAULT_ID}");
+    let mut strip = serde_json::Map::new();
+    strip.insert(arn.clone(), json!(PROFILE_ARN));
+    strip.insert(id.clone(), json!(BEDROCK_DEFAULT_ID));
+    strip.insert("br:throttle-me".into(), json!("throttle-me"));
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → br", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": [id, arn, BEDROCK_DEFAULT_ID], "count_tokens": 110, "throttle": "br:throttle-me",
+            "bedrock_mock": rig.bedrock.url, "strip": strip,
+        }),
+    );
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → mock", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": ["mock:fixture-text"], "count_tokens": 42,
+        }),
+    );
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → oai", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": ["oai:fixture-text"],
+        }),
+    ); // Last, as it is the one known to fail: AWS's examples omit contentType, so botocore sends no Content-Type.
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 without contentType → br", "base_url": rig.bedrock_base(), "region": REGION,
+            "gateway_key": GW_KEY, "models": [format!("br:{BEDROCK_DEFAULT_ID}")], "no_content_type": true,
+        }),
+    );
+}
+
 /// AnthropicBedrock → /bedrock → the Anthropic-format mock: the answer converted into event-stream frames (an
 /// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header,
 /// gatehouse's own ping chunk while the upstream stalls (15 s: this test takes about 20 s).
