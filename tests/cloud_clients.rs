@@ -160,7 +160,7 @@ fn run_check(script: &str, config: Value) {
 }
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
+/// format, Bedrock API key), `brp` (bedrock format, the client's own bearer passed through), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
 /// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
@@ -187,6 +187,10 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("BRS_AWS_ACCESS_KEY_ID", GW_AKID),
         ("BRS_AWS_SECRET_ACCESS_KEY", GW_SECRET),
         ("BRS_PING_INTERVAL_SECS", "1"),
+        ("BRP_API_FORMAT", "bedrock"),
+        ("BRP_BASE_URL", &bedrock.url),
+        ("BRP_AWS_REGION", REGION),
+        ("BRP_API_KEY", "!PASSTHRU"),
         ("BRG_API_FORMAT", "bedrock"),
         ("BRG_BASE_URL", &bedrock.url),
         ("BRG_AWS_REGION", REGION),
@@ -348,7 +352,8 @@ fn assert_clean_anthropic_requests(mock: &MockUpstream) {
 
 /// AnthropicBedrock → /bedrock → a bedrock-format provider, relayed: the client signing with its own keys (explicit
 /// `br:` id; AnthropicBedrock's own anthropic_version relayed), the client with a bearer key (an id naming no
-/// provider → BEDROCK_DEFAULT_PROVIDER), and provider `brk` that uses a Bedrock API key upstream.
+/// provider → BEDROCK_DEFAULT_PROVIDER), provider `brk` that uses a Bedrock API key upstream, and provider `brp`
+/// that passes the client's own Bedrock API key through (`!PASSTHRU`; the gateway key in x-gatehouse-key).
 #[test]
 #[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
 fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
@@ -407,6 +412,15 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
                 "expect_version": "2026-10-21",
             }),
         ),
+    );
+    run_check(
+        "bedrock_sdk_check.py",
+        json!({
+            "label": "AnthropicBedrock (its own Bedrock API key) → brp (!PASSTHRU)",
+            "base_url": rig.bedrock_base(), "region": REGION, "api_key": BEDROCK_API_KEY, "gateway_key": GW_KEY,
+            "models": {"text": "brp:anthropic.claude-3-haiku", "script": "brp:anthropic.claude-3-haiku"},
+            "bedrock_mock": rig.bedrock.url, "expect_auth": "bearer", "expect_model_id": "anthropic.claude-3-haiku",
+        }),
     );
 }
 
