@@ -161,7 +161,8 @@ fn run_check(script: &str, config: Value) {
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
 /// format, Bedrock API key), `brp` (bedrock format, the client's own bearer passed through), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
-/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
+/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `vxp` (vertex, the client's own token
+/// passed through), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
@@ -207,6 +208,11 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("VXS_VERTEX_PROJECT", VERTEX_PROJECT),
         ("VXS_VERTEX_REGION", VERTEX_REGION),
         ("VXS_API_KEY", VERTEX_STATIC),
+        ("VXP_API_FORMAT", "vertex"),
+        ("VXP_BASE_URL", &vertex_base),
+        ("VXP_VERTEX_PROJECT", VERTEX_PROJECT),
+        ("VXP_VERTEX_REGION", VERTEX_REGION),
+        ("VXP_API_KEY", "!PASSTHRU"),
         ("VXC_API_FORMAT", "vertex"),
         ("VXC_BASE_URL", &vertex_base),
         ("VXC_VERTEX_PROJECT", VERTEX_PROJECT),
@@ -523,7 +529,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
 }
 
 /// AnthropicVertex → /vertex/v1 → vertex-format providers, relayed: `vx` (service account; count tokens; betas),
-/// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token).
+/// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token), `vxp` (the client's own token passed
+/// through, the gateway key in x-gatehouse-key).
 #[test]
 #[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
 fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
@@ -566,6 +573,16 @@ fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
                 "vertex_mock": rig.vertex.url, "expect_auth": "static", "expect_model": "claude-haiku-4-5@20251001",
             }),
         ),
+    );
+    run_check(
+        "vertex_sdk_check.py",
+        json!({
+            "label": "AnthropicVertex (its own Google token) → vxp (!PASSTHRU)",
+            "base_url": rig.vertex_base(), "region": VERTEX_REGION, "project": VERTEX_PROJECT,
+            "access_token": VERTEX_STATIC, "gateway_key": GW_KEY,
+            "models": {"text": "vxp:claude-haiku-4-5@20251001", "script": "vxp:claude-haiku-4-5@20251001"},
+            "vertex_mock": rig.vertex.url, "expect_auth": "static", "expect_model": "claude-haiku-4-5@20251001",
+        }),
     );
 }
 
