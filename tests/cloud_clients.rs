@@ -459,6 +459,8 @@ fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
         json!({
             "label": "boto3 → mock", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
             "models": ["mock:fixture-text"], "count_tokens": 42,
+            "errors": {"mock:error-400": [400, "ValidationException"], "mock:error-404": [404, "ResourceNotFoundException"],
+                       "mock:error-500": [500, "InternalServerException"]},
         }),
     );
     run_check(
@@ -466,6 +468,7 @@ fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
         json!({
             "label": "boto3 → oai", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
             "models": ["oai:fixture-text"],
+            "errors": {"oai:error-400": [400, "ValidationException"]},
         }),
     ); // Last, as it is the one known to fail: AWS's examples omit contentType, so botocore sends no Content-Type.
     run_check(

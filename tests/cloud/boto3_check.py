@@ -11,6 +11,8 @@ Usage: python3 boto3_check.py '<json config>'
   bedrock_mock  optional: mock_bedrock.py's URL; the ids it received must be the models without their provider
                 prefix (`strip` maps a gateway id to the id the mock must see)
   strip         optional {gateway id: upstream id}
+  errors        optional {id: [status, code]}: invoke_model must raise ClientError with that HTTP status and
+                Bedrock error code (x-amzn-ErrorType), e.g. an Anthropic-format provider's 400 → ValidationException
   no_content_type  optional: both operations without contentType (botocore then sends no Content-Type) must work
   throttle      optional id: a stream that ends in an exception frame → botocore raises EventStreamError
 """
@@ -59,6 +61,14 @@ for model in cfg["models"]:
         counted = client.count_tokens(modelId=model, input={"invokeModel": {"body": json.dumps(BODY).encode()}})
         check(counted["inputTokens"] == cfg["count_tokens"],
               f"{label} {model}: count_tokens {counted['inputTokens']} == {cfg['count_tokens']}")
+
+for model, (status, code) in (cfg.get("errors") or {}).items():
+    try:
+        client.invoke_model(modelId=model, body=json.dumps(BODY), contentType="application/json")
+        raise SystemExit(f"FAILED: {label}: {model} did not fail")
+    except botocore.exceptions.ClientError as e:
+        got = (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"])
+        check(got == (status, code), f"{label}: {model} → {got} == {(status, code)} ({e.response['Error']['Message']!r})")
 
 if cfg.get("throttle"):
     stream = client.invoke_model_with_response_stream(modelId=cfg["throttle"], body=json.dumps(BODY),
