@@ -1005,3 +1005,45 @@ fn claude_code_vertex_mode_to_openai_upstream() {
     run_claude("vertex mode → oai", Some("oai:script"), &as_refs(&vertex_mode_env(&rig)));
     assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
 }
+
+/// Claude Code in its Anthropic mode (ANTHROPIC_BASE_URL = gatehouse, the gateway key as ANTHROPIC_API_KEY),
+/// `--model br:<Bedrock id>` → the bedrock mock: the third mode in front of a Bedrock provider.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_bedrock_upstream() {
+    let rig = Rig::new("cc-an-br", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → br", Some(&format!("br:{BEDROCK_DEFAULT_ID}")), &env);
+    let records = rig.bedrock.requests();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
+    assert!(
+        records.iter().filter(|r| r["action"].is_string()).all(|r| r["model_id"] == BEDROCK_DEFAULT_ID
+            && r["body"]["anthropic_version"] == "bedrock-2023-05-31"
+            && r["body"].get("model").is_none()
+            && r["body"].get("stream").is_none()),
+        "Bedrock bodies for the Bedrock id: {records:?}"
+    );
+    assert!(
+        records.iter().any(|r| r["body"]["anthropic_beta"].to_string().contains("claude-code-20250219")),
+        "Claude Code's anthropic-beta header reached Bedrock as the body's anthropic_beta"
+    );
+}
+
+/// Claude Code in its Anthropic mode, `--model vx:<model>` → the vertex mock (service account).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_vertex_upstream() {
+    let rig = Rig::new("cc-an-vx", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → vx", Some(&format!("vx:{VERTEX_DEFAULT_MODEL}")), &env);
+    let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Vertex mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
+    assert!(
+        records.iter().all(|r| r["model"] == VERTEX_DEFAULT_MODEL
+            && r["auth"] == "issued"
+            && r["body"]["anthropic_version"] == "vertex-2023-10-16"),
+        "Vertex requests with gatehouse's token: {records:?}"
+    );
+}
