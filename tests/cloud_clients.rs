@@ -467,7 +467,7 @@ fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
         "boto3_check.py",
         json!({
             "label": "boto3 → oai", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
-            "models": ["oai:fixture-text"],
+            "models": ["oai:fixture-text"], "count_tokens": "positive",
             "errors": {"oai:error-400": [400, "ValidationException"]},
         }),
     ); // Last, as it is the one known to fail: AWS's examples omit contentType, so botocore sends no Content-Type.
@@ -599,7 +599,11 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     models["stream_error_type"] = json!("rate_limit_error");
     run_check(
         "vertex_sdk_check.py",
-        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → br", "models": models})),
+        with(
+            &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → br", "models": models,
+                   "count_tokens": {"model": format!("br:{BEDROCK_DEFAULT_ID}"), "expect": 110}}),
+        ),
     );
     let records = rig.bedrock.requests();
     assert!(
@@ -609,7 +613,7 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     assert!(
         records
             .iter()
-            .filter(|r| r["body"].is_object())
+            .filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream")
             .all(|r| r["body"]["anthropic_version"] == "bedrock-2023-05-31"
                 && r["model_id"].as_str().is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me")),
         "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
