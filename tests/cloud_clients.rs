@@ -1051,3 +1051,26 @@ fn claude_code_anthropic_mode_to_vertex_upstream() {
         "Vertex requests with gatehouse's token: {records:?}"
     );
 }
+
+/// Many requests at once (three client kinds × bedrock, vertex, Anthropic- and OpenAI-format providers × streamed or
+/// not): every answer whole and right, every signature and token accepted by the mocks.
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn concurrent_clients_across_dialects_and_formats() {
+    let rig = Rig::new("concurrency", 3599);
+    run_check(
+        "concurrency_check.py",
+        json!({
+            "gateway": rig.gateway.url, "api_key": GW_KEY, "region": REGION, "project": VERTEX_PROJECT,
+            "vertex_region": VERTEX_REGION, "rounds": 3,
+            "models": {
+                format!("br:{BEDROCK_DEFAULT_ID}"): "Hello from the bedrock mock",
+                "brk:anthropic.claude-3-haiku": "Hello from the bedrock mock",
+                format!("vx:{VERTEX_DEFAULT_MODEL}"): "Hello from the vertex mock",
+                "mock:fixture-text": "",
+                "oai:fixture-text": "",
+            },
+            "bedrock_mock": rig.bedrock.url, "vertex_mock": rig.vertex.url,
+        }),
+    );
+}
