@@ -15,6 +15,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
+/// The admin API's key (ADMIN_API_KEY), for virtual keys.
+const ADMIN_KEY: &str = "cloud-admin-key";
 /// The gateway key clients present (PROXY_API_KEY).
 const GW_KEY: &str = "gw-cloud-test-key";
 /// The AWS credentials gatehouse signs with; the Bedrock mock knows them.
@@ -173,6 +175,7 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
     );
     start_gateway(&[
         ("PROXY_API_KEY", GW_KEY),
+        ("ADMIN_API_KEY", ADMIN_KEY),
         ("BR_API_FORMAT", "bedrock"),
         ("BR_BASE_URL", &bedrock.url),
         ("BR_AWS_REGION", REGION),
@@ -1071,6 +1074,23 @@ fn concurrent_clients_across_dialects_and_formats() {
                 "oai:fixture-text": "",
             },
             "bedrock_mock": rig.bedrock.url, "vertex_mock": rig.vertex.url,
+        }),
+    );
+}
+
+/// A virtual key (made with the admin API) as AnthropicBedrock's API key and AnthropicVertex's access token: served on
+/// its models, refused in each dialect's shape on others, its usage the tokens the Bedrock and Vertex answers reported.
+#[test]
+#[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
+fn virtual_keys_on_the_cloud_dialects() {
+    let rig = Rig::new("keys", 3599);
+    run_check(
+        "keys_check.py",
+        json!({
+            "gateway": rig.gateway.url, "admin_key": ADMIN_KEY, "region": REGION, "project": VERTEX_PROJECT,
+            "vertex_region": VERTEX_REGION, "bedrock_model": format!("br:{BEDROCK_DEFAULT_ID}"),
+            "vertex_model": format!("vx:{VERTEX_DEFAULT_MODEL}"), "refused_model": "mock:fixture-text",
+            "tokens_per_request": 36,
         }),
     );
 }
