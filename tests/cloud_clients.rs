@@ -673,6 +673,7 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "expired": {"model": id, "provider": "br"},
             "raw_error_stream": {"model": "br:throttle-me", "error_type": "rate_limit_error"},
             "keepalive": {"model": "brs:slow-model"},
+            "retried": {"model": id},
         }),
     );
     run_check(

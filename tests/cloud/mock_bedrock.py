@@ -21,6 +21,7 @@ Modes (`POST /_mock/config`): `{"expired": true}` → every authenticated reques
 `{"stream_exception": "throttlingException"}` → streams send part of the answer then that exception frame. A model
 id containing `throttle` does the same for one request (a non-streaming one gets 429 ThrottlingException). A model
 id containing `slow` streams without pings and stays silent `slow_seconds` (default 2.5) after message_start.
+`{"fail_next": n}` → the next n model requests (after their auth passed) get 503 ServiceUnavailableException.
 Every API request is recorded (`GET /_mock/requests`): method, path, model_id, action, headers, body, auth, verified,
 error.
 """
@@ -182,6 +183,12 @@ def api(handler):
             return handler.send_json(200, {"inputTokens": scripted.count_tokens(inner)})
         check_body(body)
         state.record(record)
+        with state.lock:
+            failing = state.config.get("fail_next", 0) > 0
+            if failing:
+                state.config["fail_next"] -= 1
+        if failing:
+            raise BedrockError(503, "ServiceUnavailableException", "Service is temporarily unavailable (mock).")
         exception = state.setting("stream_exception") or ("throttlingException" if "throttle" in model_id else None)
         headers = [("x-amzn-requestid", f"req-{state.bump('requests')}")]
         if action == "invoke":

@@ -19,6 +19,8 @@ Usage: python3 upstream_sdk_check.py '<json config>'
                      `error` event, of type t, as its last event
   keepalive          optional {"model": m}: a raw stream from an upstream that stays silent longer than the
                      provider's ping interval carries gatehouse's `ping` events in the silence, the rest intact
+  retried            optional {"model": m}: Bedrock answers 503 twice, gatehouse retries, each attempt signed
+                     afresh (the mock verifies every one), the third succeeds
   expired            optional {"model": m, "provider": name} (bedrock): the mock's expired mode → a 401/403
                      Anthropic error naming the provider
 """
@@ -141,6 +143,14 @@ if cfg.get("keepalive"):
           f"{label}: the slow stream arrived whole ({status} {names})")
     check(names[1] == "ping", f"{label}: gatehouse sent a ping during the upstream's silence ({names})")
     check(names.count("content_block_delta") == 2, f"{label}: every delta relayed ({names})")
+
+if cfg.get("retried"):
+    mock_post(mock, "reset", {})
+    mock_post(mock, "config", {"fail_next": 2})
+    message = client.messages.create(model=cfg["retried"]["model"], max_tokens=16, messages=HELLO)
+    attempts = [r for r in mock_get(mock, "requests") if r["action"] == "invoke"]
+    check(message.content and len(attempts) == 3, f"{label}: two 503s retried, the third attempt answered ({len(attempts)})")
+    check(all(r["verified"] for r in attempts), f"{label}: every attempt carried a valid signature")
 
 if cfg.get("expired"):
     mock_post(mock, "config", {"expired": True})
