@@ -33,6 +33,10 @@ pub struct RawServer {
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub default_provider: Option<String>,
+    /// The provider a Bedrock-dialect model id naming no provider goes to (`BEDROCK_DEFAULT_PROVIDER`).
+    pub bedrock_default_provider: Option<String>,
+    /// The provider a Vertex-dialect model naming no provider goes to (`VERTEX_DEFAULT_PROVIDER`).
+    pub vertex_default_provider: Option<String>,
     pub proxy_api_key: Option<String>,
     /// Seconds until the upstream's response head must arrive.
     pub request_timeout: Option<u64>,

@@ -36,7 +36,9 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
     let prices = Arc::new(super::prices::table(&raw.prices)?);
-    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
+    let dialect_defaults = super::dialects::DialectDefaults::validated(&raw.server, &providers)?;
+    let snapshot =
+        Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices, dialect_defaults };
     super::routing::validate_aliases(&snapshot)?;
     let keys = super::keys::key_settings(raw)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone(), keys })

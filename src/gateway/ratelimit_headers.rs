@@ -7,18 +7,51 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::limits::period::rfc3339;
 use crate::limits::Headroom;
 
+/// The names of one kind of limit's headers: limit, remaining, reset.
+type Names = [HeaderName; 3];
+
+const fn names(limit: &'static str, remaining: &'static str, reset: &'static str) -> Names {
+    [HeaderName::from_static(limit), HeaderName::from_static(remaining), HeaderName::from_static(reset)]
+}
+
+/// By [relayed][kind]: Anthropic's names, or the gateway's own beside the upstream's.
+const NAMES: [[Names; 2]; 2] = [
+    [
+        names(
+            "anthropic-ratelimit-requests-limit",
+            "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-requests-reset",
+        ),
+        names(
+            "anthropic-ratelimit-tokens-limit",
+            "anthropic-ratelimit-tokens-remaining",
+            "anthropic-ratelimit-tokens-reset",
+        ),
+    ],
+    [
+        names(
+            "x-gatehouse-ratelimit-requests-limit",
+            "x-gatehouse-ratelimit-requests-remaining",
+            "x-gatehouse-ratelimit-requests-reset",
+        ),
+        names(
+            "x-gatehouse-ratelimit-tokens-limit",
+            "x-gatehouse-ratelimit-tokens-remaining",
+            "x-gatehouse-ratelimit-tokens-reset",
+        ),
+    ],
+];
+
 /// Adds the headers for `headroom` to an answer's `headers`.
 pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
     let relayed = headers.keys().any(|name| name.as_str().starts_with("anthropic-ratelimit-"));
-    let prefix = if relayed { "x-gatehouse-ratelimit-" } else { "anthropic-ratelimit-" };
-    for (kind, limit) in [("requests", headroom.requests), ("tokens", headroom.tokens)] {
+    for (names, limit) in NAMES[usize::from(relayed)].iter().zip([headroom.requests, headroom.tokens]) {
         let Some((limit, remaining, reset)) = limit else { continue };
-        let values = [("limit", limit.to_string()), ("remaining", remaining.to_string()), ("reset", rfc3339(reset))];
-        for (field, value) in values {
-            let name = HeaderName::try_from(format!("{prefix}{kind}-{field}"));
-            if let (Ok(name), Ok(value)) = (name, HeaderValue::try_from(value)) {
-                headers.insert(name, value);
-            }
+        let [limit_name, remaining_name, reset_name] = names.clone();
+        headers.insert(limit_name, HeaderValue::from(limit));
+        headers.insert(remaining_name, HeaderValue::from(remaining));
+        if let Ok(reset) = HeaderValue::try_from(rfc3339(reset)) {
+            headers.insert(reset_name, reset);
         }
     }
 }

@@ -178,6 +178,28 @@ pub fn usd(nanos: u64) -> f64 {
 pub struct PriceTable {
     /// Configured prices by provider (lower case).
     configured: HashMap<String, ProviderPrices>,
+    /// Prices already looked up, by `(provider, model)` as asked: a lookup normalises the model's name several
+    /// ways, and a metered request asks for each of its targets.
+    looked_up: LookedUp,
+}
+
+/// The lookups of one table (a table is immutable: a reload builds a new one, and with it a new memory).
+#[derive(Default)]
+struct LookedUp(std::sync::Mutex<HashMap<(String, String), Option<Price>>>);
+
+/// Lookups remembered; past this the memory is cleared (models named by clients are unbounded).
+const LOOKUPS_REMEMBERED: usize = 4_096;
+
+impl Clone for LookedUp {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for LookedUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookedUp")
+    }
 }
 
 /// The configured prices of one provider.
@@ -210,13 +232,26 @@ impl PriceTable {
             }
             entry.exact.insert(model.to_string(), price);
         }
-        Self { configured: by_provider }
+        Self { configured: by_provider, looked_up: LookedUp::default() }
     }
 
     /// The price of `model` (as sent upstream, after aliases) on `provider`, if known: configured for that exact
     /// model, else configured for its family, else configured for every model of the provider (`provider:*`),
     /// else shipped for the model's exact id, else shipped for its family.
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
+        let Ok(mut looked_up) = self.looked_up.0.lock() else { return self.look_up(provider, model) };
+        if let Some(price) = looked_up.get(&(provider.to_string(), model.to_string())) {
+            return *price;
+        }
+        let price = self.look_up(provider, model);
+        if looked_up.len() >= LOOKUPS_REMEMBERED {
+            looked_up.clear();
+        }
+        looked_up.insert((provider.to_string(), model.to_string()), price);
+        price
+    }
+
+    fn look_up(&self, provider: &str, model: &str) -> Option<Price> {
         let model = model.trim().to_ascii_lowercase();
         let configured = match self.configured.get(provider) {
             Some(p) => Some(p),

@@ -219,6 +219,8 @@ pub fn is_relayed_response_header(name: &HeaderName) -> bool {
     ) || n.starts_with("anthropic-")
         || n.starts_with("x-ratelimit-")
         || n.starts_with("openai-")
+        // Bedrock's error type, request id and token counts, for Bedrock-dialect clients of Bedrock providers.
+        || n.starts_with("x-amzn-")
 }
 
 #[cfg(test)]

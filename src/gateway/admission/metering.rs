@@ -4,7 +4,6 @@
 //! local tokenizer `count_tokens` uses, plus `max_tokens`, priced at the dearest target it may go to.
 
 use actix_web::web;
-use serde_json::Value;
 
 use super::keys::{permitted, reserve, KeyRefusal};
 use super::Admitted;
@@ -12,10 +11,11 @@ use crate::config::Snapshot;
 use crate::error::GatewayError;
 use crate::gateway::charge::Charge;
 use crate::gateway::endpoint::Endpoint;
+use crate::json::member::top_level_member;
 use crate::limits::{Amount, Store};
 use crate::prices::Price;
 use crate::resilience::runtime::now_millis;
-use crate::tokens::estimate_input_tokens;
+use crate::tokens::estimate_body_tokens;
 
 /// Bodies larger than this are tokenised on the blocking pool rather than on the worker's event loop.
 const INLINE_ESTIMATE_BYTES: usize = 64 * 1024;
@@ -31,7 +31,7 @@ pub async fn meter(
 ) -> Result<Option<Charge>, KeyRefusal> {
     let Some(holder) = request.caller.holder().cloned() else { return Ok(None) };
     let prices = permitted(&holder, &mut request.route, &snapshot.prices)?;
-    if !matches!(endpoint, Endpoint::Messages | Endpoint::ChatCompletions) {
+    if !endpoint.generates() {
         return Ok(None);
     }
     let want = match holder.meters_tokens() {
@@ -51,13 +51,8 @@ pub async fn meter(
 /// the targets.
 /// Returns the reservation and the input estimate.
 async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<(Amount, u64), KeyRefusal> {
-    let value: Value = serde_json::from_slice(&request.body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
-    let max_output = request
-        .inspected
-        .max_tokens
-        .or_else(|| value.get("max_completion_tokens").and_then(Value::as_u64))
-        .ok_or_else(|| {
+    let max_output =
+        request.inspected.max_tokens.or_else(|| max_completion_tokens(&request.body)).ok_or_else(|| {
             GatewayError::InvalidRequest(
                 "max_tokens: required with a virtual key that has a token or money limit (the reservation is the \
                  input plus max_tokens); set max_tokens or max_completion_tokens"
@@ -66,12 +61,33 @@ async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<(Amoun
         })?;
     let model = request.route.primary().model.clone();
     let input = if request.body.len() > INLINE_ESTIMATE_BYTES {
-        web::block(move || estimate_input_tokens(&value, &model))
+        let body = request.body.clone();
+        web::block(move || estimate_body_tokens(&body, &model))
             .await
             .map_err(|e| GatewayError::Internal(format!("token estimate failed: {e}")))?
     } else {
-        estimate_input_tokens(&value, &model)
+        estimate_body_tokens(&request.body, &model)
     };
     let nanos = prices.iter().flatten().map(|p| p.reservation_nanos(input, max_output)).max().unwrap_or(0);
     Ok((Amount { tokens: input.saturating_add(max_output), nanos }, input))
+}
+
+/// `max_completion_tokens` of a chat completions body (OpenAI's name for `max_tokens`), read without a parse.
+fn max_completion_tokens(body: &[u8]) -> Option<u64> {
+    let value = top_level_member(body, b"max_completion_tokens")?;
+    serde_json::Deserializer::from_slice(value).into_iter::<u64>().next()?.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_completion_tokens_is_read_from_the_top_level_only() {
+        assert_eq!(max_completion_tokens(br#"{"model":"m","max_completion_tokens":100}"#), Some(100));
+        assert_eq!(max_completion_tokens(br#"{"max_completion_tokens": 7 , "x": 1}"#), Some(7));
+        assert_eq!(max_completion_tokens(br#"{"metadata":{"max_completion_tokens":5}}"#), None);
+        assert_eq!(max_completion_tokens(br#"{"max_completion_tokens":"lots"}"#), None);
+        assert_eq!(max_completion_tokens(br#"{"max_completion_tokens":-1}"#), None);
+    }
 }

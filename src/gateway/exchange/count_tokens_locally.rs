@@ -11,7 +11,7 @@ use super::passthrough::Passthrough;
 use super::wire_readers::AnthropicReader;
 use super::{Attempt, Prepared};
 use crate::error::GatewayError;
-use crate::tokens::estimate_input_tokens;
+use crate::tokens::estimate_body_tokens;
 use crate::upstream::{UpstreamBody, UpstreamReply};
 
 /// Says the count is the gateway's estimate, not the provider's.
@@ -20,12 +20,11 @@ const TOKEN_COUNT: HeaderName = HeaderName::from_static("x-gatehouse-token-count
 /// The local count for `target`.
 pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Passthrough<AnthropicReader>>, GatewayError> {
     let Attempt { request, target, .. } = *attempt;
-    let value: serde_json::Value = serde_json::from_slice(&request.body)
-        .map_err(|e| GatewayError::InvalidRequest(format!("request body is not valid JSON: {e}")))?;
+    let body = request.body.clone();
     let model = target.model.clone();
     let count = async move {
         // Tokenising a long conversation takes milliseconds: keep it off the worker's event loop.
-        let tokens = web::block(move || estimate_input_tokens(&value, &model))
+        let tokens = web::block(move || estimate_body_tokens(&body, &model))
             .await
             .map_err(|e| GatewayError::Internal(format!("token counting failed: {e}")))?;
         let body = serde_json::to_vec(&serde_json::json!({ "input_tokens": tokens }))

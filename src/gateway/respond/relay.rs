@@ -37,6 +37,10 @@ pub trait StreamTransform: Unpin + 'static {
     fn failed_before_start(&self) -> Option<GatewayError> {
         None
     }
+    /// The `content-type` of the stream the gateway writes (a relayed stream keeps the upstream's).
+    fn content_type(&self) -> &'static str {
+        "text/event-stream; charset=utf-8"
+    }
     /// How long the upstream may stay silent before [`StreamTransform::on_idle`] is asked for keep-alive bytes;
     /// `None`: never (the upstream sends its own, or the client needs none).
     fn keepalive(&self) -> Option<Duration> {
