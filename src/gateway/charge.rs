@@ -12,14 +12,14 @@ use crate::resilience::runtime::now_millis;
 pub struct Charge {
     store: Store,
     reserved: Reserved,
-    /// The price of each target the request may go to, by `provider:model`.
-    prices: Vec<(String, Option<Price>)>,
+    /// The price of each target the request may go to, by (provider, model).
+    prices: Vec<((String, String), Option<Price>)>,
     /// Renews the reservation's lease while the request runs; dropped (settled or not), the renewals stop.
     _lease: LeaseGuard,
 }
 
 impl Charge {
-    pub fn new(store: Store, reserved: Reserved, prices: Vec<(String, Option<Price>)>) -> Self {
+    pub fn new(store: Store, reserved: Reserved, prices: Vec<((String, String), Option<Price>)>) -> Self {
         let _lease = store.keep_lease(&reserved.key, reserved.team.as_ref(), &reserved.lease_id);
         Self { store, reserved, prices, _lease }
     }
@@ -29,10 +29,10 @@ impl Charge {
         self.reserved.headroom
     }
 
-    /// Replaces the reservation by `usage`, priced for the target `provider:model` that answered; nothing is
+    /// Replaces the reservation by `usage`, priced for the target (`provider`, `model`) that answered; nothing is
     /// charged for a request no upstream answered.
-    pub fn settle(self, target: &str, usage: &Usage) -> u64 {
-        let price = self.prices.iter().find(|(t, _)| t == target).and_then(|(_, p)| *p);
+    pub fn settle(self, provider: &str, model: &str, usage: &Usage) -> u64 {
+        let price = self.prices.iter().find(|((p, m), _)| p == provider && m == model).and_then(|(_, p)| *p);
         let nanos = price.map_or(0, |p| p.cost_nanos(usage));
         let tokens = usage.input_tokens
             + usage.output_tokens

@@ -125,8 +125,7 @@ impl Recorder {
         self.finished = true;
         self.in_flight = None;
         if let Some(charge) = self.charge.take() {
-            let target = format!("{}:{}", self.record.provider, self.record.model);
-            self.record.spend_nanos = charge.settle(&target, &usage);
+            self.record.spend_nanos = charge.settle(&self.record.provider, &self.record.model, &usage);
         }
         let mut record = std::mem::take(&mut self.record);
         record.status = status;

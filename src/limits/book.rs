@@ -66,6 +66,11 @@ pub struct Ledger {
     pub requests: VecDeque<u64>,
     /// Settled tokens in the window (time charged, tokens), oldest first.
     pub tokens: VecDeque<(u64, u64)>,
+    /// The sum of `tokens`' counts, kept as entries come and go: a check must not walk a window that, at
+    /// thousands of requests a second, holds hundreds of thousands of entries. Not stored: [`Ledger::loaded`]
+    /// recomputes it.
+    #[serde(skip)]
+    pub tokens_sum: u64,
     /// Reservations in flight.
     pub leases: Vec<Lease>,
     /// The budget period `spent` belongs to: its start and, unless it is `total`, its end.
@@ -164,9 +169,19 @@ impl Ledger {
         while self.requests.front().is_some_and(|&t| t + WINDOW_MS <= now) {
             self.requests.pop_front();
         }
-        while self.tokens.front().is_some_and(|&(t, _)| t + WINDOW_MS <= now) {
+        while let Some(&(t, n)) = self.tokens.front() {
+            if t + WINDOW_MS > now {
+                break;
+            }
             self.tokens.pop_front();
+            self.tokens_sum -= n;
         }
+    }
+
+    /// The ledger as read from storage, with what is not stored recomputed.
+    pub fn loaded(mut self) -> Self {
+        self.tokens_sum = self.tokens.iter().map(|&(_, n)| n).sum();
+        self
     }
 
     /// Charges `used` at time `at`: tokens into the window (kept in time order), money into the current period
@@ -175,6 +190,7 @@ impl Ledger {
         if used.tokens > 0 {
             let position = self.tokens.iter().rposition(|&(t, _)| t <= at).map_or(0, |p| p + 1);
             self.tokens.insert(position, (at, used.tokens));
+            self.tokens_sum += used.tokens;
         }
         if at >= self.period_start && self.period_end.is_none_or(|end| at < end) {
             self.spent = self.spent.saturating_add(used.nanos);
@@ -189,7 +205,8 @@ impl Ledger {
     }
 
     fn settled_tokens(&self) -> u64 {
-        self.tokens.iter().map(|&(_, n)| n).sum()
+        debug_assert_eq!(self.tokens_sum, self.tokens.iter().map(|&(_, n)| n).sum::<u64>(), "the kept sum drifted");
+        self.tokens_sum
     }
 
     /// Whether `want` fits every limit now (the ledger advanced to `now`).

@@ -83,9 +83,9 @@ impl Db {
         };
         let mut ledgers = HashMap::new();
         for (id, bytes) in read().map_err(|e| self.error(e))? {
-            let ledger = serde_json::from_slice(&bytes)
+            let ledger: Ledger = serde_json::from_slice(&bytes)
                 .map_err(|e| StoreError(format!("{}: ledger '{id}' is unreadable: {e}", self.path.display())))?;
-            ledgers.insert(id, ledger);
+            ledgers.insert(id, ledger.loaded());
         }
         Ok(ledgers)
     }
