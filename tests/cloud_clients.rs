@@ -467,7 +467,7 @@ fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
         "boto3_check.py",
         json!({
             "label": "boto3 → oai", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
-            "models": ["oai:fixture-text"],
+            "models": ["oai:fixture-text"], "count_tokens": "positive",
             "errors": {"oai:error-400": [400, "ValidationException"]},
         }),
     ); // Last, as it is the one known to fail: AWS's examples omit contentType, so botocore sends no Content-Type.
@@ -599,7 +599,11 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     models["stream_error_type"] = json!("rate_limit_error");
     run_check(
         "vertex_sdk_check.py",
-        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → br", "models": models})),
+        with(
+            &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → br", "models": models,
+                   "count_tokens": {"model": format!("br:{BEDROCK_DEFAULT_ID}"), "expect": 110}}),
+        ),
     );
     let records = rig.bedrock.requests();
     assert!(
@@ -609,7 +613,7 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     assert!(
         records
             .iter()
-            .filter(|r| r["body"].is_object())
+            .filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream")
             .all(|r| r["body"]["anthropic_version"] == "bedrock-2023-05-31"
                 && r["model_id"].as_str().is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me")),
         "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
@@ -1004,4 +1008,69 @@ fn claude_code_vertex_mode_to_openai_upstream() {
     let rig = Rig::new("cc-vd-oai", 3599);
     run_claude("vertex mode → oai", Some("oai:script"), &as_refs(&vertex_mode_env(&rig)));
     assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
+}
+
+/// Claude Code in its Anthropic mode (ANTHROPIC_BASE_URL = gatehouse, the gateway key as ANTHROPIC_API_KEY),
+/// `--model br:<Bedrock id>` → the bedrock mock: the third mode in front of a Bedrock provider.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_bedrock_upstream() {
+    let rig = Rig::new("cc-an-br", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → br", Some(&format!("br:{BEDROCK_DEFAULT_ID}")), &env);
+    let records = rig.bedrock.requests();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
+    assert!(
+        records.iter().filter(|r| r["action"].is_string()).all(|r| r["model_id"] == BEDROCK_DEFAULT_ID
+            && r["body"]["anthropic_version"] == "bedrock-2023-05-31"
+            && r["body"].get("model").is_none()
+            && r["body"].get("stream").is_none()),
+        "Bedrock bodies for the Bedrock id: {records:?}"
+    );
+    assert!(
+        records.iter().any(|r| r["body"]["anthropic_beta"].to_string().contains("claude-code-20250219")),
+        "Claude Code's anthropic-beta header reached Bedrock as the body's anthropic_beta"
+    );
+}
+
+/// Claude Code in its Anthropic mode, `--model vx:<model>` → the vertex mock (service account).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_vertex_upstream() {
+    let rig = Rig::new("cc-an-vx", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → vx", Some(&format!("vx:{VERTEX_DEFAULT_MODEL}")), &env);
+    let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Vertex mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
+    assert!(
+        records.iter().all(|r| r["model"] == VERTEX_DEFAULT_MODEL
+            && r["auth"] == "issued"
+            && r["body"]["anthropic_version"] == "vertex-2023-10-16"),
+        "Vertex requests with gatehouse's token: {records:?}"
+    );
+}
+
+/// Many requests at once (three client kinds × bedrock, vertex, Anthropic- and OpenAI-format providers × streamed or
+/// not): every answer whole and right, every signature and token accepted by the mocks.
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn concurrent_clients_across_dialects_and_formats() {
+    let rig = Rig::new("concurrency", 3599);
+    run_check(
+        "concurrency_check.py",
+        json!({
+            "gateway": rig.gateway.url, "api_key": GW_KEY, "region": REGION, "project": VERTEX_PROJECT,
+            "vertex_region": VERTEX_REGION, "rounds": 3,
+            "models": {
+                format!("br:{BEDROCK_DEFAULT_ID}"): "Hello from the bedrock mock",
+                "brk:anthropic.claude-3-haiku": "Hello from the bedrock mock",
+                format!("vx:{VERTEX_DEFAULT_MODEL}"): "Hello from the vertex mock",
+                "mock:fixture-text": "",
+                "oai:fixture-text": "",
+            },
+            "bedrock_mock": rig.bedrock.url, "vertex_mock": rig.vertex.url,
+        }),
+    );
 }
