@@ -1,49 +1,47 @@
 //! Request and answer bodies of the cloud formats, as pure byte-to-byte mappings: an Anthropic Messages body
 //! becomes a Bedrock InvokeModel body (no `model`, no `stream`, Bedrock's `anthropic_version`, the betas in
 //! `anthropic_beta`) or a Vertex rawPredict body (no `model`, Vertex's `anthropic_version`); Bedrock's
-//! CountTokens request wraps the InvokeModel body and its answer is renamed. Member values are copied as the
-//! client wrote them (only the top level is parsed).
+//! CountTokens request wraps the InvokeModel body and its answer is renamed. Member names and values are copied
+//! as the client wrote them (only the top level is walked, and nothing is re-parsed).
 
 use base64::Engine;
-use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
+
+use crate::json::member::top_level_members;
 
 /// The `anthropic_version` Bedrock's Messages API takes in the body.
 pub const BEDROCK_VERSION: &str = "bedrock-2023-05-31";
 /// The `anthropic_version` Vertex AI's Messages API takes in the body.
 pub const VERTEX_VERSION: &str = "vertex-2023-10-16";
 
-/// The top-level members of a JSON object, in order, values unparsed.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Walk;
-        impl<'de> Visitor<'de> for Walk {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
-                    members.push((key, value));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(Walk)
-    }
+/// One top-level member: its name as JSON means it, the name as written (quotes included) and its value's text.
+struct Member<'a> {
+    name: std::borrow::Cow<'a, [u8]>,
+    written_name: &'a [u8],
+    value: &'a [u8],
 }
 
-fn members(body: &[u8]) -> Result<Members<'_>, String> {
-    serde_json::from_slice(body).map_err(|e| format!("request body is not a JSON object: {e}"))
+/// The top-level members of a JSON object, in order. The body is one the gateway already checked (the request scan,
+/// or its own serialisation), so values are skipped at memchr speed, not parsed.
+fn members(body: &[u8]) -> Result<Vec<Member<'_>>, String> {
+    let spans = top_level_members(body).ok_or_else(|| "request body is not a JSON object".to_string())?;
+    Ok(spans
+        .into_iter()
+        .map(|span| Member {
+            name: span.name_in(body),
+            written_name: &body[span.name.start - 1..span.name.end + 1],
+            value: &body[span.value.clone()],
+        })
+        .collect())
+}
+
+fn find<'m>(members: &'m [Member<'_>], name: &str) -> Option<&'m Member<'m>> {
+    members.iter().find(|m| m.name.as_ref() == name.as_bytes())
 }
 
 /// Writes `{` + `first` members + the body's members except `dropped` + `last` + `}`.
 fn rebuild(
-    body_members: &Members<'_>,
+    body_members: &[Member<'_>],
     first: &[(&str, String)],
     dropped: &[&str],
     last: &[(&str, String)],
@@ -51,23 +49,22 @@ fn rebuild(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(capacity + 64);
     out.push(b'{');
-    let put = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
+    let put = |out: &mut Vec<u8>, written_name: &[u8], value: &[u8]| {
         if out.len() > 1 {
             out.push(b',');
         }
-        // A `str` always serialises.
-        out.extend_from_slice(serde_json::to_string(key).unwrap_or_default().as_bytes());
+        out.extend_from_slice(written_name);
         out.push(b':');
         out.extend_from_slice(value);
     };
-    for (key, value) in first {
-        put(&mut out, key, value.as_bytes());
+    for (name, value) in first {
+        put(&mut out, json_string(name).as_bytes(), value.as_bytes());
     }
-    for (key, value) in body_members.0.iter().filter(|(k, _)| !dropped.contains(&k.as_str())) {
-        put(&mut out, key, value.get().as_bytes());
+    for member in body_members.iter().filter(|m| !dropped.iter().any(|d| m.name.as_ref() == d.as_bytes())) {
+        put(&mut out, member.written_name, member.value);
     }
-    for (key, value) in last {
-        put(&mut out, key, value.as_bytes());
+    for (name, value) in last {
+        put(&mut out, json_string(name).as_bytes(), value.as_bytes());
     }
     out.push(b'}');
     out
@@ -79,19 +76,20 @@ fn json_string(s: &str) -> String {
 
 /// The betas of a request: the body's `anthropic_beta` array, then the `anthropic-beta` header values
 /// (comma-separated), each once, in order of first appearance.
-pub fn merged_betas(body_betas: Option<&RawValue>, header_values: &[&str]) -> Result<Vec<String>, String> {
-    let mut betas: Vec<String> = match body_betas {
+pub fn merged_betas(body_betas: Option<&[u8]>, header_values: &[&str]) -> Result<Vec<String>, String> {
+    let from_body: Vec<String> = match body_betas {
         None => Vec::new(),
         Some(raw) => {
-            serde_json::from_str(raw.get()).map_err(|_| "anthropic_beta must be an array of strings".to_string())?
+            serde_json::from_slice(raw).map_err(|_| "anthropic_beta must be an array of strings".to_string())?
         }
     };
-    for beta in header_values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|b| !b.is_empty()) {
+    let from_headers = header_values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|b| !b.is_empty());
+    let mut betas: Vec<String> = Vec::with_capacity(from_body.len() + 4);
+    for beta in from_body.iter().map(String::as_str).chain(from_headers) {
         if !betas.iter().any(|b| b == beta) {
             betas.push(beta.to_string());
         }
     }
-    betas.dedup();
     Ok(betas)
 }
 
@@ -100,8 +98,7 @@ pub fn merged_betas(body_betas: Option<&RawValue>, header_values: &[&str]) -> Re
 /// `anthropic_beta`.
 pub fn bedrock_body(messages: &[u8], header_betas: &[&str]) -> Result<Vec<u8>, String> {
     let members = members(messages)?;
-    let body_betas = members.0.iter().find(|(k, _)| k == "anthropic_beta").map(|(_, v)| *v);
-    let betas = merged_betas(body_betas, header_betas)?;
+    let betas = merged_betas(find(&members, "anthropic_beta").map(|m| m.value), header_betas)?;
     let last: Vec<(&str, String)> = if betas.is_empty() {
         vec![]
     } else {
@@ -133,18 +130,15 @@ pub fn vertex_body(messages: &[u8], model: Option<&str>) -> Result<Vec<u8>, Stri
 pub fn bedrock_count_invoke_body(count_request: &[u8], header_betas: &[&str]) -> Result<Vec<u8>, String> {
     let body = bedrock_body(count_request, header_betas)?;
     let members = members(&body)?;
-    if members.0.iter().any(|(k, _)| k == "max_tokens") {
+    if find(&members, "max_tokens").is_some() {
         return Ok(body);
     }
     #[derive(Deserialize)]
     struct Thinking {
         budget_tokens: Option<u64>,
     }
-    let budget = members
-        .0
-        .iter()
-        .find(|(k, _)| k == "thinking")
-        .and_then(|(_, v)| serde_json::from_str::<Thinking>(v.get()).ok())
+    let budget = find(&members, "thinking")
+        .and_then(|m| serde_json::from_slice::<Thinking>(m.value).ok())
         .and_then(|t| t.budget_tokens);
     let max_tokens = budget.map_or(1, |b| b.saturating_add(1));
     Ok(rebuild(&members, &[], &[], &[("max_tokens", max_tokens.to_string())], body.len()))
@@ -192,6 +186,14 @@ mod tests {
         assert_eq!(plain, br#"{"anthropic_version":"bedrock-2023-05-31"}"#);
         assert!(bedrock_body(br#"{"anthropic_beta":"a"}"#, &[]).unwrap_err().contains("array of strings"));
         assert!(bedrock_body(b"[1]", &[]).is_err());
+    }
+
+    #[test]
+    fn names_written_with_escapes_are_recognised_and_others_kept_as_written() {
+        let out = bedrock_body(br#"{"mod\u0065l":"m","str\u0065am":true,"m\u00e9ta":{"a" : [1, "}"]}}"#, &[]).unwrap();
+        assert_eq!(out, br#"{"anthropic_version":"bedrock-2023-05-31","m\u00e9ta":{"a" : [1, "}"]}}"#);
+        let betas = bedrock_body(br#"{"anthropic_beta":["a","a","b"]}"#, &["b,c"]).unwrap();
+        assert_eq!(value(&betas)["anthropic_beta"], json!(["a", "b", "c"]));
     }
 
     #[test]

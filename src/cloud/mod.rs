@@ -1,7 +1,7 @@
 //! Amazon Bedrock and Google Vertex AI plumbing that is not about the request path: the AWS event-stream codec
 //! Bedrock streams are framed in ([`eventstream`]), SigV4 signing of Bedrock requests ([`sigv4`]), Google access
-//! tokens for Vertex ([`google_token`]) and the mapping of Bedrock's error names to Anthropic error types
-//! ([`bedrock_errors`]). A leaf under `gateway`, `upstream` and `config`: it knows no configuration type.
+//! tokens for Vertex ([`google_token`]), the request and answer bodies of both clouds ([`bodies`]) and the mapping
+//! of Bedrock's error names to Anthropic error types ([`bedrock_errors`]). Below `gateway`, `upstream` and `config`: it knows no configuration type.
 
 pub mod bedrock_errors;
 pub mod bodies;
