@@ -534,6 +534,48 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
     assert!(chat > 0, "the OpenAI-format mock was called");
 }
 
+/// AnthropicBedrock → /bedrock → the vertex mock (service account): Vertex SSE converted into event-stream frames,
+/// also when Vertex's stream arrives in 7-byte pieces; count tokens in Bedrock's shape.
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn bedrock_dialect_anthropic_bedrock_sdk_to_vertex_upstream() {
+    let rig = Rig::new("bd-vx", 3599);
+    let model = format!("vx:{VERTEX_DEFAULT_MODEL}");
+    let mut models = cloud_models(&model, "vx:overload-me");
+    models["stream_error_type"] = json!("Exception");
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_signing_client(&rig),
+            json!({
+                "label": "AnthropicBedrock → vx", "models": models,
+                "count_tokens": {"model": model, "expect": 110, "bearer": GW_KEY},
+                "raw_stream": {"model": "vx:drip-model", "bearer": GW_KEY},
+            }),
+        ),
+    );
+    run_check(
+        "bedrock_sdk_check.py",
+        with(
+            &bedrock_bearer_client(&rig),
+            json!({"label": "AnthropicBedrock → vx (7-byte pieces)",
+                   "models": {"text": "vx:drip-model", "thinking": "vx:drip-model", "tools": "vx:drip-model"}}),
+        ),
+    );
+    let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
+    assert!(
+        records.iter().all(|r| r["error"].is_null() && r["auth"] == "issued"),
+        "every Vertex request passed the mock with gatehouse's token: {records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["model"] != "count-tokens")
+            .all(|r| r["body"]["anthropic_version"] == "vertex-2023-10-16" && r["body"].get("model").is_none()),
+        "Vertex bodies: {records:?}"
+    );
+}
+
 /// AnthropicVertex → /vertex/v1 → vertex-format providers, relayed: `vx` (service account; count tokens; betas),
 /// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token), `vxp` (the client's own token passed
 /// through, the gateway key in x-gatehouse-key).
@@ -604,6 +646,14 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
         "vertex_sdk_check.py",
         with(
             &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → br (7-byte pieces)",
+                   "models": {"text": "br:drip-model", "thinking": "br:drip-model", "tools": "br:drip-model"}}),
+        ),
+    );
+    run_check(
+        "vertex_sdk_check.py",
+        with(
+            &vertex_client(&rig),
             json!({"label": "AnthropicVertex → br", "models": models,
                    "count_tokens": {"model": format!("br:{BEDROCK_DEFAULT_ID}"), "expect": 110}}),
         ),
@@ -614,11 +664,12 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
         "every Bedrock request passed the mock: {records:?}"
     );
     assert!(
-        records
-            .iter()
-            .filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream")
-            .all(|r| r["body"]["anthropic_version"] == "bedrock-2023-05-31"
-                && r["model_id"].as_str().is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me")),
+        records.iter().filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream").all(|r| r
+            ["body"]["anthropic_version"]
+            == "bedrock-2023-05-31"
+            && r["model_id"]
+                .as_str()
+                .is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me" || m == "drip-model")),
         "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
     );
 }
@@ -679,6 +730,15 @@ fn anthropic_sdk_to_bedrock_upstream() {
     run_check(
         "upstream_sdk_check.py",
         json!({
+            "label": "Anthropic SDK → br (the stream in 7-byte pieces)", "gateway": rig.gateway.url, "api_key": GW_KEY,
+            "upstream": "bedrock", "mock": rig.bedrock.url,
+            "models": {"text": "br:drip-model", "thinking": "br:drip-model", "tools": "br:drip-model"},
+            "expect_model": "drip-model", "expect_auth": "sigv4",
+        }),
+    );
+    run_check(
+        "upstream_sdk_check.py",
+        json!({
             "label": "Anthropic SDK → brk (Bedrock API key)", "gateway": rig.gateway.url, "api_key": GW_KEY,
             "upstream": "bedrock", "mock": rig.bedrock.url,
             "models": {"text": "brk:anthropic.claude-3-haiku", "script": "brk:anthropic.claude-3-haiku"},
@@ -723,6 +783,15 @@ fn anthropic_sdk_to_vertex_upstream_service_account_and_token_command() {
     );
     let tokens: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] == "token").collect();
     assert!(tokens.iter().all(|t| t["error"].is_null()), "every JWT gatehouse sent was valid: {tokens:?}");
+    run_check(
+        "upstream_sdk_check.py",
+        json!({
+            "label": "Anthropic SDK → vx (the stream in 7-byte pieces)", "gateway": rig.gateway.url, "api_key": GW_KEY,
+            "upstream": "vertex", "mock": rig.vertex.url,
+            "models": {"text": "vx:drip-model", "thinking": "vx:drip-model", "tools": "vx:drip-model"},
+            "expect_model": "drip-model", "expect_auth": "issued",
+        }),
+    );
     run_check(
         "upstream_sdk_check.py",
         json!({

@@ -20,7 +20,7 @@ The body must be a Bedrock body: `anthropic_version` present, no `model`, no `st
 Modes (`POST /_mock/config`): `{"expired": true}` → every authenticated request gets 403 ExpiredTokenException;
 `{"stream_exception": "throttlingException"}` → streams send part of the answer then that exception frame. A model
 id containing `throttle` does the same for one request (a non-streaming one gets 429 ThrottlingException). A model
-id containing `slow` streams without pings and stays silent `slow_seconds` (default 2.5) after message_start.
+id containing `drip` streams in 7-byte pieces. A model id containing `slow` streams without pings and stays silent `slow_seconds` (default 2.5) after message_start.
 `{"fail_next": n}` → the next n model requests (after their auth passed) get 503 ServiceUnavailableException.
 Every API request is recorded (`GET /_mock/requests`): method, path, model_id, action, headers, body, auth, verified,
 error.
@@ -221,6 +221,11 @@ def stream(handler, body, model_id, exception, headers):
             "inputTokenCount": scripted.USAGE["input_tokens"], "outputTokenCount": scripted.USAGE["output_tokens"],
             "invocationLatency": 321, "firstByteLatency": 123}
         frames = [eventstream.chunk(e) for e in events]
+    if "drip" in model_id:  # the whole stream in 7-byte pieces: frames and headers split anywhere
+        whole = b"".join(frames)
+        for at in range(0, len(whole), 7):
+            handler.write_chunk(whole[at:at + 7])
+        return handler.end_chunked()
     for n, data in enumerate(frames):
         if n == 1 and "slow" in model_id:
             time.sleep(float(handler.server.state.setting("slow_seconds")))

@@ -17,7 +17,7 @@ is this mock's `/token`, and verifies assertions against that key.
   (model in the body) → `{"input_tokens": n}`. `Authorization: Bearer` must be a static token or an issued,
   unexpired one (else 401 UNAUTHENTICATED); project and region must be the configured ones (else 403). Bodies must
   carry `anthropic_version` and no `model` (count-tokens: with `model`); rawPredict with `"stream": true` is a 400.
-  A model containing `overload` streams part of the answer, then an `error` event (overloaded_error).
+  A model containing `drip` streams in 7-byte pieces. A model containing `overload` streams part of the answer, then an `error` event (overloaded_error).
 `POST /_mock/issue` answers a fresh token as text (what a token command like `gcloud auth print-access-token`
 prints; counted as `commands`); requests carrying one are recorded with auth "command".
 Modes (`POST /_mock/config`): `{"revoke_tokens": true}` forgets every issued token once (the next call with an old
@@ -192,6 +192,11 @@ def api(handler):
     else:
         events = scripted.events(body, "vertex", model)
     handler.start_chunked("text/event-stream", [("cache-control", "no-cache")])
+    if "drip" in model:  # the whole stream in 7-byte pieces, lines split anywhere
+        whole = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+        for at in range(0, len(whole), 7):
+            handler.write_chunk(whole[at:at + 7])
+        return handler.end_chunked()
     for event in events:
         data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
         cut = len(data) // 2
