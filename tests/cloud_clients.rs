@@ -25,6 +25,8 @@ const GW_SECRET: &str = "gatehouse-secret";
 /// The AWS credentials clients sign with: the Bedrock mock does NOT know them, so a forwarded client signature fails.
 const CLIENT_AKID: &str = "AKIDCLIENTONLY";
 const CLIENT_SECRET: &str = "client-secret";
+/// The clients' session token: a forwarded `x-amz-security-token` would make the mock refuse gatehouse's signature.
+const CLIENT_SESSION_TOKEN: &str = "client-session-token";
 /// Temporary AWS credentials in the standard variables (AWS_ACCESS_KEY_ID, …, AWS_SESSION_TOKEN), which provider
 /// `brg` falls back to; the Bedrock mock knows them.
 const GLOBAL_AKID: &str = "ASIAGLOBALTEMP";
@@ -323,8 +325,8 @@ fn with(base: &Value, extra: Value) -> Value {
 /// AnthropicBedrock's connection to gatehouse's /bedrock route, signing with AWS keys the Bedrock mock does not
 /// know (gatehouse must drop that signature and sign with its own) and the gateway key in x-gatehouse-key.
 fn bedrock_signing_client(rig: &Rig) -> Value {
-    json!({"base_url": rig.bedrock_base(), "region": REGION, "aws": format!("{CLIENT_AKID}:{CLIENT_SECRET}"),
-           "gateway_key": GW_KEY})
+    json!({"base_url": rig.bedrock_base(), "region": REGION,
+           "aws": format!("{CLIENT_AKID}:{CLIENT_SECRET}:{CLIENT_SESSION_TOKEN}"), "gateway_key": GW_KEY})
 }
 
 /// AnthropicBedrock with the gateway key as its Bedrock API key (`Authorization: Bearer`).
@@ -930,7 +932,7 @@ fn claude_code_against_the_cloud_mocks_directly() {
     assert!(vertex.requests().iter().any(record_has_tool_result), "the tool result reached the mock");
 }
 
-/// Claude Code in Bedrock mode, signing with its own AWS keys (unknown to the Bedrock mock) plus x-gatehouse-key
+/// Claude Code in Bedrock mode, signing with its own temporary AWS keys (unknown to the Bedrock mock) plus x-gatehouse-key
 /// in ANTHROPIC_CUSTOM_HEADERS, default model id → BEDROCK_DEFAULT_PROVIDER → the bedrock mock (SigV4 re-done by
 /// gatehouse, verified by botocore); a tool call round trip.
 #[test]
@@ -940,6 +942,7 @@ fn claude_code_bedrock_mode_to_bedrock_upstream() {
     let mut env = bedrock_mode(&rig.bedrock_base());
     env.push(("AWS_ACCESS_KEY_ID", CLIENT_AKID.into()));
     env.push(("AWS_SECRET_ACCESS_KEY", CLIENT_SECRET.into()));
+    env.push(("AWS_SESSION_TOKEN", CLIENT_SESSION_TOKEN.into()));
     env.push(("ANTHROPIC_CUSTOM_HEADERS", format!("x-gatehouse-key: {GW_KEY}")));
     run_claude("bedrock mode → br (default)", None, &as_refs(&env));
     let records = rig.bedrock.requests();
