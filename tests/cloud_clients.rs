@@ -163,11 +163,14 @@ fn run_check(script: &str, config: Value) {
     assert!(out.status.success(), "{script} failed:\n{text}");
 }
 
-/// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `brp` (bedrock format, the client's own bearer passed through), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
-/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `vxp` (vertex, the client's own token
-/// passed through), `mock`
-/// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
+/// The providers every gatehouse here has (clients need the gateway key; BEDROCK_DEFAULT_PROVIDER is `br`,
+/// VERTEX_DEFAULT_PROVIDER `vx`):
+/// - `br`: bedrock format, SigV4 with gatehouse's own keys; `brs`: the same, pinging after 1 s of upstream silence;
+/// - `brk`: bedrock, a Bedrock API key; `brp`: bedrock, the client's own bearer passed through (`!PASSTHRU`);
+/// - `brg`: bedrock, temporary credentials from the standard `AWS_*` variables;
+/// - `vx`: vertex format, a service-account file; `vxs`: vertex, a static token; `vxp`: vertex, the client's own
+///   token passed through; `vxc`: vertex, a token command fetching a token from the mock's `/_mock/issue`;
+/// - `mock` (Anthropic format) and `oai` (OpenAI format), both on the Rust mock of tests/common.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
     let oai_base = format!("{}/v1", rust_mock.url);
