@@ -765,13 +765,13 @@ fn anthropic_sdk_to_bedrock_upstream() {
 }
 
 /// The plain Anthropic SDK through gatehouse to a vertex-format provider with a service account: one exchange, the
-/// token reused while more than 60 s remain, refreshed after (the mock issues 63 s tokens), refreshed and the
+/// token reused while more than 60 s remain, refreshed after (the mock issues 66 s tokens), refreshed and the
 /// request retried after a 401; then every round, count tokens, betas as a header, a mid-stream error event. And a
 /// provider whose token comes from a token command: run once, reused, run again after a 401.
 #[test]
 #[ignore = "needs the anthropic Python package (and the mock's pyjwt, cryptography); run by .ci/suites/cloud.sh"]
 fn anthropic_sdk_to_vertex_upstream_service_account_and_token_command() {
-    let rig = Rig::new("up-vx", 63);
+    let rig = Rig::new("up-vx", 66);
     let model = format!("vx:{VERTEX_DEFAULT_MODEL}");
     let mut models = cloud_models(&model, "vx:overload-me");
     models["stream_error_type"] = json!("overloaded_error");
@@ -782,7 +782,7 @@ fn anthropic_sdk_to_vertex_upstream_service_account_and_token_command() {
             "upstream": "vertex", "mock": rig.vertex.url, "models": models, "beta_model": model,
             "expect_model": VERTEX_DEFAULT_MODEL, "expect_auth": "issued",
             "count_tokens": {"model": model, "expect": 110},
-            "refresh": {"model": model, "expires_in": 63},
+            "refresh": {"model": model, "expires_in": 66},
             "raw_error_stream": {"model": "vx:overload-me", "error_type": "overloaded_error"},
         }),
     );
