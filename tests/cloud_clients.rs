@@ -1170,3 +1170,31 @@ fn virtual_keys_on_the_cloud_dialects() {
         }),
     );
 }
+
+/// Claude Code in Bedrock and Vertex modes in front of a gatehouse with no bedrock or vertex provider at all (only
+/// Anthropic- and OpenAI-format ones, no dialect default): its start-up probes of Bedrock ids find nothing, and the
+/// session still works with `--model` naming a provider.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code); run by .ci/suites/cloud.sh"]
+fn claude_code_cloud_modes_without_cloud_providers() {
+    let rust_mock = start_mock();
+    let oai_base = format!("{}/v1", rust_mock.url);
+    let gw = start_gateway(&[
+        ("PROXY_API_KEY", GW_KEY),
+        ("MOCK_API_KEY", "provider-key"),
+        ("MOCK_BASE_URL", &rust_mock.url),
+        ("MOCK_API_FORMAT", "anthropic"),
+        ("OAI_API_KEY", "sk-provider"),
+        ("OAI_BASE_URL", &oai_base),
+        ("WORKERS", "2"),
+    ]);
+    let mut env = bedrock_mode(&format!("{}/bedrock", gw.url));
+    env.push(("AWS_BEARER_TOKEN_BEDROCK", GW_KEY.into()));
+    run_claude("bedrock mode → oai, no bedrock provider", Some("oai:script"), &as_refs(&env));
+    assert!(rust_mock_saw_tool_result(&rust_mock, 0), "the tool result reached the OpenAI-format provider");
+    let before = rust_mock.hits();
+    let mut env = vertex_mode(&format!("{}/vertex/v1", gw.url));
+    env.push(("ANTHROPIC_AUTH_TOKEN", GW_KEY.into()));
+    run_claude("vertex mode → mock, no vertex provider", Some("mock:script"), &as_refs(&env));
+    assert!(rust_mock_saw_tool_result(&rust_mock, before), "the tool result reached the Anthropic-format provider");
+}
