@@ -171,14 +171,20 @@ fn run_check(script: &str, config: Value) {
 /// - `vx`: vertex format, a service-account file; `vxs`: vertex, a static token; `vxp`: vertex, the client's own
 ///   token passed through; `vxc`: vertex, a token command fetching a token from the mock's `/_mock/issue`;
 /// - `mock` (Anthropic format) and `oai` (OpenAI format), both on the Rust mock of tests/common.
-fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
+fn cloud_gateway(
+    bedrock: &PyMock,
+    vertex: &PyMock,
+    sa_file: &Path,
+    rust_mock: &MockUpstream,
+    extra: &[(&str, &str)],
+) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
     let oai_base = format!("{}/v1", rust_mock.url);
     let token_command = format!(
         "python3 -c \"import urllib.request; print(urllib.request.urlopen('{}/_mock/issue', data=b'').read().decode())\"",
         vertex.url
     );
-    start_gateway(&[
+    let mut env = vec![
         ("PROXY_API_KEY", GW_KEY),
         ("ADMIN_API_KEY", ADMIN_KEY),
         ("BR_API_FORMAT", "bedrock"),
@@ -234,7 +240,9 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("BEDROCK_DEFAULT_PROVIDER", "br"),
         ("VERTEX_DEFAULT_PROVIDER", "vx"),
         ("WORKERS", "2"),
-    ])
+    ];
+    env.extend_from_slice(extra);
+    start_gateway(&env)
 }
 
 /// Everything one test needs: both Python mocks, the Rust mock, gatehouse in front of them.
@@ -248,12 +256,17 @@ struct Rig {
 
 impl Rig {
     fn new(name: &str, token_lifetime: u32) -> Self {
+        Self::with_env(name, token_lifetime, &[])
+    }
+
+    /// A rig whose gatehouse also has `extra` in its environment.
+    fn with_env(name: &str, token_lifetime: u32, extra: &[(&str, &str)]) -> Self {
         let dir = TempDir::new(name);
         let sa_file = dir.0.join("service-account.json");
         let bedrock = PyMock::bedrock();
         let vertex = PyMock::vertex(&sa_file, token_lifetime);
         let rust_mock = start_mock();
-        let gateway = cloud_gateway(&bedrock, &vertex, &sa_file, &rust_mock);
+        let gateway = cloud_gateway(&bedrock, &vertex, &sa_file, &rust_mock, extra);
         Self { bedrock, vertex, rust_mock, gateway, _dir: dir }
     }
 
@@ -1197,4 +1210,28 @@ fn claude_code_cloud_modes_without_cloud_providers() {
     env.push(("ANTHROPIC_AUTH_TOKEN", GW_KEY.into()));
     run_claude("vertex mode → mock, no vertex provider", Some("mock:script"), &as_refs(&env));
     assert!(rust_mock_saw_tool_result(&rust_mock, before), "the tool result reached the Anthropic-format provider");
+}
+
+/// Claude Code in its Anthropic mode with no `--model`: aliases on the bedrock provider map its model names
+/// (sonnet, haiku, opus) to Bedrock ids, so the whole session, side requests included, goes to Bedrock.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_aliases_to_bedrock() {
+    let rig = Rig::with_env(
+        "cc-aliases",
+        3599,
+        &[
+            ("BR_ALIAS_SONNET", BEDROCK_DEFAULT_ID),
+            ("BR_ALIAS_HAIKU", "us.anthropic.claude-haiku-4-5-20251001-v1:0"),
+            ("BR_ALIAS_OPUS", "us.anthropic.claude-opus-4-6-v1"),
+        ],
+    );
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode, aliases → br", None, &env);
+    let records: Vec<Value> = rig.bedrock.requests().into_iter().filter(|r| r["action"].is_string()).collect();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
+    let ids: std::collections::BTreeSet<&str> = records.iter().filter_map(|r| r["model_id"].as_str()).collect();
+    assert!(ids.iter().all(|id| id.starts_with("us.anthropic.claude-")), "Bedrock ids from the aliases: {ids:?}");
+    assert_eq!(rig.rust_mock.hits(), 0, "nothing went anywhere else");
 }
