@@ -167,7 +167,8 @@ fn run_check(script: &str, config: Value) {
 /// VERTEX_DEFAULT_PROVIDER `vx`):
 /// - `br`: bedrock format, SigV4 with gatehouse's own keys; `brs`: the same, pinging after 1 s of upstream silence;
 /// - `brk`: bedrock, a Bedrock API key; `brp`: bedrock, the client's own bearer passed through (`!PASSTHRU`);
-/// - `brg`: bedrock, temporary credentials from the standard `AWS_*` variables;
+/// - `brg`: bedrock, temporary credentials from the standard `AWS_*` variables; `brx`: as `br`, its base URL
+///   below a path (`/corp-proxy/bedrock-runtime`, as behind a proxy);
 /// - `vx`: vertex format, a service-account file; `vxs`: vertex, a static token; `vxp`: vertex, the client's own
 ///   token passed through; `vxc`: vertex, a token command fetching a token from the mock's `/_mock/issue`;
 /// - `mock` (Anthropic format) and `oai` (OpenAI format), both on the Rust mock of tests/common.
@@ -180,6 +181,7 @@ fn cloud_gateway(
 ) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
     let oai_base = format!("{}/v1", rust_mock.url);
+    let prefixed = format!("{}/corp-proxy/bedrock-runtime", bedrock.url);
     let token_command = format!(
         "python3 -c \"import urllib.request; print(urllib.request.urlopen('{}/_mock/issue', data=b'').read().decode())\"",
         vertex.url
@@ -206,6 +208,11 @@ fn cloud_gateway(
         ("BRP_BASE_URL", &bedrock.url),
         ("BRP_AWS_REGION", REGION),
         ("BRP_API_KEY", "!PASSTHRU"),
+        ("BRX_API_FORMAT", "bedrock"),
+        ("BRX_BASE_URL", &prefixed),
+        ("BRX_AWS_REGION", REGION),
+        ("BRX_AWS_ACCESS_KEY_ID", GW_AKID),
+        ("BRX_AWS_SECRET_ACCESS_KEY", GW_SECRET),
         ("BRG_API_FORMAT", "bedrock"),
         ("BRG_BASE_URL", &bedrock.url),
         ("BRG_AWS_REGION", REGION),
@@ -775,6 +782,18 @@ fn anthropic_sdk_to_bedrock_upstream() {
     let who: std::collections::BTreeSet<String> =
         rig.bedrock.requests().iter().filter_map(|r| r["who"].as_str().map(str::to_string)).collect();
     assert_eq!(who, [GLOBAL_AKID.to_string()].into(), "brg signed with the session credentials from AWS_*");
+    run_check(
+        "upstream_sdk_check.py",
+        json!({
+            "label": "Anthropic SDK → brx (base URL with a path)", "gateway": rig.gateway.url, "api_key": GW_KEY,
+            "upstream": "bedrock", "mock": rig.bedrock.url,
+            "models": {"text": format!("brx:{BEDROCK_DEFAULT_ID}"), "script": format!("brx:{BEDROCK_DEFAULT_ID}")},
+            "expect_model": BEDROCK_DEFAULT_ID, "expect_auth": "sigv4",
+        }),
+    );
+    let prefixes: std::collections::BTreeSet<String> =
+        rig.bedrock.requests().iter().filter_map(|r| r["prefix"].as_str().map(str::to_string)).collect();
+    assert_eq!(prefixes, ["/corp-proxy/bedrock-runtime".to_string()].into(), "the base URL's path was kept and signed");
 }
 
 /// The plain Anthropic SDK through gatehouse to a vertex-format provider with a service account: one exchange, the

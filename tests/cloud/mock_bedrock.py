@@ -9,7 +9,7 @@ signature names, so a signed `Host` without the port is fine; `x-amz-content-sha
 temporary credentials need their `x-amz-security-token`); `Authorization: Bearer <key>` must be a known API key.
 Anything else → 403 with a Bedrock error (`{"message": …}` + `x-amzn-ErrorType`).
 
-Routes (model id URL-decoded from the path; raw `:` and `%3A` both accepted):
+Routes (model id URL-decoded from the path; raw `:` and `%3A` both accepted; any path prefix before `/model/`):
 - `POST /model/{id}/invoke` → the scripted Messages JSON (scripted.py);
 - `POST /model/{id}/invoke-with-response-stream` → the scripted events as real event-stream `chunk` frames, each
   frame written in two pieces;
@@ -47,7 +47,8 @@ AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<akid>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
     r"\s*SignedHeaders=(?P<signed>[^,]+),\s*Signature=(?P<sig>[0-9a-f]{64})$"
 )
-ROUTE_RE = re.compile(r"^/model/(?P<id>[^/]+)/(?P<action>invoke|invoke-with-response-stream|count-tokens)$")
+# Any path prefix is accepted (a proxy or VPC endpoint mounted below a path); the signature covers the whole path.
+ROUTE_RE = re.compile(r"^(?P<prefix>(/[^/]+)*?)/model/(?P<id>[^/]+)/(?P<action>invoke|invoke-with-response-stream|count-tokens)$")
 
 
 class BedrockError(Exception):
@@ -171,7 +172,7 @@ def api(handler):
         if handler.command != "POST" or not m:
             raise BedrockError(404, "UnknownOperationException", f"no such operation: {handler.command} {path}")
         model_id, action = unquote(m["id"]), m["action"]
-        record["model_id"], record["action"] = model_id, action
+        record["model_id"], record["action"], record["prefix"] = model_id, action, m["prefix"]
         body = record["body"]
         if action == "count-tokens":
             try:
