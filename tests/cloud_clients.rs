@@ -1254,3 +1254,19 @@ fn claude_code_anthropic_mode_aliases_to_bedrock() {
     assert!(ids.iter().all(|id| id.starts_with("us.anthropic.claude-")), "Bedrock ids from the aliases: {ids:?}");
     assert_eq!(rig.rust_mock.hits(), 0, "nothing went anywhere else");
 }
+
+/// Bedrock and Vertex providers made and re-keyed at run time with the admin API, used at once.
+#[test]
+#[ignore = "needs the anthropic Python package (and the mocks' boto3); run by .ci/suites/cloud.sh"]
+fn admin_api_bedrock_and_vertex_providers() {
+    let rig = Rig::new("admin", 3599);
+    run_check(
+        "admin_check.py",
+        json!({
+            "gateway": rig.gateway.url, "api_key": GW_KEY, "admin_key": ADMIN_KEY,
+            "bedrock_mock": rig.bedrock.url, "aws": format!("{GW_AKID}:{GW_SECRET}"), "region": REGION,
+            "vertex_mock": rig.vertex.url, "vertex_token": VERTEX_STATIC, "project": VERTEX_PROJECT,
+            "vertex_region": VERTEX_REGION,
+        }),
+    );
+}
