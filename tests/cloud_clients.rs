@@ -552,7 +552,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
         with(
             &bedrock_bearer_client(&rig),
             json!({"label": "AnthropicBedrock → oai", "models": rust_mock_models("oai"),
-                   "raw_stream": {"model": "oai:fixture-text", "bearer": GW_KEY}}),
+                   "raw_stream": {"model": "oai:fixture-text", "bearer": GW_KEY},
+                   "raw_error_stream": {"model": "oai:fixture-mid_stream_error", "bearer": GW_KEY}}),
         ),
     );
     let chat = rig.rust_mock.requests().into_iter().filter(|r| r.path.ends_with("/chat/completions")).count();
