@@ -1188,7 +1188,8 @@ fn concurrent_clients_across_dialects_and_formats() {
 }
 
 /// A virtual key (made with the admin API) as AnthropicBedrock's API key and AnthropicVertex's access token: served on
-/// its models, refused in each dialect's shape on others, its usage the tokens the Bedrock and Vertex answers reported.
+/// its models, refused in each dialect's shape on others, its usage (and `/metrics`: the dialect routes, the tokens)
+/// what the Bedrock and Vertex answers reported.
 #[test]
 #[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
 fn virtual_keys_on_the_cloud_dialects() {

@@ -54,4 +54,27 @@ check(usage["requests_in_window"] >= sent, f"the key's requests counted ({usage}
 want = cfg["tokens_per_request"] * sent
 check(usage["tokens_in_window"] == want, f"the key's tokens are the streams' and answers' usage: "
       f"{usage['tokens_in_window']} == {want} ({usage})")
+# The metrics count the dialect routes and the tokens the Bedrock and Vertex answers reported.
+status, _, data = http("GET", f"{GW}/metrics", None, ADMIN)
+check(status == 200, f"GET /metrics ({status})")
+totals = {}
+for line in data.decode().splitlines():
+    if line.startswith("#") or "{" not in line:
+        continue
+    name, rest = line.split("{", 1)
+    labels_text, value = rest.rsplit("}", 1)
+    labels = dict(part.split("=", 1) for part in labels_text.replace('"', "").split(",") if "=" in part)
+    if name == "gatehouse_requests_total":
+        key = ("requests", labels.get("route"), labels.get("provider"))
+    elif name == "gatehouse_tokens_total":
+        key = ("tokens", labels.get("kind"), labels.get("provider"))
+    else:
+        continue
+    totals[key] = totals.get(key, 0) + float(value.split()[0])
+for route, provider in (("bedrock_invoke", "br"), ("bedrock_invoke_stream", "br"),
+                        ("vertex_raw_predict", "vx"), ("vertex_stream_raw_predict", "vx")):
+    check(totals.get(("requests", route, provider), 0) >= 1, f"metrics: {route} to {provider} counted")
+for provider in ("br", "vx"):
+    got = (totals.get(("tokens", "input", provider), 0), totals.get(("tokens", "output", provider), 0))
+    check(got == (50, 22), f"metrics: {provider}'s tokens are its answers' usage (input, output) {got} == (50, 22)")
 print("keys: all checks passed")
