@@ -673,7 +673,8 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
         with(
             &vertex_client(&rig),
             json!({"label": "AnthropicVertex → br (7-byte pieces)",
-                   "models": {"text": "br:drip-model", "thinking": "br:drip-model", "tools": "br:drip-model"}}),
+                   "models": {"text": "br:drip-model", "thinking": "br:drip-model", "tools": "br:drip-model"},
+                   "keepalive": {"model": "brs:slow-model"}}),
         ),
     );
     run_check(
@@ -695,8 +696,13 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
             == "bedrock-2023-05-31"
             && r["model_id"]
                 .as_str()
-                .is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me" || m == "drip-model")),
-        "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
+                .is_some_and(|m| [BEDROCK_DEFAULT_ID, "throttle-me", "drip-model", "slow-model"].contains(&m))),
+        "Bedrock got Bedrock's anthropic_version and the id without the provider: {:?}",
+        records
+            .iter()
+            .filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream")
+            .map(|r| (r["model_id"].clone(), r["body"]["anthropic_version"].clone()))
+            .collect::<Vec<_>>()
     );
 }
 

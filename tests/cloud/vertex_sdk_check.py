@@ -16,6 +16,8 @@ Usage: python3 vertex_sdk_check.py '<json config>'
   byte_exact        optional {"model": gateway model, "upstream_model": model, "direct": mock url/v1,
                     "direct_token": token}: the same streamRawPredict through gatehouse and straight to the mock
                     must give the same bytes
+  keepalive         optional {"model": m}: a raw stream from an upstream that stays silent longer than the
+                    provider's ping interval carries gatehouse's `ping` right after message_start
   auth_error        optional: a wrong gateway key must get a 401 Anthropic authentication_error envelope
 """
 
@@ -88,6 +90,13 @@ if cfg.get("byte_exact"):
                          {"authorization": f"Bearer {be['direct_token']}"})
     check(s1 == 200 and s2 == 200, f"{label}: byte-exact: both streams answered ({s1}, {s2})")
     check(via == direct, f"{label}: the stream through gatehouse is byte-for-byte Vertex's ({via[:300]!r} vs {direct[:300]!r})")
+
+if cfg.get("keepalive"):
+    status, _, data = http("POST", vertex_url(cfg["base_url"], cfg["keepalive"]["model"], "streamRawPredict"),
+                           STREAM_BODY, {"authorization": f"Bearer {cfg['access_token']}"})
+    names = [line[len("event: "):].strip() for line in data.decode().splitlines() if line.startswith("event: ")]
+    check(status == 200 and names[:2] == ["message_start", "ping"] and names[-1] == "message_stop",
+          f"{label}: gatehouse's ping during the upstream's silence ({status} {names})")
 
 if cfg.get("auth_error"):
     status, _, data = http("POST", vertex_url(cfg["base_url"], cfg["models"]["text"], "rawPredict"),
