@@ -757,6 +757,7 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "raw_error_stream": {"model": "br:throttle-me", "error_type": "rate_limit_error"},
             "keepalive": {"model": "brs:slow-model"},
             "retried": {"model": id},
+            "throttled": {"model": "br:throttle-me", "provider": "br"},
         }),
     );
     run_check(

@@ -21,6 +21,8 @@ Usage: python3 upstream_sdk_check.py '<json config>'
                      provider's ping interval carries gatehouse's `ping` events in the silence, the rest intact
   retried            optional {"model": m}: Bedrock answers 503 twice, gatehouse retries, each attempt signed
                      afresh (the mock verifies every one), the third succeeds
+  throttled          optional {"model": m, "provider": name} (bedrock): Bedrock's 429 ThrottlingException (after
+                     gatehouse's retries) → a 429 rate_limit_error naming the provider
   expired            optional {"model": m, "provider": name} (bedrock): the mock's expired mode → a 401/403
                      Anthropic error naming the provider
 """
@@ -151,6 +153,16 @@ if cfg.get("retried"):
     attempts = [r for r in mock_get(mock, "requests") if r["action"] == "invoke"]
     check(message.content and len(attempts) == 3, f"{label}: two 503s retried, the third attempt answered ({len(attempts)})")
     check(all(r["verified"] for r in attempts), f"{label}: every attempt carried a valid signature")
+
+if cfg.get("throttled"):
+    try:
+        client.messages.create(model=cfg["throttled"]["model"], max_tokens=16, messages=HELLO)
+        raise SystemExit(f"FAILED: {label}: a throttled request succeeded")
+    except anthropic.RateLimitError as e:
+        body = e.body if isinstance(e.body, dict) else {}
+        error = body.get("error") or {}
+        check(error.get("type") == "rate_limit_error" and cfg["throttled"]["provider"] in error.get("message", ""),
+              f"{label}: Bedrock's ThrottlingException → 429 rate_limit_error naming the provider ({body})")
 
 if cfg.get("expired"):
     mock_post(mock, "config", {"expired": True})
