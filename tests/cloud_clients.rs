@@ -731,7 +731,11 @@ fn vertex_dialect_anthropic_vertex_sdk_to_openai_upstream() {
     let rig = Rig::new("vd-oai", 3599);
     run_check(
         "vertex_sdk_check.py",
-        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → oai", "models": rust_mock_models("oai")})),
+        with(
+            &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → oai", "models": rust_mock_models("oai"),
+                   "count_tokens": {"model": "oai:fixture-text", "expect": "positive"}}),
+        ),
     );
 }
 
