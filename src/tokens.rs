@@ -38,7 +38,14 @@ enum Vocabulary {
 impl Vocabulary {
     /// The vocabulary that approximates a model best.
     fn for_model(model: &str) -> Self {
-        let m = model.to_ascii_lowercase();
+        let lower;
+        let m = match model.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => {
+                lower = model.to_ascii_lowercase();
+                lower.as_str()
+            }
+            false => model,
+        };
         let modern = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"].iter().any(|p| m.contains(p));
         if modern {
             Self::O200k
@@ -234,6 +241,13 @@ mod tests {
         // "Hello world" is 2 tokens in both vocabularies; + 3 framing + 3 priming.
         assert_eq!(estimate(&body, "gpt-4o"), 8);
         assert_eq!(estimate(&body, "llama-3"), 8);
+    }
+
+    #[test]
+    fn the_vocabulary_follows_the_model_in_any_case() {
+        assert!(Vocabulary::for_model("gpt-4o-mini") == Vocabulary::O200k);
+        assert!(Vocabulary::for_model("GPT-4o") == Vocabulary::O200k);
+        assert!(Vocabulary::for_model("claude-sonnet-4-5") == Vocabulary::Cl100k);
     }
 
     #[test]
