@@ -9,7 +9,9 @@ use crate::config::RawProvider;
 use crate::error::GatewayError;
 
 /// Every field the body may have.
-pub const FIELDS: [&str; 16] = [
+/// (The cloud formats' token command and credentials file are not among them: through the admin API they would
+/// let an admin key run commands and read files on the gateway's host.)
+pub const FIELDS: [&str; 23] = [
     "base_url",
     "api_format",
     "api_keys",
@@ -26,6 +28,13 @@ pub const FIELDS: [&str; 16] = [
     "models",
     "request_timeout",
     "list_models_with_client_key",
+    "aws_region",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "ping_interval_secs",
+    "vertex_project",
+    "vertex_region",
 ];
 
 /// Parses a provider body. Errors are 400 and name the field; they never quote a value (keys are values).
@@ -72,6 +81,13 @@ pub fn provider_from_json(body: &[u8]) -> Result<RawProvider, GatewayError> {
             "list_models_with_client_key" => {
                 provider.list_models_with_client_key = field(&name, value, "true or false")?
             }
+            "aws_region" => provider.aws_region = field(&name, value, "a string")?,
+            "aws_access_key_id" => provider.aws_access_key_id = field(&name, value, "a string")?,
+            "aws_secret_access_key" => provider.aws_secret_access_key = field(&name, value, "a string")?,
+            "aws_session_token" => provider.aws_session_token = field(&name, value, "a string")?,
+            "ping_interval_secs" => provider.ping_interval_secs = field(&name, value, "a whole number of seconds")?,
+            "vertex_project" => provider.vertex_project = field(&name, value, "a string")?,
+            "vertex_region" => provider.vertex_region = field(&name, value, "a string")?,
             _ => {} // Unknown fields were refused above.
         }
     }
@@ -89,6 +105,21 @@ mod tests {
 
     fn message(body: &str) -> String {
         provider_from_json(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cloud_settings_but_no_commands_or_files() {
+        let p = provider_from_json(
+            br#"{"api_format":"bedrock","aws_region":"eu-west-1","aws_access_key_id":"AKIA","aws_secret_access_key":"s"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.aws_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(p.aws_secret_access_key.as_deref(), Some("s"));
+        for field in ["token_command", "credentials_file"] {
+            let body = format!(r#"{{"api_format":"vertex","{field}":"x"}}"#);
+            let e = provider_from_json(body.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(&format!("unknown field '{field}'")), "{e}");
+        }
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl<'a> ProviderView<'a> {
     pub fn of(provider: &'a Provider) -> Self {
         let key_hashes = match &provider.auth {
             Auth::Static(keys) => keys.iter().map(|k| k.fingerprint()).collect(),
-            Auth::Passthrough => vec![],
+            Auth::Passthrough | Auth::Cloud => vec![],
         };
         let options = &provider.options;
         Self {

@@ -24,6 +24,11 @@ pub fn apply_provider_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Res
             entry.api_keys = None;
         }
     }
+    for (name, value) in vars {
+        if let Some(provider) = provider_from_cloud_format_var(name, value) {
+            raw.providers.entry(provider).or_insert_with(|| RawProvider { origin: Origin::Env, ..Default::default() });
+        }
+    }
     if raw.providers.is_empty() {
         raw.providers.insert(
             "anthropic".into(),
@@ -43,7 +48,21 @@ pub fn apply_provider_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Res
             apply_setting(entry, &provider, var, setting, value)?;
         }
     }
+    for entry in raw.providers.values_mut() {
+        super::cloud::apply_standard_env(entry, vars);
+    }
     Ok(())
+}
+
+/// `<P>_API_FORMAT=bedrock|vertex` defines provider `<p>` on its own: those formats can authenticate without
+/// `<P>_API_KEY` (AWS credentials, a token command, a service-account file).
+fn provider_from_cloud_format_var(var: &str, value: &str) -> Option<String> {
+    let prefix = var.strip_suffix("_API_FORMAT")?;
+    let format = value.trim().to_ascii_lowercase();
+    if prefix.is_empty() || !is_env_name(prefix) || !matches!(format.as_str(), "bedrock" | "vertex") {
+        return None;
+    }
+    Some(prefix.to_ascii_lowercase())
 }
 
 fn provider_from_key_var(var: &str) -> Option<String> {
@@ -93,6 +112,16 @@ fn apply_setting(
         "SEND_REASONING_BACK" => entry.send_reasoning_back = Some(parse_bool(var, value)?),
         "REWRITE_TOOL_NAMES" => entry.rewrite_tool_names = Some(parse_bool(var, value)?),
         "THOUGHT_SIGNATURES" => entry.thought_signatures = Some(parse_bool(var, value)?),
+        "AWS_REGION" => entry.aws_region = Some(value.to_string()),
+        "AWS_ACCESS_KEY_ID" => entry.aws_access_key_id = Some(value.to_string()),
+        "AWS_SECRET_ACCESS_KEY" => entry.aws_secret_access_key = Some(value.to_string()),
+        "AWS_SESSION_TOKEN" => entry.aws_session_token = Some(value.to_string()),
+        "VERTEX_PROJECT" => entry.vertex_project = Some(value.to_string()),
+        "VERTEX_REGION" => entry.vertex_region = Some(value.to_string()),
+        "TOKEN_COMMAND" => entry.token_command = Some(value.to_string()),
+        "TOKEN_TTL_SECS" => entry.token_ttl_secs = Some(parse_number(var, value)?),
+        "CREDENTIALS_FILE" => entry.credentials_file = Some(value.to_string()),
+        "PING_INTERVAL_SECS" => entry.ping_interval_secs = Some(parse_number(var, value)?),
         "LIST_MODELS_WITH_CLIENT_KEY" => entry.list_models_with_client_key = Some(parse_bool(var, value)?),
         other => {
             if let Some(alias) = other.strip_prefix("ALIAS_").filter(|a| !a.is_empty()) {
@@ -200,6 +229,29 @@ mod tests {
         let err = apply_provider_env(&mut raw, &vars(&[("X_API_KEY", "k"), ("X_MODELS", r#"{"m": {"colour": 1}}"#)]))
             .unwrap_err();
         assert!(err.to_string().starts_with("X_MODELS: must be a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn cloud_format_alone_defines_a_provider() {
+        let mut raw = RawConfig::default();
+        let env = vars(&[
+            ("BR_API_FORMAT", "bedrock"),
+            ("BR_AWS_REGION", "us-west-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("VX_API_FORMAT", "Vertex"),
+            ("VX_TOKEN_COMMAND", "gcloud auth print-access-token"),
+            ("VX_TOKEN_TTL_SECS", "60"),
+            ("OTHER_API_FORMAT", "openai"),
+        ]);
+        apply_provider_env(&mut raw, &env).unwrap();
+        let br = &raw.providers["br"];
+        assert_eq!(br.aws_region.as_deref(), Some("us-west-2"));
+        assert_eq!(br.aws_access_key_id.as_deref(), Some("AKIA"), "standard AWS variables fill in");
+        let vx = &raw.providers["vx"];
+        assert_eq!(vx.token_command.as_deref(), Some("gcloud auth print-access-token"));
+        assert_eq!(vx.token_ttl_secs, Some(60));
+        assert!(!raw.providers.contains_key("other"), "only the cloud formats define a provider without a key");
     }
 
     #[test]

@@ -74,6 +74,12 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
     if let Some(v) = get("DEFAULT_PROVIDER").or_else(|| get("VDM_DEFAULT_PROVIDER")) {
         server.default_provider = Some(v.to_string());
     }
+    if let Some(v) = get("BEDROCK_DEFAULT_PROVIDER") {
+        server.bedrock_default_provider = Some(v.to_string());
+    }
+    if let Some(v) = get("VERTEX_DEFAULT_PROVIDER") {
+        server.vertex_default_provider = Some(v.to_string());
+    }
     if let Some(v) = get("PROXY_API_KEY") {
         server.proxy_api_key = Some(v.to_string());
     }

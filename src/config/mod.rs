@@ -3,7 +3,9 @@
 
 pub mod address;
 pub mod alias;
+pub mod cloud;
 mod convert_options;
+pub mod dialects;
 mod env;
 pub mod keys;
 mod load;
@@ -138,6 +140,8 @@ pub struct Snapshot {
     /// What tokens cost: the shipped prices with the file's `[prices."provider:model"]` on top. Looked up with
     /// the target after aliases (provider name, upstream model).
     pub prices: Arc<PriceTable>,
+    /// Where Bedrock- and Vertex-dialect requests go when their model names no provider.
+    pub dialect_defaults: dialects::DialectDefaults,
 }
 
 impl Snapshot {

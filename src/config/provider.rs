@@ -21,6 +21,13 @@ pub enum ApiFormat {
     /// OpenAI Chat Completions: requests and responses are converted.
     #[display("openai")]
     OpenAi,
+    /// Amazon Bedrock InvokeModel: Anthropic bodies with `anthropic_version`, SigV4 or a bearer key, event-stream
+    /// answers (`config::cloud`, `gateway/exchange/messages_via_bedrock.rs`).
+    #[display("bedrock")]
+    Bedrock,
+    /// Google Vertex AI rawPredict: Anthropic bodies with `anthropic_version`, a Google access token, SSE answers.
+    #[display("vertex")]
+    Vertex,
 }
 
 /// The kinds of request gatehouse makes to a provider.
@@ -41,6 +48,9 @@ pub enum Auth {
     Static(Vec<Secret>),
     /// Each client's own key is forwarded (`!PASSTHRU`).
     Passthrough,
+    /// The gateway's cloud credentials in [`Provider::cloud`]: SigV4 keys (Bedrock) or a Google token source
+    /// (Vertex). No key to rotate.
+    Cloud,
 }
 
 impl Auth {
@@ -49,6 +59,7 @@ impl Auth {
         match self {
             Self::Static(_) => "static",
             Self::Passthrough => "passthrough",
+            Self::Cloud => "cloud",
         }
     }
 }
@@ -78,6 +89,8 @@ pub struct Provider {
     pub list_models_with_client_key: bool,
     /// How connections to the upstream are made (shared by the snapshot's providers).
     pub connections: std::sync::Arc<Connections>,
+    /// Bedrock and Vertex settings (region, project, credentials); `None` for the other formats.
+    pub cloud: Option<super::cloud::CloudSettings>,
 }
 
 impl Provider {
@@ -86,6 +99,8 @@ impl Provider {
         match format {
             ApiFormat::Anthropic => format!("{base_url}/v1/messages"),
             ApiFormat::OpenAi => format!("{base_url}/chat/completions"),
+            // The path depends on the model (and on streaming): the exchange names it per request.
+            ApiFormat::Bedrock | ApiFormat::Vertex => base_url.to_string(),
         }
     }
 
@@ -96,6 +111,8 @@ impl Provider {
             (UpstreamCall::CountTokens, _) => format!("{}/v1/messages/count_tokens", self.base_url),
             (UpstreamCall::ListModels, ApiFormat::Anthropic) => format!("{}/v1/models?limit=1000", self.base_url),
             (UpstreamCall::ListModels, ApiFormat::OpenAi) => format!("{}/models", self.base_url),
+            // Neither cloud lists Anthropic models in a shape the gateway reads: nothing is listed from them.
+            (UpstreamCall::ListModels, ApiFormat::Bedrock | ApiFormat::Vertex) => self.base_url.clone(),
         }
     }
 
@@ -103,7 +120,7 @@ impl Provider {
     pub fn static_key(&self, index: usize) -> Option<&Secret> {
         match &self.auth {
             Auth::Static(keys) => keys.get(index),
-            Auth::Passthrough => None,
+            Auth::Passthrough | Auth::Cloud => None,
         }
     }
 
@@ -111,7 +128,7 @@ impl Provider {
     pub fn key_count(&self) -> usize {
         match &self.auth {
             Auth::Static(keys) => keys.len(),
-            Auth::Passthrough => 0,
+            Auth::Passthrough | Auth::Cloud => 0,
         }
     }
 }

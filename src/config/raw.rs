@@ -33,6 +33,10 @@ pub struct RawServer {
     pub port: Option<u16>,
     pub workers: Option<usize>,
     pub default_provider: Option<String>,
+    /// The provider a Bedrock-dialect model id naming no provider goes to (`BEDROCK_DEFAULT_PROVIDER`).
+    pub bedrock_default_provider: Option<String>,
+    /// The provider a Vertex-dialect model naming no provider goes to (`VERTEX_DEFAULT_PROVIDER`).
+    pub vertex_default_provider: Option<String>,
     pub proxy_api_key: Option<String>,
     /// Seconds until the upstream's response head must arrive.
     pub request_timeout: Option<u64>,
@@ -136,6 +140,34 @@ pub struct RawProvider {
     /// Model aliases: name → target(s).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub aliases: BTreeMap<String, RawAliasTargets>,
+    /// Bedrock: the AWS region (`<P>_AWS_REGION`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    /// Bedrock: SigV4 credentials (`<P>_AWS_ACCESS_KEY_ID` …, else the standard `AWS_*` variables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_secret_access_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_session_token: Option<String>,
+    /// Vertex: the Google Cloud project (`<P>_VERTEX_PROJECT`, `ANTHROPIC_VERTEX_PROJECT_ID`, `GOOGLE_CLOUD_PROJECT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vertex_project: Option<String>,
+    /// Vertex: the region (`<P>_VERTEX_REGION`, `CLOUD_ML_REGION`), e.g. `us-east5` or `global`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vertex_region: Option<String>,
+    /// Vertex: a shell command printing an access token (`gcloud auth print-access-token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_command: Option<String>,
+    /// Vertex: seconds a token from `token_command` is reused (300).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ttl_secs: Option<u64>,
+    /// Vertex: a service-account JSON file (`<P>_CREDENTIALS_FILE`, else `GOOGLE_APPLICATION_CREDENTIALS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+    /// Bedrock streams relayed as SSE: seconds of upstream silence after which the gateway sends a `ping` (15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_interval_secs: Option<u64>,
     /// Where the provider was defined; filled in by the loader, never read from the file.
     #[serde(skip)]
     pub origin: Origin,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::alias::normalize;
+use super::dialects::CloudDialect;
 use super::{Alias, ConfigError, Provider, Snapshot};
 use crate::error::GatewayError;
 
@@ -61,6 +62,39 @@ pub fn resolve(snapshot: &Snapshot, model: &str) -> Result<Route, GatewayError> 
     }
     dedupe(&mut targets);
     Ok(Route { targets })
+}
+
+/// Resolves the model id of a cloud dialect's request (Bedrock's or Vertex's, from the URL path): aliases first;
+/// then `provider:model` when the part before the first colon is a configured provider; else the whole id goes to
+/// the dialect's default provider ([`Snapshot::dialect_default`]). Unlike [`resolve`], an unknown prefix is not an
+/// error: Bedrock ids carry colons of their own (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`).
+pub fn resolve_in_dialect(snapshot: &Snapshot, model: &str, dialect: CloudDialect) -> Result<Route, GatewayError> {
+    let (bypass, requested) = match model.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, model),
+    };
+    if split_prefix(requested).is_some_and(|(prefix, _)| snapshot.provider(prefix).is_some()) {
+        return resolve(snapshot, model);
+    }
+    if requested.trim().is_empty() {
+        return Err(GatewayError::InvalidRequest("model: the model id in the path is empty".into()));
+    }
+    if !bypass && find_alias(snapshot, None, requested, Match::Substring).is_some() {
+        let mut targets = Vec::new();
+        expand(snapshot, None, requested, Match::Substring, &mut Vec::new(), &mut targets)
+            .map_err(|e| GatewayError::InvalidRequest(format!("model '{model}': {e}")))?;
+        dedupe(&mut targets);
+        return Ok(Route { targets });
+    }
+    let provider = snapshot.dialect_default(dialect).ok_or_else(|| {
+        GatewayError::NotFound(format!(
+            "model '{requested}' names no configured provider and no alias matches it; set {} to the provider such \
+             ids go to, or write the id as provider:model (configured providers: {})",
+            dialect.variable(),
+            snapshot.provider_names()
+        ))
+    })?;
+    Ok(Route { targets: vec![Target { provider: provider.clone(), model: requested.to_string() }] })
 }
 
 /// Checks every alias of a snapshot: targets name existing providers and chains end.
@@ -273,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn bedrock_ids_keep_their_own_colon() {
+        let s = snapshot(&[
+            ("BEDROCK_API_FORMAT", "bedrock"),
+            ("BEDROCK_AWS_REGION", "us-east-1"),
+            ("BEDROCK_API_KEY", "brk"),
+            ("ANTHROPIC_ALIAS_SONNET", "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ]);
+        let id = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        assert_eq!(targets(&s, id), [id]);
+        assert_eq!(targets(&s, "claude-sonnet-4-5"), [id], "through an alias too");
+        let bare = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+        assert_eq!(targets(&s, bare), [format!("anthropic:{bare}")], "no provider named before the colon");
+    }
+
+    #[test]
     fn no_prefix_goes_to_default_unchanged() {
         let s = snapshot(&[]);
         assert_eq!(targets(&s, "claude-sonnet-4-5"), ["anthropic:claude-sonnet-4-5"]);
@@ -350,5 +399,29 @@ mod tests {
         let list = list_aliases(&s);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].resolved, ["openai:gpt-4o", "anthropic:claude-opus-4"]);
+    }
+
+    fn in_dialect(s: &Snapshot, model: &str) -> Result<Vec<String>, GatewayError> {
+        let route = resolve_in_dialect(s, model, CloudDialect::Bedrock)?;
+        Ok(route.targets.iter().map(|t| format!("{}:{}", t.provider.name, t.model)).collect())
+    }
+
+    #[test]
+    fn dialect_ids_route_by_alias_then_prefix_then_the_dialect_default() {
+        let bedrock_id = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+        // No default for the dialect: an id naming no provider is a 404 saying what to set.
+        let e = in_dialect(&snapshot(&[]), bedrock_id).unwrap_err();
+        assert_eq!(e.kind(), "not_found");
+        assert!(e.to_string().contains("BEDROCK_DEFAULT_PROVIDER"), "{e}");
+        let s = snapshot(&[("BEDROCK_DEFAULT_PROVIDER", "openai"), ("ANTHROPIC_ALIAS_HAIKU", "claude-haiku-4-5")]);
+        assert_eq!(in_dialect(&s, bedrock_id).unwrap(), [format!("openai:{bedrock_id}")]);
+        assert_eq!(in_dialect(&s, "anthropic:claude-x:1").unwrap(), ["anthropic:claude-x:1"]);
+        assert_eq!(in_dialect(&s, "unknown:thing").unwrap(), ["openai:unknown:thing"]);
+        assert_eq!(in_dialect(&s, "us.anthropic.claude-haiku-4-5-v1:0").unwrap(), ["anthropic:claude-haiku-4-5"]);
+        assert_eq!(
+            in_dialect(&s, "!us.anthropic.claude-haiku-4-5-v1:0").unwrap(),
+            ["openai:us.anthropic.claude-haiku-4-5-v1:0"]
+        );
+        assert!(in_dialect(&s, "").is_err());
     }
 }

@@ -36,7 +36,9 @@ pub fn validate(raw: &RawConfig) -> Result<Settings, ConfigError> {
     let admin_key = gateway_key(raw.server.admin_api_key.as_deref());
     let redis_url = redis_url(raw.server.redis_url.as_deref())?;
     let prices = Arc::new(super::prices::table(&raw.prices)?);
-    let snapshot = Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices };
+    let dialect_defaults = super::dialects::DialectDefaults::validated(&raw.server, &providers)?;
+    let snapshot =
+        Snapshot { version: 1, default_provider, providers, proxy_key, admin_key, limits, prices, dialect_defaults };
     super::routing::validate_aliases(&snapshot)?;
     let keys = super::keys::key_settings(raw)?;
     Ok(Settings { listen, snapshot, redis_url, raw: raw.clone(), keys })
@@ -192,8 +194,16 @@ pub(crate) fn provider(
         return Err(ConfigError::new(format!("provider '{name}': name may only use letters, digits, '_' and '-'")));
     }
     let format = api_format(&name, raw.api_format.as_deref())?;
-    let base_url = base_url(&name, raw.base_url.as_deref(), listen, &limits.connections.outbound)?;
-    let auth = auth(&name, raw)?;
+    let default_base = super::cloud::default_base_url(format, raw);
+    let base_url =
+        base_url(&name, raw.base_url.as_deref().or(default_base.as_deref()), listen, &limits.connections.outbound)?;
+    let (cloud, auth) = match format {
+        ApiFormat::Anthropic | ApiFormat::OpenAi => (None, auth(&name, raw)?),
+        ApiFormat::Bedrock | ApiFormat::Vertex => {
+            let key_auth = super::cloud::has_api_key(raw).then(|| auth(&name, raw)).transpose()?;
+            super::cloud::settings(&name, format, raw, key_auth)?
+        }
+    };
     let custom_headers = custom_headers(&name, raw)?;
     let options = super::convert_options::options(&name, raw)?;
     let request_timeout = match raw.request_timeout {
@@ -205,7 +215,7 @@ pub(crate) fn provider(
     };
     let fingerprints: Vec<String> = match &auth {
         Auth::Static(keys) => keys.iter().map(Secret::fingerprint).collect(),
-        Auth::Passthrough => vec![],
+        Auth::Passthrough | Auth::Cloud => vec![],
     };
     let runtime = ProviderRuntime::new(fingerprints, &limits.runtime);
     let endpoint = Provider::endpoint_for(format, &base_url);
@@ -225,6 +235,7 @@ pub(crate) fn provider(
         origin: raw.origin,
         list_models_with_client_key: raw.list_models_with_client_key.unwrap_or(false),
         connections: limits.connections.clone(),
+        cloud,
     })
 }
 
@@ -238,8 +249,10 @@ fn api_format(name: &str, value: Option<&str>) -> Result<ApiFormat, ConfigError>
         None => Ok(ApiFormat::OpenAi),
         Some(v) if v == "anthropic" => Ok(ApiFormat::Anthropic),
         Some(v) if v == "openai" => Ok(ApiFormat::OpenAi),
+        Some(v) if v == "bedrock" => Ok(ApiFormat::Bedrock),
+        Some(v) if v == "vertex" => Ok(ApiFormat::Vertex),
         Some(v) => Err(ConfigError::new(format!(
-            "provider '{name}': api_format '{v}' is not known (use 'anthropic' or 'openai')"
+            "provider '{name}': api_format '{v}' is not known (use 'anthropic', 'openai', 'bedrock' or 'vertex')"
         ))),
     }
 }

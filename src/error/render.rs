@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | Anthropic | `{"type":"error","error":{"type","message"}}` | `event: error` + `data: <body>` |
 //! | OpenAI | `{"error":{"message","type","param","code"}}` | `data: <body>` (OpenAI streams have no event names) |
+//! | Bedrock | `{"message"}` + header `x-amzn-ErrorType: <Type>Exception` | an AWS event-stream exception frame |
+//! | Vertex | Anthropic's (Vertex relays Anthropic's errors) | Anthropic's |
 //!
 //! Errors are known internally by their Anthropic `error.type`; one table ([`openai_error_kind`]) decides how
 //! each type looks to an OpenAI client:
@@ -21,6 +23,22 @@
 //! | overloaded_error | server_error | overloaded |
 //! | timeout_error | server_error (408, a client's stalled body: invalid_request_error) | timeout |
 //! | api_error and anything else | server_error (4xx statuses: invalid_request_error) | null |
+//!
+//! and one more ([`bedrock_error_kind`]) how it looks to a Bedrock client: its `x-amzn-ErrorType` (HTTP errors)
+//! and `:exception-type` (exception frames in a stream):
+//!
+//! | Anthropic type | Bedrock error type | exception frame |
+//! |---|---|---|
+//! | invalid_request_error, request_too_large | ValidationException | validationException |
+//! | authentication_error | UnrecognizedClientException | internalServerException |
+//! | permission_error | AccessDeniedException | internalServerException |
+//! | billing_error | ServiceQuotaExceededException | internalServerException |
+//! | not_found_error | ResourceNotFoundException | internalServerException |
+//! | rate_limit_error | ThrottlingException | throttlingException |
+//! | timeout_error | ModelTimeoutException | modelTimeoutException |
+//! | overloaded_error | ServiceUnavailableException | serviceUnavailableException |
+//! | api_error | InternalServerException | modelStreamErrorException |
+//! | anything else | InternalServerException (4xx statuses: ValidationException) | internalServerException |
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
@@ -36,13 +54,21 @@ pub enum Dialect {
     Anthropic,
     /// OpenAI Chat Completions (`/v1/chat/completions`).
     OpenAi,
+    /// Amazon Bedrock's InvokeModel (`/bedrock/…`): `{"message"}` bodies typed by `x-amzn-ErrorType`.
+    Bedrock,
+    /// Google Vertex AI's rawPredict (`/vertex/…`): Anthropic's errors, as Vertex relays them.
+    Vertex,
 }
+
+/// The header naming a Bedrock error's type.
+pub const AMZN_ERROR_TYPE: &str = "x-amzn-errortype";
 
 /// The JSON error body for `error` in `dialect`.
 pub fn body(dialect: Dialect, error: &GatewayError) -> Bytes {
     let message = error.to_string();
     match dialect {
-        Dialect::Anthropic => anthropic_envelope(error.error_type(), &message),
+        Dialect::Anthropic | Dialect::Vertex => anthropic_envelope(error.error_type(), &message),
+        Dialect::Bedrock => bedrock_body(&message),
         Dialect::OpenAi => {
             let status = error.status_code().as_u16();
             let (kind, code) = openai_error_kind(error.error_type(), status);
@@ -63,38 +89,82 @@ pub fn response(dialect: Dialect, error: &GatewayError) -> HttpResponse {
     if let Some(should_retry) = error.should_retry() {
         response.insert_header(("x-should-retry", if should_retry { "true" } else { "false" }));
     }
+    if dialect == Dialect::Bedrock {
+        let (error_type, _) = bedrock_error_kind(error.error_type(), error.status_code().as_u16());
+        response.insert_header((AMZN_ERROR_TYPE, error_type));
+    }
     response.body(body(dialect, error))
 }
 
 /// One error frame for a stream that has already begun: the client's stream ends with it.
 pub fn stream_frame(dialect: Dialect, error: &GatewayError) -> Bytes {
-    frame(dialect, &body(dialect, error))
+    match dialect {
+        Dialect::Bedrock => bedrock_exception_frame(error.error_type(), &error.to_string()),
+        Dialect::Anthropic | Dialect::Vertex | Dialect::OpenAi => sse_frame(dialect, &body(dialect, error)),
+    }
 }
 
 /// One error frame for an error known only by its Anthropic type and message (a converter's or relay's own
 /// verdict on a stream, or an upstream's error event being translated).
 pub fn stream_frame_for(dialect: Dialect, error_type: &str, message: &str) -> Bytes {
     let json = match dialect {
-        Dialect::Anthropic => anthropic_envelope(error_type, message),
+        Dialect::Anthropic | Dialect::Vertex => anthropic_envelope(error_type, message),
+        Dialect::Bedrock => return bedrock_exception_frame(error_type, message),
         Dialect::OpenAi => {
             let (kind, code) = openai_error_kind(error_type, status_for_error_type(error_type).as_u16());
             openai_envelope(message, kind, code)
         }
     };
-    frame(dialect, &json)
+    sse_frame(dialect, &json)
 }
 
-fn frame(dialect: Dialect, json: &[u8]) -> Bytes {
+/// An SSE error event: named `error` for the Anthropic shapes (clients dispatch on the `event:` line, so it must
+/// be there), a bare `data:` line for OpenAI's (its streams have no event names).
+fn sse_frame(dialect: Dialect, json: &[u8]) -> Bytes {
     let prefix: &[u8] = match dialect {
-        // Clients dispatch on the `event:` line, so it must be there.
-        Dialect::Anthropic => b"event: error\ndata: ",
         Dialect::OpenAi => b"data: ",
+        Dialect::Anthropic | Dialect::Vertex | Dialect::Bedrock => b"event: error\ndata: ",
     };
     let mut out = BytesMut::with_capacity(prefix.len() + json.len() + 2);
     out.put_slice(prefix);
     out.put_slice(json);
     out.put_slice(b"\n\n");
     out.freeze()
+}
+
+/// Bedrock's error body `{"message":…}` (its type goes in the `x-amzn-ErrorType` header).
+fn bedrock_body(message: &str) -> Bytes {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        message: &'a str,
+    }
+    // Serialising a borrowed string cannot fail.
+    Bytes::from(serde_json::to_vec(&Body { message }).unwrap_or_default())
+}
+
+/// An AWS event-stream exception frame for a Bedrock client's stream: `:exception-type` from
+/// [`bedrock_error_kind`], payload `{"message":…}`.
+pub fn bedrock_exception_frame(anthropic_type: &str, message: &str) -> Bytes {
+    let (_, exception) = bedrock_error_kind(anthropic_type, status_for_error_type(anthropic_type).as_u16());
+    crate::cloud::eventstream::encode_exception(exception, message)
+}
+
+/// A Bedrock client's names for an Anthropic error type: the `x-amzn-ErrorType` of an HTTP error, and the
+/// `:exception-type` of an exception frame in a stream. `status` decides for types the table does not know.
+pub fn bedrock_error_kind(anthropic_type: &str, status: u16) -> (&'static str, &'static str) {
+    match anthropic_type {
+        "invalid_request_error" | "request_too_large" => ("ValidationException", "validationException"),
+        "authentication_error" => ("UnrecognizedClientException", "internalServerException"),
+        "permission_error" => ("AccessDeniedException", "internalServerException"),
+        "billing_error" => ("ServiceQuotaExceededException", "internalServerException"),
+        "not_found_error" => ("ResourceNotFoundException", "internalServerException"),
+        "rate_limit_error" => ("ThrottlingException", "throttlingException"),
+        "timeout_error" => ("ModelTimeoutException", "modelTimeoutException"),
+        "overloaded_error" => ("ServiceUnavailableException", "serviceUnavailableException"),
+        "api_error" => ("InternalServerException", "modelStreamErrorException"),
+        _ if (400..500).contains(&status) => ("ValidationException", "internalServerException"),
+        _ => ("InternalServerException", "internalServerException"),
+    }
 }
 
 /// Anthropic's envelope `{"type":"error","error":{"type":…,"message":…}}`.
@@ -249,5 +319,40 @@ mod tests {
         assert_eq!(openai_error_kind("api_error", 502), ("server_error", None));
         assert_eq!(openai_error_kind("mock_error_418", 418), ("invalid_request_error", None));
         assert_eq!(openai_error_kind("something_new", 503), ("server_error", None));
+    }
+
+    #[test]
+    fn bedrock_errors_are_a_message_typed_by_a_header() {
+        let response = response(Dialect::Bedrock, &GatewayError::Authentication("no key".into()));
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(response.headers().get(AMZN_ERROR_TYPE).unwrap(), "UnrecognizedClientException");
+        let body = response.into_body().try_into_bytes().unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"message": "no key"}));
+        let limited = GatewayError::upstream("rate_limit_error", "slow".into(), Some("3".into()));
+        let (status, retry, body) = render(Dialect::Bedrock, limited);
+        assert_eq!((status, retry.as_deref(), body), (429, Some("3"), json!({"message": "slow"})));
+        assert_eq!(bedrock_error_kind("mock_error_418", 418), ("ValidationException", "internalServerException"));
+        assert_eq!(bedrock_error_kind("overloaded_error", 529).1, "serviceUnavailableException");
+    }
+
+    #[test]
+    fn bedrock_stream_errors_are_exception_frames() {
+        use crate::cloud::eventstream::{bedrock_event, BedrockEvent, Decoder};
+        let frame = stream_frame(Dialect::Bedrock, &GatewayError::upstream("rate_limit_error", "slow".into(), None));
+        let mut decoder = Decoder::new();
+        decoder.push(&frame);
+        let event = bedrock_event(&decoder.next_frame().unwrap().unwrap()).unwrap();
+        assert_eq!(event, BedrockEvent::Exception { kind: "throttlingException".into(), message: "slow".into() });
+    }
+
+    #[test]
+    fn vertex_errors_are_anthropic_errors() {
+        let error = GatewayError::NotFound("no such model".into());
+        assert_eq!(
+            render(Dialect::Vertex, GatewayError::NotFound("no such model".into())),
+            render(Dialect::Anthropic, error)
+        );
+        let frame = stream_frame_for(Dialect::Vertex, "api_error", "x");
+        assert_eq!(frame, stream_frame_for(Dialect::Anthropic, "api_error", "x"));
     }
 }

@@ -94,6 +94,92 @@ pub fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
     }
 }
 
+/// Where one member of an object's top level sits: its name's raw text (between the quotes, escapes as written)
+/// and its value's text (without surrounding whitespace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSpan {
+    pub name: std::ops::Range<usize>,
+    pub value: std::ops::Range<usize>,
+}
+
+impl MemberSpan {
+    /// The whole member, from its name's opening quote to the end of its value.
+    pub fn whole(&self) -> std::ops::Range<usize> {
+        self.name.start - 1..self.value.end
+    }
+
+    /// The member's name in `json` (the text it was found in) as JSON means it: `"mod\u0065l"` is `model`, so a
+    /// name the gateway acts on cannot slip past it written with escapes. Plain names, nearly all of them, are
+    /// borrowed as written.
+    pub fn name_in<'j>(&self, json: &'j [u8]) -> std::borrow::Cow<'j, [u8]> {
+        let raw = &json[self.name.clone()];
+        if !raw.contains(&b'\\') {
+            return std::borrow::Cow::Borrowed(raw);
+        }
+        match serde_json::from_slice::<String>(&json[self.name.start - 1..self.name.end + 1]) {
+            Ok(name) => std::borrow::Cow::Owned(name.into_bytes()),
+            Err(_) => std::borrow::Cow::Borrowed(raw),
+        }
+    }
+}
+
+/// Every member of the top level of the JSON object `json`, in order, or `None` when `json` is not an object. Like
+/// [`top_level_member`], the text is assumed to be valid JSON (a body the request scan accepted): values are
+/// skipped, not checked, and a text that is not JSON gets an answer that means nothing, never a panic.
+pub fn top_level_members(json: &[u8]) -> Option<Vec<MemberSpan>> {
+    let skip_ws = |mut i: usize| {
+        while json.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_ws(0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut members = Vec::new();
+    i += 1;
+    loop {
+        i = skip_ws(i);
+        match json.get(i)? {
+            b'}' => return Some(members),
+            b'"' => {}
+            _ => return None,
+        }
+        let name_end = string_end(json, i + 1)?;
+        let name = i + 1..name_end;
+        i = skip_ws(name_end + 1);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(i + 1);
+        i = start;
+        let mut depth = 0usize;
+        loop {
+            match json.get(i)? {
+                b'"' => {
+                    i = string_end(json, i + 1)? + 1;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let mut end = i;
+        while end > start && json[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        members.push(MemberSpan { name, value: start..end });
+        if json[i] == b',' {
+            i += 1;
+        }
+    }
+}
+
 /// The index of the quote closing the string whose contents start at `from` (a quote after an odd run of
 /// backslashes is escaped), or `None` if the text ends first.
 fn string_end(json: &[u8], from: usize) -> Option<usize> {
@@ -183,6 +269,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn members_are_listed_in_order_with_their_spans() {
+        let json = r#" { "a" : [1, {"b": "}"}] , "c\"d":"x,y" ,"e":{} } "#;
+        let members = top_level_members(json.as_bytes()).unwrap();
+        let text = |r: std::ops::Range<usize>| &json[r];
+        let seen: Vec<(&str, &str)> = members.iter().map(|m| (text(m.name.clone()), text(m.value.clone()))).collect();
+        assert_eq!(seen, [("a", r#"[1, {"b": "}"}]"#), (r#"c\"d"#, r#""x,y""#), ("e", "{}")]);
+        assert_eq!(text(members[1].whole()), r#""c\"d":"x,y""#);
+        assert_eq!(top_level_members(b"{}"), Some(vec![]));
+        let escaped = br#"{"mod\u0065l":1,"x\"":2}"#;
+        let names: Vec<Vec<u8>> =
+            top_level_members(escaped).unwrap().iter().map(|m| m.name_in(escaped).into_owned()).collect();
+        assert_eq!(names, [b"model".to_vec(), b"x\"".to_vec()]);
+        for broken in ["", "[1]", "{", r#"{"a""#, r#"{"a":"#, r#"{"a":1"#, r#"{1:2}"#] {
+            assert_eq!(top_level_members(broken.as_bytes()), None, "{broken}");
+        }
+    }
+
     fn json_value() -> impl Strategy<Value = Value> {
         let key = prop_oneof![Just("usage".to_string()), Just("a\"b".to_string()), "[a-z\\\\\"{}:,\\[\\]]{0,6}"];
         let leaf = prop_oneof![
@@ -210,6 +314,24 @@ mod tests {
             let text = if pretty { serde_json::to_string_pretty(&object) } else { serde_json::to_string(&object) };
             let text = text.unwrap();
             prop_assert_eq!(found(&text, "usage"), object.get("usage").cloned());
+        }
+
+        /// Cutting the listed members out and parsing each gives back the object.
+        #[test]
+        fn members_agree_with_the_parsed_tree(
+            members in prop::collection::btree_map("[a-z\"\\\\]{0,5}", json_value(), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let object = Value::Object(Map::from_iter(members));
+            let text = if pretty { serde_json::to_string_pretty(&object) } else { serde_json::to_string(&object) };
+            let text = text.unwrap();
+            let spans = top_level_members(text.as_bytes()).unwrap();
+            let mut rebuilt = Map::new();
+            for span in spans {
+                let name: String = serde_json::from_str(&format!("\"{}\"", &text[span.name.clone()])).unwrap();
+                rebuilt.insert(name, serde_json::from_str(&text[span.value.clone()]).unwrap());
+            }
+            prop_assert_eq!(Value::Object(rebuilt), object);
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod admin_keys;
 pub mod aliases;
+pub mod bedrock;
 pub mod chat_completions;
 pub mod count_tokens;
 pub mod dashboard;
@@ -12,3 +13,4 @@ pub mod messages;
 pub mod metrics;
 pub mod models;
 pub mod root;
+pub mod vertex;

@@ -117,12 +117,16 @@ async fn provider_models(
     client_key: Option<&ClientKey>,
     app: &AppState,
 ) -> Result<Option<Arc<Vec<ModelEntry>>>, GatewayError> {
+    if matches!(provider.format, ApiFormat::Bedrock | ApiFormat::Vertex) {
+        // Neither cloud lists Anthropic models in the shape `/v1/models` reads: their aliases are listed instead.
+        return Ok(None);
+    }
     let (key_id, client_key) = match (&provider.auth, client_key) {
         (Auth::Static(_), _) => ("static".to_string(), None),
         (Auth::Passthrough, Some(client)) if may_list_with(provider, client) => {
             (format!("sha256:{}", digest_hex(&client.key)), Some(client))
         }
-        (Auth::Passthrough, _) => return Ok(None),
+        (Auth::Passthrough | Auth::Cloud, _) => return Ok(None),
     };
     if let Some(list) = app.models.get(&provider.name, &key_id) {
         return Ok(Some(list));

@@ -3,7 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::error::{render, Dialect, GatewayError};
+use crate::error::{render, GatewayError};
+use crate::gateway::admission::guard::dialect_of;
 
 pub async fn root() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
@@ -13,10 +14,11 @@ pub async fn root() -> HttpResponse {
     }))
 }
 
-/// Any request no route serves: 404 in the Anthropic envelope.
+/// Any request no route serves: 404 in the dialect of its path (Bedrock's under `/bedrock/`, …; Anthropic's
+/// envelope elsewhere).
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     render::response(
-        Dialect::Anthropic,
+        dialect_of(req.path()),
         &GatewayError::NotFound(format!("no route for {} {}", req.method(), req.path())),
     )
 }

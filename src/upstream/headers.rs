@@ -88,7 +88,24 @@ pub fn upstream_base_headers(format: ApiFormat, client: &HeaderMap) -> HeaderMap
                 out.insert(ANTHROPIC_VERSION, HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
             }
         }
-        ApiFormat::OpenAi => {
+        ApiFormat::Vertex => {
+            // As for Anthropic (betas stay a header), but the version goes in the body, and no AWS or Google
+            // credential of the client's travels to an upstream the gateway authenticates to itself.
+            let named_by_connection = connection_tokens(client);
+            for (name, value) in client {
+                let n = name.as_str();
+                if !DROPPED.contains(&n)
+                    && n != "anthropic-version"
+                    && !n.starts_with("x-amz-")
+                    && !n.starts_with("x-goog-")
+                    && !named_by_connection.iter().any(|t| t.eq_ignore_ascii_case(n))
+                {
+                    out.append(name.clone(), value.clone());
+                }
+            }
+        }
+        // Bedrock: the betas and the version travel in the body; only what any HTTP API understands goes up.
+        ApiFormat::OpenAi | ApiFormat::Bedrock => {
             if let Some(accept) = client.get(header::ACCEPT) {
                 out.insert(header::ACCEPT, accept.clone());
             }
@@ -114,14 +131,27 @@ pub fn attempt_headers(
 ) -> Result<HeaderMap, GatewayError> {
     let mut out = HeaderMap::with_capacity(custom.len() + 1);
     insert_key(&mut out, format, key)?;
-    for (name, value) in custom.iter().filter(|(name, _)| name != header::EXPECT) {
-        out.insert(name.clone(), value.clone());
-    }
+    add_custom(&mut out, custom);
     Ok(out)
 }
 
+/// The headers one attempt adds when the gateway authenticates by other means (SigV4, a Google token): the
+/// provider's custom headers only.
+pub fn custom_attempt_headers(custom: &[(HeaderName, HeaderValue)]) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(custom.len() + 4);
+    add_custom(&mut out, custom);
+    out
+}
+
+fn add_custom(out: &mut HeaderMap, custom: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in custom.iter().filter(|(name, _)| name != header::EXPECT) {
+        out.insert(name.clone(), value.clone());
+    }
+}
+
 fn insert_key(out: &mut HeaderMap, format: ApiFormat, key: UpstreamKey<'_>) -> Result<(), GatewayError> {
-    let style = if format == ApiFormat::OpenAi { KeyStyle::Bearer } else { key.style };
+    // Only Anthropic-format upstreams take `x-api-key`; Bedrock API keys and Google tokens are bearer tokens.
+    let style = if format == ApiFormat::Anthropic { key.style } else { KeyStyle::Bearer };
     let invalid =
         || GatewayError::Authentication("the API key contains characters not allowed in an HTTP header".into());
     match style {
@@ -154,6 +184,14 @@ pub fn is_event_stream(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
+/// Whether headers announce an AWS event stream (`application/vnd.amazon.eventstream`): Bedrock's streams.
+pub fn is_aws_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(crate::cloud::eventstream::CONTENT_TYPE))
+}
+
 /// The upstream headers a client may see; the rest (hop-by-hop, server, date, length) stay behind.
 pub fn relayed_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len());
@@ -175,9 +213,14 @@ pub fn is_relayed_response_header(name: &HeaderName) -> bool {
             | "retry-after"
             | "retry-after-ms"
             | "x-should-retry"
+            // Bedrock's error name and request id: what its errors are read by.
+            | "x-amzn-errortype"
+            | "x-amzn-requestid"
     ) || n.starts_with("anthropic-")
         || n.starts_with("x-ratelimit-")
         || n.starts_with("openai-")
+        // Bedrock's error type, request id and token counts, for Bedrock-dialect clients of Bedrock providers.
+        || n.starts_with("x-amzn-")
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! [`Upstream`] per provider on each worker and runs [`Upstream::send`] for it.
 
 pub mod client;
+mod cloud_auth;
 pub mod connect;
 pub mod decode;
 pub mod headers;
@@ -34,6 +35,9 @@ pub struct UpstreamRequest {
     pub headers: HeaderMap,
     /// The client's own provider key, for passthrough providers.
     pub client_key: Option<ClientKey>,
+    /// The URL to call when the provider's format puts the model or the kind of call in the path (bedrock,
+    /// vertex); `None`: the provider's URL for `call`.
+    pub url: Option<String>,
 }
 
 impl UpstreamRequest {
@@ -46,6 +50,11 @@ impl UpstreamRequest {
         client_key: Option<ClientKey>,
     ) -> Self {
         let headers = headers::upstream_base_headers(provider.format, client_headers);
-        Self { call, body: body.into(), headers, client_key }
+        Self { call, body: body.into(), headers, client_key, url: None }
+    }
+
+    /// The same request sent to `url` with `body` instead.
+    pub fn redirected(self, url: String, body: impl Into<OutgoingBody>) -> Self {
+        Self { url: Some(url), body: body.into(), ..self }
     }
 }

@@ -14,9 +14,13 @@ use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::FrozenClientRequest;
 use tokio::sync::{mpsc, oneshot};
 
+use super::cloud_auth::CloudCredentials;
 use super::connect::unreadable_head;
 use super::decode::{self, Decoder};
-use super::headers::{attempt_headers, is_event_stream, relayed_headers, KeyStyle, UpstreamKey};
+use super::headers::{
+    attempt_headers, custom_attempt_headers, is_aws_event_stream, is_event_stream, relayed_headers, KeyStyle,
+    UpstreamKey,
+};
 use super::reply::{pump, UpstreamBody, UpstreamReply, BODY_CHANNEL_CAPACITY, MAX_WHOLE_BODY_BYTES};
 use super::UpstreamRequest;
 use crate::config::{Auth, Provider, UpstreamCall};
@@ -58,12 +62,14 @@ impl Upstream {
             GatewayError::ProviderUnavailable { provider: provider.name.clone(), retry_in_secs: wait.as_secs().max(1) }
         })?;
         let started = Instant::now();
-        let UpstreamRequest { call, body, headers, client_key } = request;
-        let frozen = self.frozen(call, headers)?;
+        let UpstreamRequest { call, body, headers, client_key, url } = request;
+        let url = url.unwrap_or_else(|| provider.url_for(call));
+        let frozen = self.frozen(call, &url, headers)?;
+        let sent = Sent { call, url: &url, body: &body };
         let outcome = tokio::select! {
             biased;
             _ = &mut client_gone => return Err(GatewayError::ClientClosed),
-            outcome = attempts(provider, &frozen, call, &body, client_key.as_ref()) => outcome,
+            outcome = attempts(provider, &frozen, sent, client_key.as_ref()) => outcome,
         };
         let protocol = |detail| GatewayError::UpstreamProtocol { provider: provider.name.clone(), detail };
         // A head that cannot be relayed, or a body in a coding the gateway cannot decode, is the upstream
@@ -89,7 +95,7 @@ impl Upstream {
             // The client gets the decoded body: an identity body, as the gateway asked for.
             headers.remove(CONTENT_ENCODING);
         }
-        let body = if is_event_stream(&headers) {
+        let body = if is_event_stream(&headers) || is_aws_event_stream(&headers) {
             let (tx, rx) = mpsc::channel(BODY_CHANNEL_CAPACITY);
             let decoder = coding.map(Decoder::new);
             actix_rt::spawn(pump(response, tx, self.idle, provider.name.clone(), decoder));
@@ -113,12 +119,12 @@ impl Upstream {
     }
 
     /// What every attempt sends: the endpoint, method, timeout and shared headers, built once per request.
-    fn frozen(&self, call: UpstreamCall, headers: HeaderMap) -> Result<FrozenClientRequest, GatewayError> {
+    fn frozen(&self, call: UpstreamCall, url: &str, headers: HeaderMap) -> Result<FrozenClientRequest, GatewayError> {
         let provider = &self.provider;
         let mut request = match (call, &self.messages_uri) {
-            (UpstreamCall::ListModels, _) => self.client.get(provider.url_for(call)),
-            (UpstreamCall::Messages, Some(uri)) => self.client.post(uri.clone()),
-            (_, _) => self.client.post(provider.url_for(call)),
+            (UpstreamCall::ListModels, _) => self.client.get(url),
+            (UpstreamCall::Messages, Some(uri)) if uri == url => self.client.post(uri.clone()),
+            (_, _) => self.client.post(url),
         }
         .timeout(provider.request_timeout);
         *request.headers_mut() = headers;
@@ -149,26 +155,39 @@ impl Upstream {
 
 type Response = awc::ClientResponse;
 
+/// What one request sends, for the attempts (and their signatures).
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    call: UpstreamCall,
+    url: &'a str,
+    body: &'a super::OutgoingBody,
+}
+
 /// Sends until a response head should go to the client: a success, a non-retriable status, or the last retry.
 async fn attempts(
     provider: &Provider,
     request: &FrozenClientRequest,
-    call: UpstreamCall,
-    body: &super::OutgoingBody,
+    sent: Sent<'_>,
     client_key: Option<&super::ClientKey>,
 ) -> Result<Response, GatewayError> {
+    let Sent { call, url, body } = sent;
     let pool = &provider.runtime.keys;
     let mut tried_keys: Vec<usize> = Vec::new();
     let mut retries = 0u32;
+    let mut cloud = CloudCredentials::of(provider);
     loop {
         let key_index = match provider.auth {
             Auth::Static(_) => Some(
                 pool.pick(&tried_keys, now_millis())
                     .ok_or_else(|| GatewayError::Internal(format!("provider '{}' has no usable key", provider.name)))?,
             ),
-            Auth::Passthrough => None,
+            Auth::Passthrough | Auth::Cloud => None,
         };
-        let request = request.extra_headers(key_headers(provider, client_key, key_index)?);
+        let mut extra = key_headers(provider, client_key, key_index)?;
+        if let Some(cloud) = cloud.as_mut() {
+            cloud.add_headers(provider, url, body, &mut extra).await?;
+        }
+        let request = request.extra_headers(extra);
         let sent = match call {
             UpstreamCall::ListModels => request.send().await,
             UpstreamCall::Messages | UpstreamCall::CountTokens => request.send_body(body.clone()).await,
@@ -184,6 +203,10 @@ async fn attempts(
             }
             Ok(response) => {
                 let status = response.status().as_u16();
+                if cloud.as_mut().is_some_and(|cloud| cloud.refresh_after(status)) {
+                    // The gateway's access token was refused: one more attempt with a fresh one, not a retry.
+                    continue;
+                }
                 if let (Some(index), true) = (key_index, is_key_failure(status)) {
                     pool.report_failure(index);
                     if pool.len() > 1 {
@@ -225,6 +248,10 @@ fn key_headers(
     client_key: Option<&super::ClientKey>,
     key_index: Option<usize>,
 ) -> Result<HeaderMap, GatewayError> {
+    if provider.auth == Auth::Cloud {
+        // The gateway's own cloud credentials (added per attempt); a client's key never goes to such a provider.
+        return Ok(custom_attempt_headers(&provider.custom_headers));
+    }
     let key = match (key_index.and_then(|i| provider.static_key(i)), client_key) {
         (Some(key), _) => UpstreamKey { key: key.expose(), style: KeyStyle::XApiKey },
         (None, Some(client)) => UpstreamKey { key: &client.key, style: client.style },

@@ -244,9 +244,18 @@ pub enum Required {
 
 /// Checks the located members just enough to route the body; everything else is the upstream's business.
 pub fn inspect(body: &JsonBody, required: Required) -> Result<Inspected, GatewayError> {
+    inspect_spans(&body.bytes, |m| body.located.span(m), required)
+}
+
+/// [`inspect`] for a body whose members' spans are known another way (a body the gateway assembled from pieces of
+/// a checked one, [`super::cloud`]): `span` gives where each member's value sits in `text`.
+pub fn inspect_spans(
+    text: &[u8],
+    span: impl Fn(Member) -> Option<Range<usize>>,
+    required: Required,
+) -> Result<Inspected, GatewayError> {
     let invalid = |m: &str| GatewayError::InvalidRequest(m.to_string());
-    let text = &body.bytes;
-    let member = |m: Member| body.located.span(m).map(|span| (&text[span.clone()], span));
+    let member = |m: Member| span(m).map(|span| (&text[span.clone()], span));
 
     let (model_raw, model_span) = member(Member::Model).ok_or_else(|| invalid("model: field is required"))?;
     let model: String = serde_json::from_slice(model_raw)

@@ -5,9 +5,12 @@
 //! |---|---|---|
 //! | request headers at most [`MAX_HEADER_BYTES`] in total | all | 431 `request_too_large` |
 //! | `Host` is a loopback name, a loopback address or an `allowed_hosts` entry — only when the gateway listens on a loopback address (DNS rebinding) | all | 403 `permission_error` |
-//! | no `Origin`, or one in `allowed_origins` (a browser page elsewhere must not spend the gateway's keys) | `/v1/*`, `/admin/*` | 403 `permission_error` |
-//! | a `POST`/`PUT` body is declared `Content-Type: application/json` (a page can send `text/plain` without a CORS preflight) | `/v1/*`, `/admin/*` | 415 `invalid_request_error` |
-//! | fewer than [`MAX_HOPS`] gateways passed (`x-gatehouse-hops`) | `/v1/*` | 508 `api_error` (400 for a malformed count) |
+//! | no `Origin`, or one in `allowed_origins` (a browser page elsewhere must not spend the gateway's keys) | model routes, `/admin/*` | 403 `permission_error` |
+//! | a `POST`/`PUT` body is declared `Content-Type: application/json` (a page can send `text/plain` without a CORS preflight); on Bedrock's routes a body may also come without `Content-Type`, as boto3 sends it | model routes, `/admin/*` | 415 `invalid_request_error` |
+//! | fewer than [`MAX_HOPS`] gateways passed (`x-gatehouse-hops`) | model routes | 508 `api_error` (400 for a malformed count) |
+//!
+//! The model routes are `/v1/*` and the cloud dialects' `/bedrock/*` and `/vertex/*`; refusals there are written in
+//! the route's dialect ([`dialect_of`]).
 //!
 //! For an allowed origin the guard also speaks CORS: it answers the preflight (`OPTIONS` with
 //! `Access-Control-Request-Method`) and adds `Access-Control-Allow-Origin` to the answer. Claude Code and the
@@ -62,7 +65,7 @@ pub enum Verdict {
 /// Which checks a path gets.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Routes {
-    /// `/v1/*`: model routes, the model list, aliases.
+    /// `/v1/*` (model routes, the model list, aliases), `/bedrock/*`, `/vertex/*`.
     Api,
     /// `/admin/*`.
     Admin,
@@ -109,7 +112,7 @@ impl RequestGuard {
     /// The decision on one request.
     pub fn check(&self, head: &RequestHead) -> Verdict {
         let path = head.uri.path();
-        let dialect = if path == "/v1/chat/completions" { Dialect::OpenAi } else { Dialect::Anthropic };
+        let dialect = dialect_of(path);
         let refuse = |error: GatewayError| Verdict::Answer(render::response(dialect, &error));
         let seen = Seen::of(&head.headers);
         if seen.bytes > MAX_HEADER_BYTES {
@@ -126,7 +129,7 @@ impl RequestGuard {
             }
         }
         let routes = match path {
-            p if p.starts_with("/v1/") => Routes::Api,
+            p if p.starts_with("/v1/") || p.starts_with("/bedrock/") || p.starts_with("/vertex/") => Routes::Api,
             p if p == "/admin" || p.starts_with("/admin/") => Routes::Admin,
             _ => Routes::Other,
         };
@@ -148,7 +151,13 @@ impl RequestGuard {
             cors = Some(origin.clone());
         }
         let has_body = seen.chunked || seen.content_length.is_some_and(|v| v.as_bytes().iter().any(|&b| b != b'0'));
-        if matches!(head.method, Method::POST | Method::PUT | Method::PATCH) && has_body && !is_json(seen.content_type)
+        // boto3 sends InvokeModel without `Content-Type` when the caller gives no `contentType` (Bedrock defaults
+        // it to JSON): Bedrock's routes take that too. A page elsewhere sending such a body still sends `Origin`.
+        let undeclared_ok = seen.content_type.is_none() && dialect == Dialect::Bedrock;
+        if matches!(head.method, Method::POST | Method::PUT | Method::PATCH)
+            && has_body
+            && !is_json(seen.content_type)
+            && !undeclared_ok
         {
             let got = seen.content_type.map_or("none".into(), |v| format!("'{}'", shown(v.as_bytes())));
             return refuse(GatewayError::UnsupportedMediaType(format!(
@@ -197,6 +206,17 @@ impl RequestGuard {
         let origin = origin.as_bytes();
         let origin = origin.strip_suffix(b"/").unwrap_or(origin);
         self.allowed_origins.iter().any(|allowed| allowed.as_bytes().eq_ignore_ascii_case(origin))
+    }
+}
+
+/// The dialect a refusal on `path` is written in: the OpenAI route's, the cloud dialects' under their prefixes,
+/// Anthropic's everywhere else.
+pub fn dialect_of(path: &str) -> Dialect {
+    match path {
+        "/v1/chat/completions" => Dialect::OpenAi,
+        p if p.starts_with("/bedrock/") => Dialect::Bedrock,
+        p if p.starts_with("/vertex/") => Dialect::Vertex,
+        _ => Dialect::Anthropic,
     }
 }
 
@@ -394,6 +414,32 @@ mod tests {
         assert_eq!(verdict(&guard(), empty).0, 200, "no body, nothing to declare");
         let health = TestRequest::post().uri("/health").insert_header(("content-type", "text/plain"));
         assert_eq!(verdict(&guard(), health.insert_header(("content-length", "1"))).0, 200, "not a guarded route");
+    }
+
+    #[test]
+    fn the_cloud_dialects_are_guarded_and_refused_in_their_shapes() {
+        let bedrock = "/bedrock/model/us.anthropic.claude-x-v1:0/invoke";
+        let (status, body) = verdict(&guard(), post(bedrock).insert_header(("content-type", "text/plain")));
+        assert_eq!(status, 415);
+        assert!(body.starts_with("{\"message\":"), "Bedrock shape: {body}");
+        let undeclared = TestRequest::post()
+            .uri(bedrock)
+            .insert_header(("host", "127.0.0.1"))
+            .insert_header(("content-length", "2"));
+        assert_eq!(verdict(&guard(), undeclared).0, 200, "boto3's InvokeModel without contentType");
+        let undeclared = TestRequest::post()
+            .uri("/v1/messages")
+            .insert_header(("host", "127.0.0.1"))
+            .insert_header(("content-length", "2"));
+        assert_eq!(verdict(&guard(), undeclared).0, 415, "elsewhere a body must say it is JSON");
+        let (status, body) = verdict(&guard(), post(bedrock).insert_header(("x-gatehouse-hops", "99")));
+        assert!(status == 508 && body.starts_with("{\"message\":"), "{body}");
+        let vertex = "/vertex/v1/projects/p/locations/r/publishers/anthropic/models/m:rawPredict";
+        let (status, body) = verdict(&guard(), post(vertex).insert_header(("origin", "https://evil.example")));
+        assert!(status == 403 && body.contains("\"type\":\"permission_error\""), "Anthropic shape: {body}");
+        assert_eq!(dialect_of("/bedrock/inference-profiles"), Dialect::Bedrock);
+        assert_eq!(dialect_of("/vertex/v1/x"), Dialect::Vertex);
+        assert_eq!(dialect_of("/bedrockx"), Dialect::Anthropic);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub async fn meter(
 ) -> Result<Option<Charge>, KeyRefusal> {
     let Some(holder) = request.caller.holder().cloned() else { return Ok(None) };
     let prices = permitted(&holder, &mut request.route, &snapshot.prices)?;
-    if !matches!(endpoint, Endpoint::Messages | Endpoint::ChatCompletions) {
+    if !endpoint.generates() {
         return Ok(None);
     }
     let want = match holder.meters_tokens() {

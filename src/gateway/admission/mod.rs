@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cloud;
 pub mod disconnect;
 pub mod guard;
 pub mod keys;
@@ -16,10 +17,12 @@ use actix_web::{web, HttpRequest};
 use bytes::Bytes;
 
 use super::endpoint::Endpoint;
+use crate::config::routing::resolve_in_dialect;
 use crate::config::{resolve, Route, Snapshot};
 use crate::keys::Directory;
 use crate::upstream::ClientKey;
 use body::{inspect, read_json, Inspected};
+use cloud::{view, CloudRequest, Viewed};
 use keys::{Caller, Credentials, KeyRefusal};
 
 /// A request that passed admission.
@@ -32,9 +35,12 @@ pub struct Admitted {
     pub route: Route,
     /// The input tokens estimated by the local tokenizer, once something needed them (a key's reservation).
     pub input_estimate: Option<u64>,
+    /// A cloud dialect's request (Bedrock, Vertex): what it keeps besides its Anthropic view in `body`.
+    pub cloud: Option<CloudRequest>,
 }
 
-/// Authenticates, reads and inspects the body, and routes it.
+/// Authenticates, reads and inspects the body, and routes it. A cloud dialect's body is read into the Anthropic
+/// request it means ([`cloud`]), with the model from the path.
 pub async fn admit(
     req: &HttpRequest,
     payload: web::Payload,
@@ -45,9 +51,22 @@ pub async fn admit(
     let Credentials { caller, client_key } = credentials(req.headers(), snapshot, directory)?;
     let refused = KeyRefusal::from;
     let body = read_json(payload, req.headers(), &snapshot.limits).await.map_err(refused)?;
-    let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
-    let route = resolve(snapshot, &inspected.model).map_err(refused)?;
-    Ok(Admitted { caller, client_key, body: body.bytes, inspected, route, input_estimate: None })
+    let Some(dialect) = endpoint.cloud() else {
+        let inspected = inspect(&body, endpoint.required()).map_err(refused)?;
+        let route = resolve(snapshot, &inspected.model).map_err(refused)?;
+        return Ok(Admitted {
+            caller,
+            client_key,
+            body: body.bytes,
+            inspected,
+            route,
+            input_estimate: None,
+            cloud: None,
+        });
+    };
+    let Viewed { body, inspected, cloud } = view(endpoint, req.uri().path(), body, req.headers()).map_err(refused)?;
+    let route = resolve_in_dialect(snapshot, &cloud.model, dialect).map_err(refused)?;
+    Ok(Admitted { caller, client_key, body, inspected, route, input_estimate: None, cloud: Some(cloud) })
 }
 
 /// Who the caller is: with virtual keys in use, a key holder or the master proxy key; otherwise anyone past the

@@ -25,8 +25,8 @@ pub enum Body {
     ConvertedJson,
     /// An event stream relayed byte for byte: the upstream's headers, and never buffered.
     RelayedStream,
-    /// An event stream the gateway writes (converted).
-    ConvertedStream,
+    /// A stream the gateway writes (converted), of this content type.
+    ConvertedStream(&'static str),
 }
 
 /// The head of an answer: status, headers by `body`, `Server-Timing` and the target.
@@ -47,9 +47,9 @@ pub fn response_head(
         Body::ConvertedJson => {
             response.insert_header((header::CONTENT_TYPE, "application/json"));
         }
-        Body::RelayedStream | Body::ConvertedStream => {
-            if body == Body::ConvertedStream {
-                response.insert_header((header::CONTENT_TYPE, "text/event-stream; charset=utf-8"));
+        Body::RelayedStream | Body::ConvertedStream(_) => {
+            if let Body::ConvertedStream(content_type) = body {
+                response.insert_header((header::CONTENT_TYPE, content_type));
             }
             response
                 .insert_header((header::CACHE_CONTROL, "no-cache"))

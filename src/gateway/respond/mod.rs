@@ -4,6 +4,9 @@
 //! and records the request (now, or when the stream ends).
 
 pub mod converting;
+pub mod event_frames;
+pub mod frame_relay;
+pub mod from_event_stream;
 pub mod head;
 pub mod relay;
 pub mod sse_relay;
@@ -160,7 +163,7 @@ async fn stream<E: ReadBack>(mut exchange: E, mut reply: UpstreamReply, mut reco
     recorder.add_upstream_time(waiting.elapsed());
     let (status, body) = match relayed {
         true => (reply.status, Body::RelayedStream),
-        false => (StatusCode::OK, Body::ConvertedStream),
+        false => (StatusCode::OK, Body::ConvertedStream(transform.content_type())),
     };
     let mut response = response_head(&reply, status, &recorder, body);
     response.streaming(Relay::new(reply.body, transform, recorder, status.as_u16(), first, ended))

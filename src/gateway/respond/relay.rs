@@ -3,6 +3,7 @@
 //! request exactly once when the body ends or the client goes away.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -36,6 +37,51 @@ pub trait StreamTransform: Unpin + 'static {
     fn failed_before_start(&self) -> Option<GatewayError> {
         None
     }
+    /// The `content-type` of the stream the gateway writes (a relayed stream keeps the upstream's).
+    fn content_type(&self) -> &'static str {
+        "text/event-stream; charset=utf-8"
+    }
+    /// How long the upstream may stay silent before [`StreamTransform::on_idle`] is asked for keep-alive bytes;
+    /// `None`: never (the upstream sends its own, or the client needs none).
+    fn keepalive(&self) -> Option<Duration> {
+        None
+    }
+    /// The upstream was silent for the keep-alive interval: bytes to send meanwhile (a `ping` event), if any.
+    fn on_idle(&mut self) -> Option<Bytes> {
+        None
+    }
+}
+
+/// The keep-alive clock of a relay whose transform asks for one: one timer, re-armed only when it fires (chunks
+/// just note the time).
+struct Keepalive {
+    every: Duration,
+    last_activity: tokio::time::Instant,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Keepalive {
+    fn new(every: Duration) -> Self {
+        let now = tokio::time::Instant::now();
+        Self { every, last_activity: now, timer: Box::pin(tokio::time::sleep_until(now + every)) }
+    }
+
+    /// Whether the upstream has been silent for the interval; otherwise the timer is armed to wake `cx` when it
+    /// may have been.
+    fn due(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let deadline = self.last_activity + self.every;
+            if tokio::time::Instant::now() >= deadline {
+                self.last_activity = tokio::time::Instant::now();
+                self.timer.as_mut().reset(self.last_activity + self.every);
+                return true;
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+    }
 }
 
 /// The streamed response body.
@@ -51,6 +97,7 @@ pub struct Relay<T: StreamTransform> {
     first_byte: Option<Duration>,
     error_kind: Option<&'static str>,
     done: bool,
+    keepalive: Option<Keepalive>,
 }
 
 impl<T: StreamTransform> Relay<T> {
@@ -64,7 +111,9 @@ impl<T: StreamTransform> Relay<T> {
         first: Option<Bytes>,
         upstream_ended: bool,
     ) -> Self {
+        let keepalive = transform.keepalive().map(Keepalive::new);
         Self {
+            keepalive,
             upstream,
             transform,
             recorder: Some(recorder),
@@ -111,8 +160,20 @@ impl<T: StreamTransform> Stream for Relay<T> {
         }
         loop {
             match this.upstream.poll_recv(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    let Some(keepalive) = this.keepalive.as_mut() else { return Poll::Pending };
+                    if !keepalive.due(cx) {
+                        return Poll::Pending;
+                    }
+                    // Not `emit`: a keep-alive is not the answer's first byte.
+                    if let Some(bytes) = this.transform.on_idle() {
+                        return Poll::Ready(Some(Ok(bytes)));
+                    }
+                }
                 Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(keepalive) = this.keepalive.as_mut() {
+                        keepalive.last_activity = tokio::time::Instant::now();
+                    }
                     if let Some(out) = this.transform.on_chunk(chunk) {
                         return this.emit(out);
                     }
