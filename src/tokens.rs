@@ -15,7 +15,7 @@ use std::hash::BuildHasher;
 use serde_json_borrow::Value as Json;
 use tiktoken_rs::CoreBPE;
 
-use crate::json::member::{array_items, first_value, top_level_member};
+use crate::json::member::{array_items, top_level_members};
 
 /// Framing tokens per message (role and separators), per OpenAI's published counting recipe.
 const PER_MESSAGE: u64 = 3;
@@ -126,14 +126,19 @@ fn part_tokens(vocabulary: Vocabulary, part: Part, text: &[u8]) -> Option<u64> {
 /// time it is seen); `None` when the body's shape is not the plain one the scan knows, for a full parse instead.
 fn estimate_by_parts(body: &[u8], vocabulary: Vocabulary) -> Option<u64> {
     let mut tokens = REPLY_PRIMING;
-    if let Some(system) = top_level_member(body, b"system").and_then(first_value) {
-        if system != b"null" {
-            tokens += PER_MESSAGE + part_tokens(vocabulary, Part::System, system)?;
-        }
-    }
-    for (member, part) in [(&b"messages"[..], Part::Message), (b"tools", Part::Tool)] {
-        let Some(items) = top_level_member(body, member) else { continue };
-        for item in array_items(items)? {
+    for member in top_level_members(body)? {
+        let value = &body[member.value.clone()];
+        let part = match &*member.name_in(body) {
+            b"system" if value == b"null" => continue,
+            b"system" => {
+                tokens += PER_MESSAGE + part_tokens(vocabulary, Part::System, value)?;
+                continue;
+            }
+            b"messages" => Part::Message,
+            b"tools" => Part::Tool,
+            _ => continue,
+        };
+        for item in array_items(value)? {
             tokens += PER_MESSAGE + part_tokens(vocabulary, part, item)?;
         }
     }
