@@ -531,3 +531,37 @@ async fn a_vertex_client_reaches_a_bedrock_provider_through_anthropic_events() {
     assert_eq!(sent["anthropic_beta"], json!(["b-1"]));
     assert!(sent.get("model").is_none() && sent.get("stream").is_none(), "{sent}");
 }
+
+/// `/metrics/summary` once it has counted `requests` requests (records arrive asynchronously).
+async fn summary_after(gw: &Gateway, requests: u64) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut res = client().get(format!("{}/metrics/summary", gw.url)).send().await.unwrap();
+        let summary: Value = serde_json::from_slice(&res.body().limit(1 << 22).await.unwrap()).unwrap();
+        if summary["totals"]["requests"] == requests {
+            return summary;
+        }
+        assert!(std::time::Instant::now() < deadline, "summary never reached {requests} requests: {summary}");
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn dialect_requests_are_counted_with_their_route_and_tokens() {
+    let mock = start_mock();
+    let gw = with_default(&mock);
+    assert_eq!(post(&gw, &path(SONNET, "invoke-with-response-stream"), invoke_body(), &[]).await.status, 200);
+    let s = summary_after(&gw, 1).await;
+    assert_eq!(s["routes"]["bedrock_invoke_stream"]["requests"], 1, "{s}");
+    let model = &s["models"][format!("mock:{SONNET}")];
+    assert_eq!((model["input_tokens"].as_u64(), model["output_tokens"].as_u64()), (Some(30), Some(12)), "{s}");
+
+    // Relayed byte for byte from a Bedrock provider: the usage is read from the frames on the side.
+    let bedrock = bedrock_mock::start();
+    let gw = bedrock_gateway(&bedrock, &[("BR_API_KEY", "k")]);
+    assert_eq!(post(&gw, &path(SONNET, "invoke-with-response-stream"), invoke_body(), &[]).await.status, 200);
+    let s = summary_after(&gw, 1).await;
+    let model = &s["models"][format!("br:{SONNET}")];
+    assert_eq!((model["input_tokens"].as_u64(), model["output_tokens"].as_u64()), (Some(30), Some(12)), "{s}");
+    assert_eq!(model["errors"], 0, "{s}");
+}

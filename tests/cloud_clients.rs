@@ -160,8 +160,9 @@ fn run_check(script: &str, config: Value) {
 }
 
 /// The providers every gatehouse here has: `br` (bedrock format, SigV4 with gatehouse's keys), `brk` (bedrock
-/// format, Bedrock API key), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
-/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `mock`
+/// format, Bedrock API key), `brp` (bedrock format, the client's own bearer passed through), `brs` (as `br`, pings after 1 s of upstream silence), `brg` (bedrock format, temporary credentials from the standard AWS variables), `vx` (vertex format, service-account file), `vxs` (vertex, static token), `vxc`
+/// (vertex, a token command fetching a token from the mock's `/_mock/issue`), `vxp` (vertex, the client's own token
+/// passed through), `mock`
 /// (Anthropic format) and `oai` (OpenAI format), both on the Rust mock; clients need the gateway key.
 fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &MockUpstream) -> Gateway {
     let vertex_base = format!("{}/v1", vertex.url);
@@ -181,6 +182,16 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("BRK_BASE_URL", &bedrock.url),
         ("BRK_AWS_REGION", REGION),
         ("BRK_API_KEY", BEDROCK_API_KEY),
+        ("BRS_API_FORMAT", "bedrock"),
+        ("BRS_BASE_URL", &bedrock.url),
+        ("BRS_AWS_REGION", REGION),
+        ("BRS_AWS_ACCESS_KEY_ID", GW_AKID),
+        ("BRS_AWS_SECRET_ACCESS_KEY", GW_SECRET),
+        ("BRS_PING_INTERVAL_SECS", "1"),
+        ("BRP_API_FORMAT", "bedrock"),
+        ("BRP_BASE_URL", &bedrock.url),
+        ("BRP_AWS_REGION", REGION),
+        ("BRP_API_KEY", "!PASSTHRU"),
         ("BRG_API_FORMAT", "bedrock"),
         ("BRG_BASE_URL", &bedrock.url),
         ("BRG_AWS_REGION", REGION),
@@ -197,6 +208,11 @@ fn cloud_gateway(bedrock: &PyMock, vertex: &PyMock, sa_file: &Path, rust_mock: &
         ("VXS_VERTEX_PROJECT", VERTEX_PROJECT),
         ("VXS_VERTEX_REGION", VERTEX_REGION),
         ("VXS_API_KEY", VERTEX_STATIC),
+        ("VXP_API_FORMAT", "vertex"),
+        ("VXP_BASE_URL", &vertex_base),
+        ("VXP_VERTEX_PROJECT", VERTEX_PROJECT),
+        ("VXP_VERTEX_REGION", VERTEX_REGION),
+        ("VXP_API_KEY", "!PASSTHRU"),
         ("VXC_API_FORMAT", "vertex"),
         ("VXC_BASE_URL", &vertex_base),
         ("VXC_VERTEX_PROJECT", VERTEX_PROJECT),
@@ -342,7 +358,8 @@ fn assert_clean_anthropic_requests(mock: &MockUpstream) {
 
 /// AnthropicBedrock → /bedrock → a bedrock-format provider, relayed: the client signing with its own keys (explicit
 /// `br:` id; AnthropicBedrock's own anthropic_version relayed), the client with a bearer key (an id naming no
-/// provider → BEDROCK_DEFAULT_PROVIDER), and provider `brk` that uses a Bedrock API key upstream.
+/// provider → BEDROCK_DEFAULT_PROVIDER), provider `brk` that uses a Bedrock API key upstream, and provider `brp`
+/// that passes the client's own Bedrock API key through (`!PASSTHRU`; the gateway key in x-gatehouse-key).
 #[test]
 #[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
 fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
@@ -402,10 +419,70 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_bedrock_upstream() {
             }),
         ),
     );
+    run_check(
+        "bedrock_sdk_check.py",
+        json!({
+            "label": "AnthropicBedrock (its own Bedrock API key) → brp (!PASSTHRU)",
+            "base_url": rig.bedrock_base(), "region": REGION, "api_key": BEDROCK_API_KEY, "gateway_key": GW_KEY,
+            "models": {"text": "brp:anthropic.claude-3-haiku", "script": "brp:anthropic.claude-3-haiku"},
+            "bedrock_mock": rig.bedrock.url, "expect_auth": "bearer", "expect_model_id": "anthropic.claude-3-haiku",
+        }),
+    );
+}
+
+/// An application inference profile ARN: a Bedrock model id with `:` and `/` (sent as `%3A` and `%2F`).
+const PROFILE_ARN: &str = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6";
+
+/// boto3's bedrock-runtime client → /bedrock (ids `%3A`/`%2F`-encoded by botocore; botocore's strict frame parser;
+/// Bedrock's CountTokens shape) → the bedrock mock (ids with colons, an inference profile ARN), and → the
+/// Anthropic- and OpenAI-format mocks (converted frames).
+#[test]
+#[ignore = "needs the boto3 Python package; run by .ci/suites/cloud.sh"]
+fn bedrock_dialect_boto3_to_bedrock_anthropic_and_openai_upstreams() {
+    let rig = Rig::new("bd-boto3", 3599);
+    let arn = format!("br:{PROFILE_ARN}");
+    let id = format!("br:{BEDROCK_DEFAULT_ID}");
+    let mut strip = serde_json::Map::new();
+    strip.insert(arn.clone(), json!(PROFILE_ARN));
+    strip.insert(id.clone(), json!(BEDROCK_DEFAULT_ID));
+    strip.insert("br:throttle-me".into(), json!("throttle-me"));
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → br", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": [id, arn, BEDROCK_DEFAULT_ID], "count_tokens": 110, "throttle": "br:throttle-me",
+            "bedrock_mock": rig.bedrock.url, "strip": strip,
+        }),
+    );
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → mock", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": ["mock:fixture-text"], "count_tokens": 42,
+            "errors": {"mock:error-400": [400, "ValidationException"], "mock:error-404": [404, "ResourceNotFoundException"],
+                       "mock:error-500": [500, "InternalServerException"]},
+        }),
+    );
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 → oai", "base_url": rig.bedrock_base(), "region": REGION, "gateway_key": GW_KEY,
+            "models": ["oai:fixture-text"], "count_tokens": "positive",
+            "errors": {"oai:error-400": [400, "ValidationException"]},
+        }),
+    ); // Last, as it is the one known to fail: AWS's examples omit contentType, so botocore sends no Content-Type.
+    run_check(
+        "boto3_check.py",
+        json!({
+            "label": "boto3 without contentType → br", "base_url": rig.bedrock_base(), "region": REGION,
+            "gateway_key": GW_KEY, "models": [format!("br:{BEDROCK_DEFAULT_ID}")], "no_content_type": true,
+        }),
+    );
 }
 
 /// AnthropicBedrock → /bedrock → the Anthropic-format mock: the answer converted into event-stream frames (an
-/// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header.
+/// `error` event into an exception frame), count-tokens answered in Bedrock's shape, betas merged into the header,
+/// gatehouse's own ping chunk while the upstream stalls (15 s: this test takes about 20 s).
 #[test]
 #[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
 fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
@@ -422,6 +499,7 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_anthropic_upstream() {
                 "raw_stream": {"model": "mock:fixture-text", "bearer": GW_KEY},
                 "raw_error_stream": {"model": "mock:fixture-mid_stream_error", "bearer": GW_KEY,
                                      "exception_type": "serviceUnavailableException"},
+                "keepalive": {"model": "mock:stall-stream", "bearer": GW_KEY, "seconds": 18},
                 "auth_error": true,
             }),
         ),
@@ -454,7 +532,8 @@ fn bedrock_dialect_anthropic_bedrock_sdk_to_openai_upstream() {
 }
 
 /// AnthropicVertex → /vertex/v1 → vertex-format providers, relayed: `vx` (service account; count tokens; betas),
-/// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token).
+/// an unprefixed model (→ VERTEX_DEFAULT_PROVIDER), `vxs` (static token), `vxp` (the client's own token passed
+/// through, the gateway key in x-gatehouse-key).
 #[test]
 #[ignore = "needs the anthropic Python package; run by .ci/suites/cloud.sh"]
 fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
@@ -498,6 +577,16 @@ fn vertex_dialect_anthropic_vertex_sdk_to_vertex_upstream() {
             }),
         ),
     );
+    run_check(
+        "vertex_sdk_check.py",
+        json!({
+            "label": "AnthropicVertex (its own Google token) → vxp (!PASSTHRU)",
+            "base_url": rig.vertex_base(), "region": VERTEX_REGION, "project": VERTEX_PROJECT,
+            "access_token": VERTEX_STATIC, "gateway_key": GW_KEY,
+            "models": {"text": "vxp:claude-haiku-4-5@20251001", "script": "vxp:claude-haiku-4-5@20251001"},
+            "vertex_mock": rig.vertex.url, "expect_auth": "static", "expect_model": "claude-haiku-4-5@20251001",
+        }),
+    );
 }
 
 /// AnthropicVertex → /vertex/v1 → the bedrock mock: Vertex body to a signed Bedrock request, frames back to SSE.
@@ -510,7 +599,11 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     models["stream_error_type"] = json!("rate_limit_error");
     run_check(
         "vertex_sdk_check.py",
-        with(&vertex_client(&rig), json!({"label": "AnthropicVertex → br", "models": models})),
+        with(
+            &vertex_client(&rig),
+            json!({"label": "AnthropicVertex → br", "models": models,
+                   "count_tokens": {"model": format!("br:{BEDROCK_DEFAULT_ID}"), "expect": 110}}),
+        ),
     );
     let records = rig.bedrock.requests();
     assert!(
@@ -520,7 +613,7 @@ fn vertex_dialect_anthropic_vertex_sdk_to_bedrock_upstream() {
     assert!(
         records
             .iter()
-            .filter(|r| r["body"].is_object())
+            .filter(|r| r["action"] == "invoke" || r["action"] == "invoke-with-response-stream")
             .all(|r| r["body"]["anthropic_version"] == "bedrock-2023-05-31"
                 && r["model_id"].as_str().is_some_and(|m| m == BEDROCK_DEFAULT_ID || m == "throttle-me")),
         "Bedrock got Bedrock's anthropic_version and the id without the provider: {records:?}"
@@ -558,7 +651,8 @@ fn vertex_dialect_anthropic_vertex_sdk_to_openai_upstream() {
 
 /// The plain Anthropic SDK (/v1/messages) through gatehouse to bedrock-format providers: SigV4 verified by botocore
 /// (`br`), a Bedrock API key (`brk`), temporary credentials from AWS_* (`brg`); count tokens; betas into the body; expired AWS credentials → a 401/403
-/// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event.
+/// naming the provider; a mid-stream throttling exception frame → one `rate_limit_error` event; pings from
+/// gatehouse while Bedrock is silent (`brs`, 1 s interval).
 #[test]
 #[ignore = "needs the anthropic Python package (and the mock's boto3); run by .ci/suites/cloud.sh"]
 fn anthropic_sdk_to_bedrock_upstream() {
@@ -575,6 +669,7 @@ fn anthropic_sdk_to_bedrock_upstream() {
             "count_tokens": {"model": id, "expect": 110},
             "expired": {"model": id, "provider": "br"},
             "raw_error_stream": {"model": "br:throttle-me", "error_type": "rate_limit_error"},
+            "keepalive": {"model": "brs:slow-model"},
         }),
     );
     run_check(
@@ -913,4 +1008,69 @@ fn claude_code_vertex_mode_to_openai_upstream() {
     let rig = Rig::new("cc-vd-oai", 3599);
     run_claude("vertex mode → oai", Some("oai:script"), &as_refs(&vertex_mode_env(&rig)));
     assert!(rust_mock_saw_tool_result(&rig.rust_mock, 0), "the tool result reached the provider");
+}
+
+/// Claude Code in its Anthropic mode (ANTHROPIC_BASE_URL = gatehouse, the gateway key as ANTHROPIC_API_KEY),
+/// `--model br:<Bedrock id>` → the bedrock mock: the third mode in front of a Bedrock provider.
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_bedrock_upstream() {
+    let rig = Rig::new("cc-an-br", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → br", Some(&format!("br:{BEDROCK_DEFAULT_ID}")), &env);
+    let records = rig.bedrock.requests();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Bedrock mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Bedrock mock");
+    assert!(
+        records.iter().filter(|r| r["action"].is_string()).all(|r| r["model_id"] == BEDROCK_DEFAULT_ID
+            && r["body"]["anthropic_version"] == "bedrock-2023-05-31"
+            && r["body"].get("model").is_none()
+            && r["body"].get("stream").is_none()),
+        "Bedrock bodies for the Bedrock id: {records:?}"
+    );
+    assert!(
+        records.iter().any(|r| r["body"]["anthropic_beta"].to_string().contains("claude-code-20250219")),
+        "Claude Code's anthropic-beta header reached Bedrock as the body's anthropic_beta"
+    );
+}
+
+/// Claude Code in its Anthropic mode, `--model vx:<model>` → the vertex mock (service account).
+#[test]
+#[ignore = "needs Claude Code (npm @anthropic-ai/claude-code) and the mocks' Python packages; run by .ci/suites/cloud.sh"]
+fn claude_code_anthropic_mode_to_vertex_upstream() {
+    let rig = Rig::new("cc-an-vx", 3599);
+    let env = [("ANTHROPIC_BASE_URL", rig.gateway.url.as_str()), ("ANTHROPIC_API_KEY", GW_KEY)];
+    run_claude("anthropic mode → vx", Some(&format!("vx:{VERTEX_DEFAULT_MODEL}")), &env);
+    let records: Vec<Value> = rig.vertex.requests().into_iter().filter(|r| r["action"] != "token").collect();
+    assert!(records.iter().all(|r| r["error"].is_null()), "every request passed the Vertex mock: {records:?}");
+    assert!(records.iter().any(record_has_tool_result), "the tool result reached the Vertex mock");
+    assert!(
+        records.iter().all(|r| r["model"] == VERTEX_DEFAULT_MODEL
+            && r["auth"] == "issued"
+            && r["body"]["anthropic_version"] == "vertex-2023-10-16"),
+        "Vertex requests with gatehouse's token: {records:?}"
+    );
+}
+
+/// Many requests at once (three client kinds × bedrock, vertex, Anthropic- and OpenAI-format providers × streamed or
+/// not): every answer whole and right, every signature and token accepted by the mocks.
+#[test]
+#[ignore = "needs the anthropic and boto3 Python packages; run by .ci/suites/cloud.sh"]
+fn concurrent_clients_across_dialects_and_formats() {
+    let rig = Rig::new("concurrency", 3599);
+    run_check(
+        "concurrency_check.py",
+        json!({
+            "gateway": rig.gateway.url, "api_key": GW_KEY, "region": REGION, "project": VERTEX_PROJECT,
+            "vertex_region": VERTEX_REGION, "rounds": 3,
+            "models": {
+                format!("br:{BEDROCK_DEFAULT_ID}"): "Hello from the bedrock mock",
+                "brk:anthropic.claude-3-haiku": "Hello from the bedrock mock",
+                format!("vx:{VERTEX_DEFAULT_MODEL}"): "Hello from the vertex mock",
+                "mock:fixture-text": "",
+                "oai:fixture-text": "",
+            },
+            "bedrock_mock": rig.bedrock.url, "vertex_mock": rig.vertex.url,
+        }),
+    );
 }

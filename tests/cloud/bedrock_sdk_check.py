@@ -23,6 +23,9 @@ Usage: python3 bedrock_sdk_check.py '<json config>'
                     give the same bytes
   raw_error_stream  optional {"model": id, "bearer": key, "exception_type": t}: a raw stream failing midway ends
                     with exactly one exception frame of type t
+  keepalive         optional {"model": id, "bearer": key, "seconds": s}: a converted stream whose upstream stalls
+                    (tests/common's `stall-stream`): within `s` seconds a `ping` chunk from gatehouse arrives after
+                    at least 10 s of silence
   auth_error        optional: a wrong gateway key must get a Bedrock error (401/403, {"message"}, x-amzn-ErrorType)
 """
 
@@ -140,6 +143,46 @@ if cfg.get("raw_error_stream"):
           f"{label}: one exception frame ends the failed stream ({status} {kinds})")
     check(events[-1]["exception_type"] == rs["exception_type"],
           f"{label}: exception type {events[-1]['exception_type']} == {rs['exception_type']}")
+
+if cfg.get("keepalive"):
+    import http.client as http_client
+    import threading
+    import time
+    ka = cfg["keepalive"]
+    target = urllib.parse.urlsplit(cfg["base_url"])
+    conn = http_client.HTTPConnection(target.hostname, target.port, timeout=ka["seconds"] + 5)
+    path = f"{target.path}/model/{urllib.parse.quote(ka['model'], safe='')}/invoke-with-response-stream"
+    conn.request("POST", path, json.dumps(STREAM_BODY), {"authorization": f"Bearer {ka['bearer']}",
+                                                          "content-type": "application/json"})
+    answer = conn.getresponse()
+    check(answer.status == 200, f"{label}: keep-alive stream answers 200 ({answer.status})")
+    started, arrivals = time.monotonic(), []
+
+    def reader():
+        buffered = b""
+        try:
+            while True:
+                piece = answer.read1(65536)
+                if not piece:
+                    return
+                buffered += piece
+                while len(buffered) >= 4 and len(buffered) >= int.from_bytes(buffered[:4], "big"):
+                    total = int.from_bytes(buffered[:4], "big")
+                    for event in eventstream.anthropic_events(buffered[:total]):
+                        arrivals.append((round(time.monotonic() - started, 1), event["type"]))
+                    buffered = buffered[total:]
+        except Exception:  # the connection is closed under it when the wait is over
+            return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    while thread.is_alive() and time.monotonic() - started < ka["seconds"]:
+        thread.join(0.5)
+        if any(kind == "ping" and t >= 10 for t, kind in arrivals):
+            break
+    conn.close()
+    late_pings = [t for t, kind in arrivals if kind == "ping" and t >= 10]
+    check(late_pings, f"{label}: gatehouse's ping chunk during a long upstream silence ({arrivals})")
 
 if cfg.get("auth_error"):
     quoted = urllib.parse.quote(cfg["models"]["text"], safe="")

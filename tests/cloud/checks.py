@@ -68,13 +68,17 @@ def texts(message):
     return "".join(b.text for b in message.content if b.type == "text")
 
 
+# Non-ASCII on purpose: signatures and lengths are over bytes, not characters.
+HELLO = [{"role": "user", "content": "Hello — grüß dich, こんにちは 🚀"}]
+
+
 def text_round(client, label, model):
-    message = client.messages.create(model=model, max_tokens=256, messages=[{"role": "user", "content": "Hello"}])
+    message = client.messages.create(model=model, max_tokens=256, messages=HELLO)
     check(message.type == "message" and message.role == "assistant", f"{label}: create returns a message")
     check(texts(message), f"{label}: create has text ({texts(message)!r})")
     check(message.stop_reason == "end_turn", f"{label}: stop_reason end_turn ({message.stop_reason})")
     check(message.usage.output_tokens > 0, f"{label}: usage reported")
-    with client.messages.stream(model=model, max_tokens=256, messages=[{"role": "user", "content": "Hello"}]) as s:
+    with client.messages.stream(model=model, max_tokens=256, messages=HELLO) as s:
         streamed = "".join(s.text_stream)
         final = s.get_final_message()
     check(streamed and streamed == texts(final), f"{label}: streamed text {streamed!r} equals the final message")

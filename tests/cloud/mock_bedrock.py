@@ -19,7 +19,8 @@ The body must be a Bedrock body: `anthropic_version` present, no `model`, no `st
 
 Modes (`POST /_mock/config`): `{"expired": true}` → every authenticated request gets 403 ExpiredTokenException;
 `{"stream_exception": "throttlingException"}` → streams send part of the answer then that exception frame. A model
-id containing `throttle` does the same for one request (a non-streaming one gets 429 ThrottlingException).
+id containing `throttle` does the same for one request (a non-streaming one gets 429 ThrottlingException). A model
+id containing `slow` streams without pings and stays silent `slow_seconds` (default 2.5) after message_start.
 Every API request is recorded (`GET /_mock/requests`): method, path, model_id, action, headers, body, auth, verified,
 error.
 """
@@ -207,11 +208,15 @@ def stream(handler, body, model_id, exception, headers):
         frames.append(eventstream.exception(exception, "Too many requests, please wait before trying again."))
     else:
         events = scripted.events(body, "bedrock", model_id)
+        if "slow" in model_id:  # Bedrock sends no pings: a silence after message_start, as a slow model makes
+            events = [e for e in events if e["type"] != "ping"]
         events[-1]["amazon-bedrock-invocationMetrics"] = {
             "inputTokenCount": scripted.USAGE["input_tokens"], "outputTokenCount": scripted.USAGE["output_tokens"],
             "invocationLatency": 321, "firstByteLatency": 123}
         frames = [eventstream.chunk(e) for e in events]
-    for data in frames:
+    for n, data in enumerate(frames):
+        if n == 1 and "slow" in model_id:
+            time.sleep(float(handler.server.state.setting("slow_seconds")))
         cut = len(data) // 2
         handler.write_chunk(data[:cut])
         time.sleep(0.003)
@@ -231,7 +236,8 @@ def main():
         parts = entry.split(":", 2)
         credentials[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else None)
     state = mockhttp.MockState({"credentials": credentials, "api_keys": list(args.api_key), "region": args.region,
-                                "expired": False, "stream_exception": None})
+                                "expired": False, "stream_exception": None,
+                                "slow_seconds": 2.5})
     mockhttp.serve(api, state, args.verbose)
 
 

@@ -17,6 +17,8 @@ Usage: python3 upstream_sdk_check.py '<json config>'
                      command runs once, its token is reused, and after a 401 it runs again and the request is retried
   raw_error_stream   optional {"model": m, "error_type": t}: a raw stream failing midway carries exactly one
                      `error` event, of type t, as its last event
+  keepalive          optional {"model": m}: a raw stream from an upstream that stays silent longer than the
+                     provider's ping interval carries gatehouse's `ping` events in the silence, the rest intact
   expired            optional {"model": m, "provider": name} (bedrock): the mock's expired mode → a 401/403
                      Anthropic error naming the provider
 """
@@ -129,6 +131,16 @@ if cfg.get("beta_model"):
     else:
         betas = [v for r in model_calls for h, v in r["headers"] if h.lower() == "anthropic-beta"]
         check(any(BETA in b for b in betas), f"{label}: anthropic-beta header reached Vertex ({betas})")
+
+if cfg.get("keepalive"):
+    status, _, data = http("POST", f"{cfg['gateway']}/v1/messages", {
+        "model": cfg["keepalive"]["model"], "max_tokens": 64, "stream": True, "messages": HELLO},
+        {"x-api-key": cfg["api_key"], "anthropic-version": "2023-06-01"})
+    names = [line[len("event: "):].strip() for line in data.decode().splitlines() if line.startswith("event: ")]
+    check(status == 200 and names[0] == "message_start" and names[-1] == "message_stop",
+          f"{label}: the slow stream arrived whole ({status} {names})")
+    check(names[1] == "ping", f"{label}: gatehouse sent a ping during the upstream's silence ({names})")
+    check(names.count("content_block_delta") == 2, f"{label}: every delta relayed ({names})")
 
 if cfg.get("expired"):
     mock_post(mock, "config", {"expired": True})

@@ -5,6 +5,7 @@ Usage: python3 vertex_sdk_check.py '<json config>'
   base_url          the Vertex base URL (e.g. http://gw/vertex/v1)
   region, project   what the client puts in the path
   access_token      sent as Authorization: Bearer (the gateway key on gatehouse's route)
+  gateway_key       optional, sent as x-gatehouse-key (when access_token is the client's own Google token)
   models            roles for checks.run_all (text, thinking, tools, script, stream_error)
   beta_model        optional: a create with an anthropic-beta header
   count_tokens      optional {"model": id, "expect": n}: client.messages.count_tokens
@@ -28,7 +29,8 @@ BETA = "context-1m-2025-08-07"
 
 cfg = config()
 client = anthropic.AnthropicVertex(base_url=cfg["base_url"], region=cfg["region"], project_id=cfg["project"],
-                                   access_token=cfg["access_token"], max_retries=0, timeout=60)
+                                   access_token=cfg["access_token"], max_retries=0, timeout=60,
+                                   default_headers={"x-gatehouse-key": cfg["gateway_key"]} if cfg.get("gateway_key") else None)
 label = cfg.get("label", "AnthropicVertex")
 mock = cfg.get("vertex_mock")
 if mock:

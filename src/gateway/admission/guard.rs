@@ -6,7 +6,7 @@
 //! | request headers at most [`MAX_HEADER_BYTES`] in total | all | 431 `request_too_large` |
 //! | `Host` is a loopback name, a loopback address or an `allowed_hosts` entry — only when the gateway listens on a loopback address (DNS rebinding) | all | 403 `permission_error` |
 //! | no `Origin`, or one in `allowed_origins` (a browser page elsewhere must not spend the gateway's keys) | model routes, `/admin/*` | 403 `permission_error` |
-//! | a `POST`/`PUT` body is declared `Content-Type: application/json` (a page can send `text/plain` without a CORS preflight) | model routes, `/admin/*` | 415 `invalid_request_error` |
+//! | a `POST`/`PUT` body is declared `Content-Type: application/json` (a page can send `text/plain` without a CORS preflight); on Bedrock's routes a body may also come without `Content-Type`, as boto3 sends it | model routes, `/admin/*` | 415 `invalid_request_error` |
 //! | fewer than [`MAX_HOPS`] gateways passed (`x-gatehouse-hops`) | model routes | 508 `api_error` (400 for a malformed count) |
 //!
 //! The model routes are `/v1/*` and the cloud dialects' `/bedrock/*` and `/vertex/*`; refusals there are written in
@@ -151,7 +151,13 @@ impl RequestGuard {
             cors = Some(origin.clone());
         }
         let has_body = seen.chunked || seen.content_length.is_some_and(|v| v.as_bytes().iter().any(|&b| b != b'0'));
-        if matches!(head.method, Method::POST | Method::PUT | Method::PATCH) && has_body && !is_json(seen.content_type)
+        // boto3 sends InvokeModel without `Content-Type` when the caller gives no `contentType` (Bedrock defaults
+        // it to JSON): Bedrock's routes take that too. A page elsewhere sending such a body still sends `Origin`.
+        let undeclared_ok = seen.content_type.is_none() && dialect == Dialect::Bedrock;
+        if matches!(head.method, Method::POST | Method::PUT | Method::PATCH)
+            && has_body
+            && !is_json(seen.content_type)
+            && !undeclared_ok
         {
             let got = seen.content_type.map_or("none".into(), |v| format!("'{}'", shown(v.as_bytes())));
             return refuse(GatewayError::UnsupportedMediaType(format!(
@@ -416,6 +422,16 @@ mod tests {
         let (status, body) = verdict(&guard(), post(bedrock).insert_header(("content-type", "text/plain")));
         assert_eq!(status, 415);
         assert!(body.starts_with("{\"message\":"), "Bedrock shape: {body}");
+        let undeclared = TestRequest::post()
+            .uri(bedrock)
+            .insert_header(("host", "127.0.0.1"))
+            .insert_header(("content-length", "2"));
+        assert_eq!(verdict(&guard(), undeclared).0, 200, "boto3's InvokeModel without contentType");
+        let undeclared = TestRequest::post()
+            .uri("/v1/messages")
+            .insert_header(("host", "127.0.0.1"))
+            .insert_header(("content-length", "2"));
+        assert_eq!(verdict(&guard(), undeclared).0, 415, "elsewhere a body must say it is JSON");
         let (status, body) = verdict(&guard(), post(bedrock).insert_header(("x-gatehouse-hops", "99")));
         assert!(status == 508 && body.starts_with("{\"message\":"), "{body}");
         let vertex = "/vertex/v1/projects/p/locations/r/publishers/anthropic/models/m:rawPredict";
