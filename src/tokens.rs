@@ -15,6 +15,8 @@ use std::hash::BuildHasher;
 use serde_json_borrow::Value as Json;
 use tiktoken_rs::CoreBPE;
 
+use crate::json::member::{array_items, top_level_members};
+
 /// Framing tokens per message (role and separators), per OpenAI's published counting recipe.
 const PER_MESSAGE: u64 = 3;
 /// Tokens that prime the assistant's reply.
@@ -36,8 +38,17 @@ enum Vocabulary {
 impl Vocabulary {
     /// The vocabulary that approximates a model best.
     fn for_model(model: &str) -> Self {
-        let m = model.to_ascii_lowercase();
-        let modern = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"].iter().any(|p| m.contains(p));
+        let lower;
+        let m = match model.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => {
+                lower = model.to_ascii_lowercase();
+                lower.as_str()
+            }
+            false => model,
+        };
+        // A plain window comparison: `str::contains` sets up a searcher per pattern, dearer than these short names.
+        let has = |p: &str| m.as_bytes().windows(p.len()).any(|w| w == p.as_bytes());
+        let modern = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"].into_iter().any(has);
         if modern {
             Self::O200k
         } else {
@@ -62,27 +73,85 @@ thread_local! {
     static REMEMBERED: RefCell<Remembered> = RefCell::new(Remembered { counts: HashMap::default() });
 }
 
-/// Tokens of `text` in `vocabulary`, remembered per thread.
-fn text_tokens(vocabulary: Vocabulary, text: &str) -> u64 {
-    let key = foldhash::fast::FixedState::default().hash_one((vocabulary, text));
-    if let Some(count) = REMEMBERED.with(|r| r.borrow().counts.get(&key).copied()) {
-        return u64::from(count);
+/// The count remembered under `key`, or `count()` remembered under it.
+fn remembered(key: u64, count: impl FnOnce() -> u64) -> u64 {
+    if let Some(known) = REMEMBERED.with(|r| r.borrow().counts.get(&key).copied()) {
+        return u64::from(known);
     }
-    let count = vocabulary.bpe().encode_ordinary(text).len();
+    let counted = count();
     REMEMBERED.with(|r| {
         let mut remembered = r.borrow_mut();
         if remembered.counts.len() >= REMEMBERED_TEXTS {
             remembered.counts.clear();
         }
-        remembered.counts.insert(key, u32::try_from(count).unwrap_or(u32::MAX));
+        remembered.counts.insert(key, u32::try_from(counted).unwrap_or(u32::MAX));
     });
-    count as u64
+    counted
+}
+
+/// Tokens of `text` in `vocabulary`, remembered per thread.
+fn text_tokens(vocabulary: Vocabulary, text: &str) -> u64 {
+    let key = foldhash::fast::FixedState::default().hash_one((vocabulary, text));
+    remembered(key, || vocabulary.bpe().encode_ordinary(text).len() as u64)
+}
+
+/// A part of a request that is counted, and remembered, as a whole.
+#[derive(Clone, Copy, Hash)]
+enum Part {
+    System,
+    Message,
+    Tool,
+}
+
+/// Tokens of one part of a request, from its JSON text, remembered per thread by the text's hash: a message
+/// seen before is neither parsed nor tokenized again. `None` if the text does not parse.
+fn part_tokens(vocabulary: Vocabulary, part: Part, text: &[u8]) -> Option<u64> {
+    let key = foldhash::fast::FixedState::default().hash_one((vocabulary, part, text));
+    let mut unreadable = false;
+    let count = remembered(key, || {
+        let Ok(value) = serde_json::from_slice::<Json>(text) else {
+            unreadable = true;
+            return 0;
+        };
+        let mut counter = Counter { vocabulary, tokens: 0 };
+        match part {
+            Part::System => counter.content(&value),
+            Part::Message => counter.content(value.get("content")),
+            Part::Tool => counter.tool(&value),
+        }
+        counter.tokens
+    });
+    (!unreadable).then_some(count)
+}
+
+/// The estimate read part by part from the body's text (the parts found by a byte scan, each parsed only the first
+/// time it is seen); `None` when the body's shape is not the plain one the scan knows, for a full parse instead.
+fn estimate_by_parts(body: &[u8], vocabulary: Vocabulary) -> Option<u64> {
+    let mut tokens = REPLY_PRIMING;
+    for member in top_level_members(body)? {
+        let value = &body[member.value.clone()];
+        let part = match &*member.name_in(body) {
+            b"system" if value == b"null" => continue,
+            b"system" => {
+                tokens += PER_MESSAGE + part_tokens(vocabulary, Part::System, value)?;
+                continue;
+            }
+            b"messages" => Part::Message,
+            b"tools" => Part::Tool,
+            _ => continue,
+        };
+        for item in array_items(value)? {
+            tokens += PER_MESSAGE + part_tokens(vocabulary, part, item)?;
+        }
+    }
+    Some(tokens)
 }
 
 /// Estimated input tokens of an Anthropic Messages (count_tokens) request body's bytes for `model` (0 when they
 /// are not JSON, which admission has ruled out). The body is read as a borrowed tree: its strings are not copied.
 pub fn estimate_body_tokens(body: &[u8], model: &str) -> u64 {
-    serde_json::from_slice::<Json>(body).map_or(0, |value| estimate_input_tokens(&value, model))
+    estimate_by_parts(body, Vocabulary::for_model(model))
+        .unwrap_or_else(|| serde_json::from_slice::<Json>(body).map_or(0, |value| estimate_input_tokens(&value, model)))
 }
 
 /// Estimated input tokens of an Anthropic Messages (count_tokens) request body for `model`.
@@ -98,12 +167,7 @@ pub fn estimate_input_tokens(body: &Json<'_>, model: &str) -> u64 {
         counter.content(message.get("content"));
     }
     for tool in body.get("tools").iter_array().into_iter().flatten() {
-        counter.text(tool.get("name").as_str().unwrap_or(""));
-        counter.text(tool.get("description").as_str().unwrap_or(""));
-        let schema = tool.get("input_schema");
-        if !schema.is_null() {
-            counter.text(&schema.to_string());
-        }
+        counter.tool(tool);
         counter.tokens += PER_MESSAGE;
     }
     counter.tokens
@@ -118,6 +182,16 @@ impl Counter {
     fn text(&mut self, text: &str) {
         if !text.is_empty() {
             self.tokens += text_tokens(self.vocabulary, text);
+        }
+    }
+
+    /// A tool definition: its name, description and input schema.
+    fn tool(&mut self, tool: &Json<'_>) {
+        self.text(tool.get("name").as_str().unwrap_or(""));
+        self.text(tool.get("description").as_str().unwrap_or(""));
+        let schema = tool.get("input_schema");
+        if !schema.is_null() {
+            self.text(&schema.to_string());
         }
     }
 
@@ -156,9 +230,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The estimate of a request written with `json!`.
+    /// The estimate of a request written with `json!`, asserting that reading it part by part (twice: counted,
+    /// then remembered) and as a whole tree agree.
     fn estimate(body: &serde_json::Value, model: &str) -> u64 {
-        estimate_body_tokens(body.to_string().as_bytes(), model)
+        let text = body.to_string();
+        let whole = estimate_input_tokens(&serde_json::from_str::<Json>(&text).unwrap(), model);
+        assert_eq!(estimate_body_tokens(text.as_bytes(), model), whole, "by parts: {text}");
+        assert_eq!(estimate_body_tokens(text.as_bytes(), model), whole, "remembered: {text}");
+        let pretty = serde_json::to_string_pretty(body).unwrap();
+        assert_eq!(estimate_body_tokens(pretty.as_bytes(), model), whole, "pretty: {pretty}");
+        whole
     }
 
     #[test]
@@ -167,6 +248,13 @@ mod tests {
         // "Hello world" is 2 tokens in both vocabularies; + 3 framing + 3 priming.
         assert_eq!(estimate(&body, "gpt-4o"), 8);
         assert_eq!(estimate(&body, "llama-3"), 8);
+    }
+
+    #[test]
+    fn the_vocabulary_follows_the_model_in_any_case() {
+        assert!(Vocabulary::for_model("gpt-4o-mini") == Vocabulary::O200k);
+        assert!(Vocabulary::for_model("GPT-4o") == Vocabulary::O200k);
+        assert!(Vocabulary::for_model("claude-sonnet-4-5") == Vocabulary::Cl100k);
     }
 
     #[test]

@@ -43,6 +43,57 @@ pub fn top_level_member<'a>(json: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     None
 }
 
+/// The first JSON value of `json` (after any whitespace), as text: what [`top_level_member`] found, without what
+/// follows it. The text is assumed to be JSON (a body admission has checked); `None` if it ends first.
+pub fn first_value(json: &[u8]) -> Option<&[u8]> {
+    let start = json.iter().position(|b| !b.is_ascii_whitespace())?;
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i = string_end(json, i + 1)?;
+                if depth == 0 {
+                    return Some(&json[start..=i]);
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            // A scalar ends at the bracket closing what holds it.
+            b'}' | b']' | b',' | b':' if depth == 0 => return Some(json[start..i].trim_ascii_end()),
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&json[start..=i]);
+                }
+            }
+            b if depth == 0 && b.is_ascii_whitespace() => return Some(&json[start..i]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (depth == 0).then(|| json[start..].trim_ascii_end())
+}
+
+/// The items of the JSON array `json` as texts, or `None` when it is not an array. The text is assumed to be
+/// JSON, as for [`first_value`].
+pub fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
+    let value = first_value(json)?;
+    let inner = value.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    let mut items = Vec::new();
+    let mut rest = inner;
+    loop {
+        let Some(start) = rest.iter().position(|b| !b.is_ascii_whitespace()) else { return Some(items) };
+        let item = first_value(&rest[start..])?;
+        items.push(item);
+        rest = &rest[start + item.len()..];
+        match rest.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(comma) if rest[comma] == b',' => rest = &rest[comma + 1..],
+            Some(_) => return None,
+            None => return Some(items),
+        }
+    }
+}
+
 /// Where one member of an object's top level sits: its name's raw text (between the quotes, escapes as written)
 /// and its value's text (without surrounding whitespace).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +205,45 @@ mod tests {
         let rest = top_level_member(json.as_bytes(), key.as_bytes())?;
         let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Value>();
         stream.next()?.ok()
+    }
+
+    #[test]
+    fn first_value_ends_where_the_value_does() {
+        for (text, value) in [
+            (r#"{"a":[1,{"b":"}"}]} , "x""#, r#"{"a":[1,{"b":"}"}]}"#),
+            (r#"  "q\"uo\\" ]"#, r#""q\"uo\\""#),
+            ("123 ,4", "123"),
+            ("-1.5e3}", "-1.5e3"),
+            ("true,", "true"),
+            ("null", "null"),
+            ("[[],[[]]] x", "[[],[[]]]"),
+        ] {
+            assert_eq!(first_value(text.as_bytes()), Some(value.as_bytes()), "{text}");
+        }
+        assert_eq!(first_value(b"  "), None);
+        assert_eq!(first_value(b"[1,2"), None, "cut short");
+    }
+
+    #[test]
+    fn array_items_split_at_top_level_commas_only() {
+        let items = array_items(br#" [ {"a":[1,2]}, "x,y" ,3,[4,5] , null ] , "after""#).unwrap();
+        let items: Vec<&str> = items.iter().map(|i| std::str::from_utf8(i).unwrap()).collect();
+        assert_eq!(items, [r#"{"a":[1,2]}"#, r#""x,y""#, "3", "[4,5]", "null"]);
+        assert_eq!(array_items(b"[]").unwrap().len(), 0);
+        assert_eq!(array_items(b"[ ]").unwrap().len(), 0);
+        assert_eq!(array_items(br#"{"a":1}"#), None);
+    }
+
+    proptest! {
+        /// The items of any array, written compactly or pretty, are its elements exactly.
+        #[test]
+        fn array_items_are_the_elements(values in proptest::collection::vec(json_value(), 0..6), pretty: bool) {
+            let array = Value::Array(values.clone());
+            let text = if pretty { serde_json::to_string_pretty(&array).unwrap() } else { array.to_string() };
+            let items = array_items(text.as_bytes()).unwrap();
+            let parsed: Vec<Value> = items.iter().map(|i| serde_json::from_slice(i).unwrap()).collect();
+            prop_assert_eq!(parsed, values);
+        }
     }
 
     #[test]
