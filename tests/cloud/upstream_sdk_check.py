@@ -59,6 +59,10 @@ if cfg.get("refresh"):
     check(message.content and exchanges() == 3, f"{label}: a 401 from Vertex → new token, request retried ({exchanges()})")
     serials = [r.get("token_serial") for r in mock_get(mock, "requests") if r["action"] == "rawPredict"]
     check(serials[-1] == 3, f"{label}: the retried request carried the new token (serials {serials})")
+    mock_post(mock, "config", {"revoke_tokens": True})
+    with client.messages.stream(model=model, max_tokens=16, messages=HELLO) as s:
+        streamed = "".join(s.text_stream)
+    check(streamed and exchanges() == 4, f"{label}: a 401 on a stream → new token, stream retried ({exchanges()})")
 
 if cfg.get("token_command"):
     model = cfg["token_command"]["model"]
