@@ -3,6 +3,11 @@
 //! when it comes back. While Redis is known to be down, request-path calls fail at once instead of each
 //! waiting for a timeout; the probe (every 250 ms while down) brings them back within a second of Redis
 //! returning, and replaces the connection outright if reconnecting keeps failing.
+//!
+//! Each thread that calls (each actix worker) gets a connection of its own, made on its first call: a
+//! multiplexed connection's reader and writer run as a task of the thread that first used it, so a shared one
+//! makes every other worker's call cross threads twice, each a wake-up of another thread (tens of µs on a busy
+//! machine, per admission).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,10 +28,24 @@ const REBUILD_AFTER_MS: u64 = 3_000;
 struct LinkState {
     client: redis::Client,
     connection: ArcSwap<ConnectionManager>,
+    /// This link among the process's (tests run several gateways): threads keep their connections by it.
+    id: u64,
+    /// Bumped when the connection is rebuilt, so threads replace theirs too.
+    generation: AtomicU64,
     up: AtomicBool,
     /// When the link went down (Unix ms), 0 while up.
     down_since_ms: AtomicU64,
     error: Mutex<Option<String>>,
+}
+
+/// Ids of links, never reused.
+static NEXT_LINK_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's connections: (link, its generation, connection). A link is one process-wide store; tests run
+    /// several gateways, hence a list.
+    static THREAD_CONNECTIONS: std::cell::RefCell<Vec<(u64, u64, ConnectionManager)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The shared connection to Redis. Cheap to clone.
@@ -50,6 +69,8 @@ impl RedisLink {
         Ok(RedisLink(Arc::new(LinkState {
             client,
             connection: ArcSwap::from_pointee(connection),
+            id: NEXT_LINK_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             up: AtomicBool::new(true),
             down_since_ms: AtomicU64::new(0),
             error: Mutex::new(None),
@@ -66,9 +87,21 @@ impl RedisLink {
         self.0.client.get_connection_info().addr().to_string()
     }
 
-    /// The shared multiplexed connection.
+    /// This thread's multiplexed connection (made on its first call; see the module's notes), or the shared one
+    /// when a connection cannot be made here.
     pub fn connection(&self) -> ConnectionManager {
-        (**self.0.connection.load()).clone()
+        let link = self.0.id;
+        let generation = self.0.generation.load(Ordering::Relaxed);
+        THREAD_CONNECTIONS.with(|mine| {
+            let mut mine = mine.borrow_mut();
+            if let Some((_, _, connection)) = mine.iter().find(|(l, g, _)| *l == link && *g == generation) {
+                return connection.clone();
+            }
+            let Ok(connection) = manager(&self.0.client) else { return (**self.0.connection.load()).clone() };
+            mine.retain(|(l, _, _)| *l != link);
+            mine.push((link, generation, connection.clone()));
+            connection
+        })
     }
 
     pub fn is_up(&self) -> bool {
@@ -152,6 +185,7 @@ impl RedisLink {
             // Reconnecting in place keeps failing: start over with a new connection (at most every 3 s).
             if let Ok(fresh) = manager(&self.0.client) {
                 self.0.connection.store(Arc::new(fresh));
+                self.0.generation.fetch_add(1, Ordering::Relaxed);
             }
             self.0.down_since_ms.store(now, Ordering::Relaxed);
         }
