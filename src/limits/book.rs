@@ -62,8 +62,14 @@ pub struct Lease {
 /// What one subject used and holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
-    /// Admission times in the window, oldest first.
-    pub requests: VecDeque<u64>,
+    /// Admission times in the window, oldest first, as (time, admissions at that millisecond): at thousands of
+    /// requests a second many share a millisecond, and the window is kept in memory and stored every second.
+    /// Reads the older form too (one time per admission).
+    #[serde(deserialize_with = "admissions")]
+    pub requests: VecDeque<(u64, u64)>,
+    /// The admissions in `requests`, kept as entries come and go. Not stored: [`Ledger::loaded`] recomputes it.
+    #[serde(skip)]
+    pub requests_count: u64,
     /// Settled tokens in the window (time charged, tokens), oldest first.
     pub tokens: VecDeque<(u64, u64)>,
     /// The sum of `tokens`' counts, kept as entries come and go: a check must not walk a window that, at
@@ -166,8 +172,12 @@ impl Ledger {
                 i += 1;
             }
         }
-        while self.requests.front().is_some_and(|&t| t + WINDOW_MS <= now) {
+        while let Some(&(t, n)) = self.requests.front() {
+            if t + WINDOW_MS > now {
+                break;
+            }
             self.requests.pop_front();
+            self.requests_count -= n;
         }
         while let Some(&(t, n)) = self.tokens.front() {
             if t + WINDOW_MS > now {
@@ -181,7 +191,26 @@ impl Ledger {
     /// The ledger as read from storage, with what is not stored recomputed.
     pub fn loaded(mut self) -> Self {
         self.tokens_sum = self.tokens.iter().map(|&(_, n)| n).sum();
+        self.requests_count = self.requests.iter().map(|&(_, n)| n).sum();
         self
+    }
+
+    /// Admissions in the window.
+    fn admitted(&self) -> u64 {
+        debug_assert_eq!(self.requests_count, self.requests.iter().map(|&(_, n)| n).sum::<u64>(), "count drifted");
+        self.requests_count
+    }
+
+    /// The time of the `index`-th admission in the window, oldest first.
+    fn admission_time(&self, index: u64) -> u64 {
+        let mut before = 0;
+        for &(t, n) in &self.requests {
+            if index < before + n {
+                return t;
+            }
+            before += n;
+        }
+        self.requests.back().map_or(0, |&(t, _)| t)
     }
 
     /// Charges `used` at time `at`: tokens into the window (kept in time order), money into the current period
@@ -189,7 +218,10 @@ impl Ledger {
     fn charge(&mut self, at: u64, used: Amount) {
         if used.tokens > 0 {
             let position = self.tokens.iter().rposition(|&(t, _)| t <= at).map_or(0, |p| p + 1);
-            self.tokens.insert(position, (at, used.tokens));
+            match position.checked_sub(1).and_then(|p| self.tokens.get_mut(p)) {
+                Some((t, n)) if *t == at => *n += used.tokens,
+                _ => self.tokens.insert(position, (at, used.tokens)),
+            }
             self.tokens_sum += used.tokens;
         }
         if at >= self.period_start && self.period_end.is_none_or(|end| at < end) {
@@ -212,9 +244,9 @@ impl Ledger {
     /// Whether `want` fits every limit now (the ledger advanced to `now`).
     pub fn check(&self, limits: &Limits, now: u64, want: Amount) -> Result<(), Refusal> {
         if let Some(rpm) = limits.rpm {
-            let n = self.requests.len() as u64;
+            let n = self.admitted();
             if n >= rpm {
-                let oldest_to_leave = self.requests[(n - rpm) as usize];
+                let oldest_to_leave = self.admission_time(n - rpm);
                 return Err(Refusal::Rpm {
                     limit: rpm,
                     retry_after_ms: (oldest_to_leave + WINDOW_MS).saturating_sub(now),
@@ -260,7 +292,11 @@ impl Ledger {
 
     /// Records an admission that [`check`](Self::check) allowed.
     pub fn admit(&mut self, now: u64, lease: Lease) {
-        self.requests.push_back(now);
+        match self.requests.back_mut() {
+            Some((t, n)) if *t == now => *n += 1,
+            _ => self.requests.push_back((now, 1)),
+        }
+        self.requests_count += 1;
         self.leases.push(lease);
     }
 
@@ -288,8 +324,8 @@ impl Ledger {
     /// What is left after the latest admission (the ledger advanced to `now`).
     pub fn headroom(&self, limits: &Limits, now: u64) -> Headroom {
         let requests = limits.rpm.map(|rpm| {
-            let n = self.requests.len() as u64;
-            let reset = self.requests.front().map_or(now, |&t| t + WINDOW_MS);
+            let n = self.admitted();
+            let reset = self.requests.front().map_or(now, |&(t, _)| t + WINDOW_MS);
             (rpm, rpm.saturating_sub(n), reset)
         });
         let tokens = limits.tpm.map(|tpm| {
@@ -303,7 +339,7 @@ impl Ledger {
     /// Usage now (the ledger advanced to `now`).
     pub fn usage(&self) -> UsageNow {
         UsageNow {
-            requests_in_window: self.requests.len() as u64,
+            requests_in_window: self.admitted(),
             tokens_in_window: self.settled_tokens(),
             in_flight: self.leases.len() as u64,
             reserved: self.reserved(),
@@ -313,6 +349,28 @@ impl Ledger {
 }
 
 /// One subject taking part in an admission.
+/// `Ledger::requests` as stored: (time, count) pairs, or the older one time per admission.
+fn admissions<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<VecDeque<(u64, u64)>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        One(u64),
+        Many(u64, u64),
+    }
+    let mut window: VecDeque<(u64, u64)> = VecDeque::new();
+    for entry in Vec::<Entry>::deserialize(deserializer)? {
+        let (at, count) = match entry {
+            Entry::One(at) => (at, 1),
+            Entry::Many(at, count) => (at, count),
+        };
+        match window.back_mut() {
+            Some((t, n)) if *t == at => *n += count,
+            _ => window.push_back((at, count)),
+        }
+    }
+    Ok(window)
+}
+
 pub struct Party<'a> {
     pub ledger: &'a mut Ledger,
     pub limits: &'a Limits,

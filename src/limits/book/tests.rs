@@ -221,3 +221,24 @@ fn a_changed_budget_period_applies_at_once_and_starts_a_new_period() {
     assert_eq!((book.period_start, book.period_end), BudgetPeriod::Day.span(now));
     assert_eq!(book.usage().spent, 0, "the daily period starts with the change");
 }
+
+#[test]
+fn admissions_in_one_millisecond_share_an_entry_and_the_older_stored_form_still_loads() {
+    let mut ledger = Ledger::default();
+    let lease = |id: &str| Lease { id: id.into(), expires_ms: 10_000, reserved: Amount::default() };
+    for (i, at) in [5, 5, 5, 6].into_iter().enumerate() {
+        ledger.admit(at, lease(&i.to_string()));
+    }
+    assert_eq!(ledger.requests, VecDeque::from([(5, 3), (6, 1)]));
+    assert_eq!(ledger.usage().requests_in_window, 4);
+    let rpm = Limits { rpm: Some(2), ..Limits::default() };
+    assert_eq!(ledger.check(&rpm, 7, Amount::default()), Err(Refusal::Rpm { limit: 2, retry_after_ms: 60_005 - 7 }));
+
+    let older =
+        r#"{"requests":[1,1,2],"tokens":[[1,10],[2,5]],"leases":[],"period_start":0,"period_end":null,"spent":0}"#;
+    let loaded = serde_json::from_str::<Ledger>(older).unwrap().loaded();
+    assert_eq!(loaded.requests, VecDeque::from([(1, 2), (2, 1)]));
+    assert_eq!((loaded.usage().requests_in_window, loaded.usage().tokens_in_window), (3, 15));
+    let again = serde_json::from_str::<Ledger>(&serde_json::to_string(&loaded).unwrap()).unwrap().loaded();
+    assert_eq!(again, loaded, "the new form round-trips");
+}
