@@ -293,11 +293,10 @@ async fn inference_profiles_are_an_empty_list() {
 ///   `exception`: one chunk, then a `throttlingException` frame;
 /// - `count-tokens`: `{"inputTokens":7}`.
 mod bedrock_mock {
-    use std::net::TcpListener;
     use std::sync::{Arc, Mutex};
 
     use actix_web::dev::ServerHandle;
-    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    use actix_web::{web, HttpRequest, HttpResponse};
     use bytes::Bytes;
     use gatehouse::cloud::eventstream::{encode_chunk, encode_exception};
 
@@ -331,25 +330,11 @@ mod bedrock_mock {
 
     pub fn start() -> BedrockMock {
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let state = requests.clone();
-        std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let data = web::Data::new(state);
-                let server =
-                    HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(handle)))
-                        .workers(1)
-                        .shutdown_timeout(0)
-                        .listen(listener)
-                        .unwrap()
-                        .run();
-                tx.send(server.handle()).unwrap();
-                server.await
-            })
+        let data = web::Data::new(requests.clone());
+        let (url, handle) = crate::common::serve(move |app| {
+            app.app_data(data.clone()).default_service(web::to(handle));
         });
-        BedrockMock { url, requests, handle: rx.recv().unwrap() }
+        BedrockMock { url, requests, handle }
     }
 
     async fn handle(req: HttpRequest, body: Bytes, state: web::Data<Arc<Mutex<Vec<Recorded>>>>) -> HttpResponse {

@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use bytes::Bytes;
 use common::{client, error_type, start_gateway, Gateway};
@@ -82,24 +81,11 @@ impl MockBedrock {
 
 fn start_bedrock() -> MockBedrock {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let state = seen.clone();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let data = web::Data::new(state);
-            let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(handle)))
-                .workers(1)
-                .shutdown_timeout(0)
-                .listen(listener)
-                .unwrap()
-                .run();
-            tx.send(server.handle()).unwrap();
-            server.await
-        })
+    let data = web::Data::new(seen.clone());
+    let (url, handle) = common::serve(move |app| {
+        app.app_data(data.clone()).default_service(web::to(handle));
     });
-    MockBedrock { url, seen, handle: rx.recv().unwrap() }
+    MockBedrock { url, seen, handle }
 }
 
 /// Re-computes the SigV4 signature of what arrived, at the time the request says it was signed.

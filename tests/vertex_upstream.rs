@@ -8,13 +8,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use common::{client, error_type, start_gateway, Gateway, MESSAGE_JSON, STREAM_EVENTS};
 
@@ -74,29 +73,11 @@ impl MockVertex {
 
 fn start_vertex() -> MockVertex {
     let state = Arc::new(VertexState { token_life: Mutex::new(3600), ..Default::default() });
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let server_state = state.clone();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let data = web::Data::from(server_state);
-            let server = HttpServer::new(move || {
-                App::new()
-                    .app_data(data.clone())
-                    .route("/token", web::post().to(token_endpoint))
-                    .default_service(web::to(vertex))
-            })
-            .workers(1)
-            .shutdown_timeout(0)
-            .listen(listener)
-            .unwrap()
-            .run();
-            tx.send(server.handle()).unwrap();
-            server.await
-        })
+    let data = web::Data::from(state.clone());
+    let (url, handle) = common::serve(move |app| {
+        app.app_data(data.clone()).route("/token", web::post().to(token_endpoint)).default_service(web::to(vertex));
     });
-    MockVertex { url, state, handle: rx.recv().unwrap() }
+    MockVertex { url, state, handle }
 }
 
 const PREFIX: &str = "/v1/projects/proj-1/locations/us-east5/publishers/anthropic/models/";

@@ -103,26 +103,35 @@ pub fn stream_body() -> String {
 /// - anything else: [`MESSAGE_JSON`], or [`STREAM_EVENTS`] when `stream` is true.
 pub fn start_mock() -> MockUpstream {
     let state = Arc::new(MockState::default());
+    let data = web::Data::from(state.clone());
+    let (url, handle) = serve(move |app| {
+        app.app_data(data.clone()).default_service(web::to(mock_handler));
+    });
+    MockUpstream { url, state, handle }
+}
+
+/// Serves the app `configure` sets up on a free loopback port, in an actix system thread of its own (one worker,
+/// no shutdown grace): its URL and the handle that stops it. Every mock upstream of the suites runs on it.
+pub fn serve<F>(configure: F) -> (String, ServerHandle)
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
-    let server_state = state.clone();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let data = web::Data::from(server_state);
-            let server =
-                HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(mock_handler)))
-                    .workers(1)
-                    .shutdown_timeout(0)
-                    .listen(listener)
-                    .unwrap()
-                    .run();
+            let server = HttpServer::new(move || App::new().configure(configure.clone()))
+                .workers(1)
+                .shutdown_timeout(0)
+                .listen(listener)
+                .unwrap()
+                .run();
             tx.send(server.handle()).unwrap();
             server.await
         })
     });
-    let handle = rx.recv().unwrap();
-    MockUpstream { url, state, handle }
+    (url, rx.recv().unwrap())
 }
 
 /// Counts a stream as cancelled when it is dropped before its end.
