@@ -6,6 +6,7 @@ mod bedrock_frames;
 mod common;
 
 use bedrock_frames::{chunk_json, frames};
+use common::dialects::post;
 use common::keys::create_key;
 use common::*;
 use gatehouse::cloud::eventstream::BedrockEvent;
@@ -38,31 +39,6 @@ fn invoke_body() -> String {
     json!({"anthropic_version": "bedrock-2023-05-31", "anthropic_beta": ["interleaved-thinking-2025-05-14"],
         "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}], "system": "be brief"})
     .to_string()
-}
-
-struct Answer {
-    status: u16,
-    headers: actix_web::http::header::HeaderMap,
-    body: bytes::Bytes,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("JSON body: {:?}", self.body))
-    }
-}
-
-async fn post(gw: &Gateway, path: &str, body: String, headers: &[(&str, &str)]) -> Answer {
-    let mut request = client().post(format!("{}{path}", gw.url));
-    for (k, v) in headers {
-        request = request.insert_header((*k, *v));
-    }
-    let mut res = request.send_body(body).await.unwrap();
-    let body = res.body().limit(1 << 24).await.unwrap();
-    Answer { status: res.status().as_u16(), headers: res.headers().clone(), body }
 }
 
 fn path(id: &str, action: &str) -> String {

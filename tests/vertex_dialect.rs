@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::dialects::post;
 use common::keys::create_key;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const MODELS: &str = "/vertex/v1/projects/my-project/locations/us-east5/publishers/anthropic/models";
 
@@ -33,31 +34,6 @@ fn predict_body(stream: bool) -> String {
     json!({"anthropic_version": "vertex-2023-10-16", "stream": stream, "max_tokens": 64,
         "messages": [{"role": "user", "content": "Hi"}]})
     .to_string()
-}
-
-struct Answer {
-    status: u16,
-    headers: actix_web::http::header::HeaderMap,
-    body: bytes::Bytes,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("JSON body: {:?}", self.body))
-    }
-}
-
-async fn post(gw: &Gateway, path: &str, body: String, headers: &[(&str, &str)]) -> Answer {
-    let mut request = client().post(format!("{}{path}", gw.url));
-    for (k, v) in headers {
-        request = request.insert_header((*k, *v));
-    }
-    let mut res = request.send_body(body).await.unwrap();
-    let body = res.body().limit(1 << 24).await.unwrap();
-    Answer { status: res.status().as_u16(), headers: res.headers().clone(), body }
 }
 
 #[actix_rt::test]

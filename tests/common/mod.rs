@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod claude;
+pub mod dialects;
 pub mod keys;
 pub mod raw;
 pub mod redis;
