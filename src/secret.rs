@@ -44,11 +44,16 @@ pub fn fingerprint(value: &str) -> String {
 /// The whole SHA-256 of `value` in hex: an identity for a key where two keys must never share an entry (the
 /// per-key model list cache), unlike [`fingerprint`], whose 32 bits collide after some 65,000 keys.
 pub fn digest_hex(value: &str) -> String {
-    let digest = Sha256::digest(value.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    lower_hex(&Sha256::digest(value.as_bytes()))
+}
+
+/// Lower-case hex of `bytes`, in one allocation (digests and signatures as text).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     out
 }

@@ -141,6 +141,14 @@ async fn ids_route_by_alias_then_provider_prefix_then_the_default_provider() {
     assert_eq!(mock.last().json()["model"], "sonnet-routed", "an alias matched inside the Bedrock id");
     assert_eq!(post(&gw, &path("mock:us.anthropic.x-v1:0", "invoke"), invoke_body(), &[]).await.status, 200);
     assert_eq!(mock.last().json()["model"], "us.anthropic.x-v1:0", "a provider prefix keeps the rest whole");
+    // An inference-profile ARN holds a `/`: sent raw or encoded, it is one id.
+    for arn in [
+        "mock:arn:aws:bedrock:us-east-1:1:application-inference-profile/abc",
+        "mock%3Aarn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Aapplication-inference-profile%2Fabc",
+    ] {
+        assert_eq!(post(&gw, &path(arn, "invoke"), invoke_body(), &[]).await.status, 200);
+        assert_eq!(mock.last().json()["model"], "arn:aws:bedrock:us-east-1:1:application-inference-profile/abc");
+    }
     let answer = post(&gw, &path("us.anthropic.claude-haiku-4-5-20251001-v1:0", "invoke"), invoke_body(), &[]).await;
     assert_eq!(answer.status, 404, "no default provider for Bedrock ids");
     assert_eq!(answer.header("x-amzn-errortype"), Some("ResourceNotFoundException"));
@@ -226,7 +234,14 @@ async fn errors_are_written_in_bedrocks_shape() {
 
     let answer = post(&gw, &path(SONNET, "converse"), invoke_body(), &[]).await;
     assert_eq!((answer.status, answer.header("x-amzn-errortype")), (404, Some("ResourceNotFoundException")));
-    assert!(answer.json()["message"].is_string());
+    assert!(
+        answer.json()["message"].as_str().unwrap().contains("/invoke-with-response-stream"),
+        "names what is served"
+    );
+    for other in ["/bedrock/model//invoke", "/bedrock/models/x/invoke", "/bedrock/"] {
+        let answer = post(&gw, other, invoke_body(), &[]).await;
+        assert_eq!((answer.status, answer.header("x-amzn-errortype")), (404, Some("ResourceNotFoundException")));
+    }
 }
 
 #[actix_rt::test]

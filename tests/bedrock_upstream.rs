@@ -104,7 +104,7 @@ fn signature_matches(req: &HttpRequest, body: &[u8]) -> Option<bool> {
     let keys = Keys { access_key_id: ACCESS_KEY, secret_access_key: SECRET_KEY, session_token: token };
     let outgoing = Outgoing { method: "POST", url: &url, headers: &[("content-type", content_type)], body };
     let expected = sign_request(keys, "us-east-1", "bedrock", outgoing, time).ok()?;
-    let expected = expected.iter().find(|(k, _)| k == "authorization")?;
+    let expected = expected.iter().find(|(k, _)| *k == "authorization")?;
     Some(expected.1 == authorization)
 }
 

@@ -1,25 +1,26 @@
 //! Amazon Bedrock's runtime API, for Claude Code in Bedrock mode (`ANTHROPIC_BEDROCK_BASE_URL=<gateway>/bedrock`)
 //! and the SDKs' Bedrock clients: `POST /bedrock/model/{id}/invoke`, `/invoke-with-response-stream` and
-//! `/count-tokens` through the pipeline, and the inference-profile listing Claude Code asks for at startup.
+//! `/count-tokens` through the pipeline, and the inference-profile listing Claude Code asks for at startup. The
+//! model id may hold raw `:` and `/` (an inference-profile ARN) or their percent-encodings.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::gateway::{serve, Endpoint};
+use super::root::not_found;
+use crate::error::{render, Dialect};
+use crate::gateway::admission::cloud::bedrock_endpoint;
+use crate::gateway::serve;
 use crate::state::AppState;
 
-/// `POST /bedrock/model/{id}/invoke`.
-pub async fn invoke(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
-    serve(Endpoint::BedrockInvoke, req, payload, &app).await
-}
-
-/// `POST /bedrock/model/{id}/invoke-with-response-stream`.
-pub async fn invoke_stream(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
-    serve(Endpoint::BedrockStream, req, payload, &app).await
-}
-
-/// `POST /bedrock/model/{id}/count-tokens`.
-pub async fn count_tokens(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
-    serve(Endpoint::BedrockCountTokens, req, payload, &app).await
+/// `POST /bedrock/model/{id}/invoke`, `/invoke-with-response-stream` and `/count-tokens`: the last segment names
+/// the endpoint; anything else under `/bedrock/` is a 404.
+pub async fn model(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
+    let named_id = req.path().strip_prefix("/bedrock/model/").and_then(|rest| rest.rsplit_once('/'));
+    match (req.method() == Method::POST, named_id, bedrock_endpoint(req.path())) {
+        (true, Some((id, _)), Ok((endpoint, _))) if !id.is_empty() => serve(endpoint, req, payload, &app).await,
+        (true, Some(_), Err(unknown_operation)) => render::response(Dialect::Bedrock, &unknown_operation),
+        _ => not_found(req).await,
+    }
 }
 
 /// `GET /bedrock/inference-profiles`: none. Claude Code lists the profiles at startup and probes each model the

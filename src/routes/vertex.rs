@@ -4,17 +4,50 @@
 //! `:streamRawPredict` and `…/models/count-tokens:rawPredict`, through the pipeline. The project and region in
 //! the path are the client's; a Vertex-format provider uses its own.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::root::not_found;
 use crate::error::{render, Dialect};
 use crate::gateway::admission::cloud::vertex_endpoint;
 use crate::gateway::serve;
 use crate::state::AppState;
 
-/// `POST …/publishers/anthropic/models/{model}:{method}`: the method names the endpoint.
+/// `POST /vertex/{version}/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:{method}`: the method
+/// names the endpoint; other paths under `/vertex/` are a 404.
 pub async fn model(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
-    match vertex_endpoint(req.uri().path()) {
+    if req.method() != Method::POST || !is_model_path(req.path()) {
+        return not_found(req).await;
+    }
+    match vertex_endpoint(req.path()) {
         Ok((endpoint, _)) => serve(endpoint, req, payload, &app).await,
         Err(error) => render::response(Dialect::Vertex, &error),
+    }
+}
+
+/// Whether `path` has the shape of a Vertex model path, every named segment present.
+fn is_model_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/vertex/") else { return false };
+    let segments: Vec<&str> = rest.split('/').collect();
+    matches!(
+        segments.as_slice(),
+        [version, "projects", project, "locations", region, "publishers", "anthropic", "models", model]
+            if [version, project, region, model].iter().all(|s| !s.is_empty())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_paths_have_every_segment() {
+        let ok = "/vertex/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude@1:rawPredict";
+        assert!(is_model_path(ok));
+        assert!(!is_model_path("/vertex/v1/projects/p/locations/us-east5/publishers/anthropic/models/"));
+        assert!(!is_model_path("/vertex/v1/projects//locations/r/publishers/anthropic/models/m:rawPredict"));
+        assert!(!is_model_path("/vertex/v1/projects/p/locations/r/publishers/google/models/m:rawPredict"));
+        assert!(!is_model_path("/vertex/v1/projects/p/locations/r/publishers/anthropic/models/m/x:rawPredict"));
+        assert!(!is_model_path("/vertexx/v1/projects/p/locations/r/publishers/anthropic/models/m:rawPredict"));
     }
 }

@@ -56,12 +56,10 @@ impl CloudCredentials {
                 let signed = sigv4::sign_request(keys, &bedrock.region, BEDROCK_SERVICE, outgoing, SystemTime::now())
                     .map_err(|e| failed(format!("signing the request failed: {e}")))?;
                 for (name, value) in signed {
-                    let name = HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| failed(format!("the signer produced an invalid header name '{name}'")))?;
                     let mut value = HeaderValue::from_str(&value)
                         .map_err(|_| failed("the signature is not a valid header value".into()))?;
                     value.set_sensitive(true);
-                    headers.insert(name, value);
+                    headers.insert(HeaderName::from_static(name), value);
                 }
                 Ok(())
             }

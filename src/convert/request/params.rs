@@ -92,7 +92,7 @@ pub(super) fn identity<'a>(
     let session = ctx.session_id.filter(|s| !s.is_empty()).or(user_id);
     let prompt_cache_key = session.filter(|_| opts.prompt_cache_key).map(|s| {
         let digest = Sha256::new().chain_update(b"prompt_cache_key\0").chain_update(s.as_bytes()).finalize();
-        hex(&digest[..CACHE_KEY_HEX / 2])
+        crate::secret::lower_hex(&digest[..CACHE_KEY_HEX / 2])
     });
     Ok(Identity { safety_identifier, user, prompt_cache_key })
 }
@@ -102,19 +102,8 @@ fn safety_identifier(user_id: &str) -> Cow<'_, str> {
     if user_id.chars().count() <= MAX_SAFETY_IDENTIFIER {
         Cow::Borrowed(user_id)
     } else {
-        Cow::Owned(hex(&Sha256::digest(user_id.as_bytes())))
+        Cow::Owned(crate::secret::lower_hex(&Sha256::digest(user_id.as_bytes())))
     }
-}
-
-/// Lower-case hex, in one allocation.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// `service_tier`: `auto` → `auto`, `standard_only` → `default`.

@@ -1,6 +1,9 @@
 //! SigV4 signing of Bedrock requests with the AWS SDK's signer (`aws-sigv4`): the headers one attempt adds
 //! (`authorization`, `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token`) for the exact method, URL
-//! (path as sent, percent-encoded) and body bytes that go out.
+//! (path as sent, percent-encoded) and body bytes that go out. Requests of the plain shape gatehouse sends are
+//! signed by [`lean`] (the same signature, with the day's signing key kept), the rest by the crate's signer.
+
+mod lean;
 
 use std::time::SystemTime;
 
@@ -31,14 +34,31 @@ pub struct Outgoing<'a> {
     pub body: &'a [u8],
 }
 
-/// The headers that sign `request` for `service` in `region` at `time`: `(name, value)` pairs to add as they are.
+/// The headers a signature adds: `(name, value)` pairs to add as they are.
+pub type Signed = Vec<(&'static str, String)>;
+
+/// The headers that sign `request` for `service` in `region` at `time`.
 pub fn sign_request(
     keys: Keys<'_>,
     region: &str,
     service: &str,
     request: Outgoing<'_>,
     time: SystemTime,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Signed, String> {
+    match lean::sign(keys, region, service, request, time) {
+        Some(signed) => Ok(signed),
+        None => sign_with_crate(keys, region, service, request, time),
+    }
+}
+
+/// The headers the crate's signer adds for `request`.
+fn sign_with_crate(
+    keys: Keys<'_>,
+    region: &str,
+    service: &str,
+    request: Outgoing<'_>,
+    time: SystemTime,
+) -> Result<Signed, String> {
     let Outgoing { method, url, headers, body } = request;
     let identity: Identity = Credentials::new(
         keys.access_key_id,
@@ -63,15 +83,28 @@ pub fn sign_request(
     let request = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
         .map_err(|e| format!("SigV4 request: {e}"))?;
     let (instructions, _signature) = sign(request, &params).map_err(|e| format!("SigV4 signing: {e}"))?.into_parts();
-    Ok(instructions.headers().map(|(name, value)| (name.to_string(), value.to_string())).collect())
+    const NAMES: [&str; 4] = ["authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"];
+    instructions
+        .headers()
+        .map(|(name, value)| match NAMES.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            Some(name) => Ok((*name, value.to_string())),
+            None => Err(format!("the signer added an unexpected header '{name}'")),
+        })
+        .collect()
 }
 
 /// Percent-encodes one path segment as boto3 does for a model id: everything but unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`), so `:` becomes `%3A`.
 pub fn encode_path_segment(segment: &str) -> String {
+    encode_path(segment, false)
+}
+
+/// Percent-encodes everything but unreserved characters (and `/` when `keep_slash`): a path segment as boto3
+/// sends it, or a whole path as SigV4 canonicalises it (where an already encoded `%3A` becomes `%253A`).
+fn encode_path(segment: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(segment.len() + 8);
     for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') || (keep_slash && byte == b'/') {
             out.push(char::from(byte));
         } else {
             out.push('%');
@@ -109,7 +142,7 @@ mod tests {
             time,
         )
         .unwrap();
-        let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let get = |n: &str| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
         let auth = get("authorization").unwrap();
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/bedrock/aws4_request"));
         assert!(auth.contains("SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date"), "{auth}");
@@ -128,7 +161,7 @@ mod tests {
             time,
         )
         .unwrap();
-        assert!(headers.iter().any(|(k, v)| k == "x-amz-security-token" && v == "tok"));
+        assert!(headers.iter().any(|(k, v)| *k == "x-amz-security-token" && v == "tok"));
     }
 
     #[test]
