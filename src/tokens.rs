@@ -46,6 +46,9 @@ impl Vocabulary {
             }
             false => model,
         };
+        if m.starts_with("claude") {
+            return Self::Cl100k;
+        }
         // A plain window comparison: `str::contains` sets up a searcher per pattern, dearer than these short names.
         let has = |p: &str| m.as_bytes().windows(p.len()).any(|w| w == p.as_bytes());
         let modern = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o"].into_iter().any(has);

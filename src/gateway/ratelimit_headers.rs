@@ -2,6 +2,8 @@
 //! the key's and its team's limits that are set. When the upstream's answer already carries Anthropic's headers
 //! (passthrough), those reach the client unchanged and the gateway's own go under `x-gatehouse-ratelimit-*`.
 
+use std::cell::RefCell;
+
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::limits::period::rfc3339;
@@ -50,10 +52,29 @@ pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
         let [limit_name, remaining_name, reset_name] = names.clone();
         headers.insert(limit_name, HeaderValue::from(limit));
         headers.insert(remaining_name, HeaderValue::from(remaining));
-        if let Ok(reset) = HeaderValue::try_from(rfc3339(reset)) {
+        if let Some(reset) = reset_value(reset) {
             headers.insert(reset_name, reset);
         }
     }
+}
+
+thread_local! {
+    /// The last reset times this thread wrote, by second: an answer has up to two, and they change once a second.
+    static RESETS: RefCell<[(u64, Option<HeaderValue>); 2]> = const { RefCell::new([(u64::MAX, None), (u64::MAX, None)]) };
+}
+
+/// `reset_ms` as the header's RFC 3339 value, formatted once per second and thread.
+fn reset_value(reset_ms: u64) -> Option<HeaderValue> {
+    let second = reset_ms / 1000;
+    RESETS.with_borrow_mut(|slots| {
+        if let Some((_, value)) = slots.iter().find(|(at, _)| *at == second) {
+            return value.clone();
+        }
+        let value = HeaderValue::try_from(rfc3339(reset_ms)).ok();
+        slots.swap(0, 1);
+        slots[0] = (second, value.clone());
+        value
+    })
 }
 
 #[cfg(test)]
@@ -69,6 +90,15 @@ mod tests {
         assert_eq!(headers.get("anthropic-ratelimit-requests-remaining").unwrap(), "59");
         assert_eq!(headers.get("anthropic-ratelimit-requests-reset").unwrap(), "1970-01-01T00:00:01Z");
         assert!(headers.get("anthropic-ratelimit-tokens-limit").is_none(), "only limits that are set");
+        for (ms, text) in
+            [(1_000, "1970-01-01T00:00:01Z"), (61_999, "1970-01-01T00:01:01Z"), (1_500, "1970-01-01T00:00:01Z")]
+        {
+            let headroom = Headroom { requests: Some((60, 0, ms)), tokens: Some((10, 0, ms + 1_000)) };
+            let mut headers = HeaderMap::new();
+            ratelimit_headers(&mut headers, headroom);
+            assert_eq!(headers.get("anthropic-ratelimit-requests-reset").unwrap(), text);
+            assert_eq!(headers.get("anthropic-ratelimit-tokens-reset").unwrap(), rfc3339(ms + 1_000).as_str());
+        }
         let mut relayed = HeaderMap::new();
         relayed.insert(HeaderName::from_static("anthropic-ratelimit-requests-limit"), HeaderValue::from_static("4000"));
         ratelimit_headers(&mut relayed, headroom);

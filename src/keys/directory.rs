@@ -79,7 +79,7 @@ impl Directory {
         if !self.in_use() {
             return Presented::Unknown;
         }
-        let hash = secret::hash(presented);
+        let hash = secret::presented_hash(presented);
         match self.by_hash.get(&hash) {
             Some(key) if key.disabled => Presented::Disabled(key.clone()),
             Some(key) if key.expires_at.is_some_and(|at| at <= now_ms) => Presented::Expired(key.clone()),

@@ -1,7 +1,12 @@
 //! Virtual-key secrets: `gh_` and 43 base62 characters (256 random bits), shown once at creation. Only their
 //! SHA-256 is kept; a presented key is found by hashing it.
 
-use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+
 
 /// The prefix every virtual key starts with (so a client or a log scanner can tell one from a provider key).
 pub const PREFIX: &str = "gh_";
@@ -26,13 +31,37 @@ pub fn random_id(prefix: &str) -> Result<String, String> {
 
 /// The stored form of a secret: the hex SHA-256 of its text.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
-        out.push(char::from(b"0123456789abcdef"[(b & 0xf) as usize]));
-    }
-    out
+    crate::secret::digest_hex(secret)
+}
+
+/// How many presented secrets' hashes a thread remembers (then it starts afresh).
+const REMEMBERED_SECRETS: usize = 4096;
+
+/// Two independently keyed SipHash functions (keys random per process): a presented secret's 128-bit
+/// fingerprint, under which its hash is remembered. Nobody outside the process can compute a fingerprint, so a
+/// guess that shares one with a remembered secret is a 1-in-2^128 chance: no shortcut around the hash.
+static FINGERPRINTS: LazyLock<(RandomState, RandomState)> = LazyLock::new(|| (RandomState::new(), RandomState::new()));
+
+thread_local! {
+    static REMEMBERED: RefCell<HashMap<u128, String, foldhash::fast::FixedState>> = RefCell::new(HashMap::default());
+}
+
+/// [`hash`] of a secret presented with a request, remembered per thread: a key holder's every request would
+/// otherwise hash the same secret again (a SHA-256 per request, the largest part of identifying the caller).
+pub fn presented_hash(secret: &str) -> String {
+    let (a, b) = &*FINGERPRINTS;
+    let fingerprint = (u128::from(a.hash_one(secret)) << 64) | u128::from(b.hash_one(secret));
+    REMEMBERED.with_borrow_mut(|remembered| {
+        if let Some(known) = remembered.get(&fingerprint) {
+            return known.clone();
+        }
+        if remembered.len() >= REMEMBERED_SECRETS {
+            remembered.clear();
+        }
+        let hashed = hash(secret);
+        remembered.insert(fingerprint, hashed.clone());
+        hashed
+    })
 }
 
 /// Whether `text` is a well-formed hex SHA-256 (how keys are declared in the configuration file).
@@ -64,6 +93,19 @@ fn base62(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_presented_secret_hashes_as_a_stored_one_every_time() {
+        let secrets: Vec<String> = (0..REMEMBERED_SECRETS + 10).map(|i| format!("gh_{i}")).collect();
+        for _ in 0..2 {
+            for secret in secrets.iter().step_by(97).chain(secrets.last()) {
+                assert_eq!(presented_hash(secret), hash(secret));
+            }
+        }
+        for secret in &secrets {
+            assert_eq!(presented_hash(secret), hash(secret), "past the memo's size too");
+        }
+    }
 
     #[test]
     fn secrets_are_prefixed_long_and_distinct() {

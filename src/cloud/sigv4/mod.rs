@@ -96,15 +96,9 @@ fn sign_with_crate(
 /// Percent-encodes one path segment as boto3 does for a model id: everything but unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`), so `:` becomes `%3A`.
 pub fn encode_path_segment(segment: &str) -> String {
-    encode_path(segment, false)
-}
-
-/// Percent-encodes everything but unreserved characters (and `/` when `keep_slash`): a path segment as boto3
-/// sends it, or a whole path as SigV4 canonicalises it (where an already encoded `%3A` becomes `%253A`).
-fn encode_path(segment: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(segment.len() + 8);
     for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') || (keep_slash && byte == b'/') {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(byte));
         } else {
             out.push('%');
