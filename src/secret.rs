@@ -50,12 +50,9 @@ pub fn digest_hex(value: &str) -> String {
 /// Lower-case hex of `bytes`, in one allocation (digests and signatures as text).
 pub fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
+    let digits: Vec<u8> =
+        bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]).collect();
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// Compares two byte strings without an early exit on the first difference.

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
-
 /// The prefix every virtual key starts with (so a client or a log scanner can tell one from a provider key).
 pub const PREFIX: &str = "gh_";
 

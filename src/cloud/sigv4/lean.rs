@@ -138,13 +138,14 @@ pub(super) fn sign(
 fn host_and_path(url: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
-    if authority.is_empty() || authority.contains(['@', '?', '#']) || path.contains(['?', '#']) {
+    // A host name or address with an optional port: no userinfo, query or fragment in it.
+    if authority.is_empty() || !authority.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)) {
+        return None;
+    }
+    if path.bytes().any(|b| b == b'?' || b == b'#') {
         return None;
     }
     if path != "/" && path[1..].split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return None;
-    }
-    if !authority.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)) {
         return None;
     }
     let host = match (scheme, authority.rsplit_once(':')) {

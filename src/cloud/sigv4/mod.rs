@@ -11,6 +11,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// The SigV4 service name of Bedrock's runtime API.
 pub const BEDROCK_SERVICE: &str = "bedrock";
@@ -96,18 +97,11 @@ fn sign_with_crate(
 /// Percent-encodes one path segment as boto3 does for a model id: everything but unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`), so `:` becomes `%3A`.
 pub fn encode_path_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len() + 8);
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(byte >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(byte & 0xf)]));
-        }
-    }
-    out
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
+
+/// Everything but unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 #[cfg(test)]
 mod tests {
