@@ -12,11 +12,12 @@ use super::{secret, Team, VirtualKey};
 /// Every key and team, by what a request presents.
 #[derive(Debug, Default)]
 pub struct Directory {
-    /// Keys by the hex SHA-256 of their secret.
-    by_hash: HashMap<String, Arc<VirtualKey>>,
+    /// Keys by the hex SHA-256 of their secret (foldhash: looked up on every keyed request, and a SHA-256 cannot
+    /// be steered into colliding buckets).
+    by_hash: HashMap<String, Arc<VirtualKey>, foldhash::fast::RandomState>,
     /// Hashes of deleted keys.
     revoked: HashSet<String>,
-    teams: HashMap<String, Arc<Team>>,
+    teams: HashMap<String, Arc<Team>, foldhash::fast::RandomState>,
     /// The records could not be loaded yet (Redis down since startup): no key can be checked.
     unavailable: bool,
     /// While unavailable, whether every `/v1/*` request needs a credential (failure policy `closed`).

@@ -25,7 +25,8 @@ struct Slot {
 
 #[derive(Default)]
 struct Ledgers {
-    slots: HashMap<String, Slot>,
+    /// By key or team id (ids the gateway made: foldhash, several lookups a request).
+    slots: HashMap<String, Slot, foldhash::fast::RandomState>,
     /// Ids changed since the last flush (removed ones included), each once.
     dirty: Vec<String>,
 }

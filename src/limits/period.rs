@@ -6,6 +6,11 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+thread_local! {
+    /// The month span of the day this thread last asked about: (day since the epoch, span).
+    static MONTH: std::cell::Cell<(u64, (u64, Option<u64>))> = const { std::cell::Cell::new((u64::MAX, (0, None))) };
+}
+
 /// How often a budget renews.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,11 +37,18 @@ impl BudgetPeriod {
                 let monday = days - (days + 3) % 7;
                 (monday * DAY_MS, Some((monday + 7) * DAY_MS))
             }
-            BudgetPeriod::Month => {
+            BudgetPeriod::Month => MONTH.with(|month| {
+                // Calendar arithmetic on every admission and settlement otherwise: remembered for the day.
+                let (day, span) = month.get();
+                if day == days {
+                    return span;
+                }
                 let first = civil_day(now_ms).first_of_month();
                 let next = first.checked_add(jiff::Span::new().months(1)).ok();
-                (millis_of(first), next.map(millis_of))
-            }
+                let span = (millis_of(first), next.map(millis_of));
+                month.set((days, span));
+                span
+            }),
         }
     }
 
@@ -112,6 +124,14 @@ mod tests {
         let monday = ms("2026-11-30T00:00:00Z");
         assert_eq!(BudgetPeriod::Week.span(monday).0, monday, "a Monday starts its own week");
         assert_eq!(BudgetPeriod::Month.span(ms("2028-02-29T23:59:59Z")).1, Some(ms("2028-03-01T00:00:00Z")));
+        // Asked again across a month's end (the span is remembered per day).
+        for (at, start) in [
+            ("2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z"),
+            ("2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+            ("2026-12-31T00:00:00Z", "2026-12-01T00:00:00Z"),
+        ] {
+            assert_eq!(BudgetPeriod::Month.span(ms(at)).0, ms(start), "{at}");
+        }
     }
 
     #[test]
