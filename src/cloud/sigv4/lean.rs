@@ -2,7 +2,8 @@
 //! a few ordinary headers, the body hashed into `x-amz-content-sha256`), without the crate's general machinery:
 //! the canonical request is written straight into one buffer, and the day's signing key (four HMACs, the same
 //! for every request of a UTC day, region and service) is derived once per thread and day with the crate's own
-//! `generate_signing_key`; the signature is the crate's `calculate_signature`.
+//! `generate_signing_key`, and kept as a prepared HMAC-SHA256 (its padded key blocks hashed once) that signs each
+//! request's string to sign.
 //!
 //! Anything outside that shape (a query string, dot or empty path segments, headers that need normalising or that
 //! the crate treats specially) is declined, and [`super::sign_request`] falls back to the crate's signer. A
@@ -11,7 +12,8 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
+use aws_sigv4::sign::v4::generate_signing_key;
+use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
@@ -33,7 +35,8 @@ struct DayKey {
     region: String,
     service: String,
     date: [u8; 8],
-    key: [u8; 32],
+    /// HMAC-SHA256 keyed with the day's signing key.
+    mac: Hmac<Sha256>,
 }
 
 const DAY_KEYS: usize = 4;
@@ -108,9 +111,9 @@ pub(super) fn sign(
     let scope = scope_from..string_to_sign.len();
     string_to_sign.push('\n');
     string_to_sign.push_str(&lower_hex(&Sha256::digest(canonical.as_bytes())));
-    let signature = with_day_key(keys.secret_access_key, region, service, date, time, |key| {
-        calculate_signature(key, string_to_sign.as_bytes())
-    });
+    let signature = with_day_key(keys.secret_access_key, region, service, date, time, |mac| {
+        lower_hex(&mac.clone().chain_update(string_to_sign.as_bytes()).finalize().into_bytes())
+    })?;
     let mut authorization = String::with_capacity(200);
     for piece in [
         ALGORITHM,
@@ -186,15 +189,16 @@ fn amz_date(time: SystemTime) -> Option<String> {
     })
 }
 
-/// Runs `f` with the signing key of `secret` for `date`, `region` and `service`, derived once per thread.
+/// Runs `f` with the HMAC keyed by the signing key of `secret` for `date`, `region` and `service`, derived once
+/// per thread.
 fn with_day_key<T>(
     secret: &str,
     region: &str,
     service: &str,
     date: &str,
     time: SystemTime,
-    f: impl FnOnce(&[u8]) -> T,
-) -> T {
+    f: impl FnOnce(&Hmac<Sha256>) -> T,
+) -> Option<T> {
     DAY_KEYS_CACHE.with_borrow_mut(|keys| {
         let found = keys.iter().position(|k| {
             k.date.as_slice() == date.as_bytes() && k.region == region && k.service == service && k.secret == secret
@@ -202,11 +206,9 @@ fn with_day_key<T>(
         let at = match found {
             Some(at) => at,
             None => {
-                let derived = generate_signing_key(secret, time, region, service);
-                let mut key = [0u8; 32];
-                key.copy_from_slice(&derived.as_ref()[..32]);
-                let mut day = [0u8; 8];
-                day.copy_from_slice(&date.as_bytes()[..8]);
+                let mac = Hmac::<Sha256>::new_from_slice(generate_signing_key(secret, time, region, service).as_ref())
+                    .ok()?;
+                let date: [u8; 8] = date.as_bytes().try_into().ok()?;
                 if keys.len() == DAY_KEYS {
                     keys.remove(0);
                 }
@@ -214,13 +216,13 @@ fn with_day_key<T>(
                     secret: secret.to_string(),
                     region: region.to_string(),
                     service: service.to_string(),
-                    date: day,
-                    key,
+                    date,
+                    mac,
                 });
                 keys.len() - 1
             }
         };
-        f(&keys[at].key)
+        Some(f(&keys[at].mac))
     })
 }
 
