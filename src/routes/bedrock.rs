@@ -15,11 +15,13 @@ use crate::state::AppState;
 /// `POST /bedrock/model/{id}/invoke`, `/invoke-with-response-stream` and `/count-tokens`: the last segment names
 /// the endpoint; anything else under `/bedrock/` is a 404.
 pub async fn model(req: HttpRequest, payload: web::Payload, app: web::Data<AppState>) -> HttpResponse {
-    let named_id = req.path().strip_prefix("/bedrock/model/").and_then(|rest| rest.rsplit_once('/'));
-    match (req.method() == Method::POST, named_id, bedrock_endpoint(req.path())) {
-        (true, Some((id, _)), Ok((endpoint, _))) if !id.is_empty() => serve(endpoint, req, payload, &app).await,
-        (true, Some(_), Err(unknown_operation)) => render::response(Dialect::Bedrock, &unknown_operation),
-        _ => not_found(req).await,
+    if req.method() != Method::POST || !req.path().starts_with("/bedrock/model/") {
+        return not_found(req).await;
+    }
+    match bedrock_endpoint(req.path()) {
+        Ok((endpoint, id)) if !id.is_empty() => serve(endpoint, req, payload, &app).await,
+        Ok(_) => not_found(req).await,
+        Err(error) => render::response(Dialect::Bedrock, &error),
     }
 }
 

@@ -27,13 +27,22 @@ pub async fn model(req: HttpRequest, payload: web::Payload, app: web::Data<AppSt
 
 /// Whether `path` has the shape of a Vertex model path, every named segment present.
 fn is_model_path(path: &str) -> bool {
+    // `None`: any non-empty segment (version, project, region, model).
+    const SHAPE: [Option<&str>; 9] = [
+        None,
+        Some("projects"),
+        None,
+        Some("locations"),
+        None,
+        Some("publishers"),
+        Some("anthropic"),
+        Some("models"),
+        None,
+    ];
     let Some(rest) = path.strip_prefix("/vertex/") else { return false };
-    let segments: Vec<&str> = rest.split('/').collect();
-    matches!(
-        segments.as_slice(),
-        [version, "projects", project, "locations", region, "publishers", "anthropic", "models", model]
-            if [version, project, region, model].iter().all(|s| !s.is_empty())
-    )
+    let mut segments = rest.split('/');
+    SHAPE.iter().all(|want| segments.next().is_some_and(|s| !s.is_empty() && want.is_none_or(|w| w == s)))
+        && segments.next().is_none()
 }
 
 #[cfg(test)]
