@@ -30,6 +30,44 @@ fn random_limits(rng: &mut fastrand::Rng) -> Limits {
     }
 }
 
+/// Limits for a busy key: hundreds of requests a minute, a few milliseconds apart, so the windows hold hundreds
+/// of buckets (more than the script reads at once) and refusals walk them.
+fn busy_limits(rng: &mut fastrand::Rng) -> Limits {
+    let maybe = |rng: &mut fastrand::Rng, low: u64, high: u64| rng.bool().then(|| rng.u64(low..high));
+    Limits {
+        rpm: maybe(rng, 100, 700),
+        tpm: maybe(rng, 20_000, 150_000),
+        max_parallel: rng.bool().then(|| rng.u64(40..80)),
+        budget_nanos: maybe(rng, 200_000, 2_000_000),
+        budget_period: BudgetPeriod::Day,
+    }
+}
+
+/// How a sequence is made.
+#[derive(Clone, Copy)]
+struct Flavour {
+    limits: fn(&mut fastrand::Rng) -> Limits,
+    wait: fn(&mut fastrand::Rng) -> u64,
+    steps: usize,
+    /// At most this many leases settled together (one batch of the settlement pipeline).
+    settle_together: usize,
+    /// Tokens an admission reserves.
+    want_tokens: fn(&mut fastrand::Rng) -> u64,
+}
+
+fn want_tokens(rng: &mut fastrand::Rng) -> u64 {
+    rng.u64(0..400)
+}
+
+/// Now and then a reservation so large that its refusal's retry time lies hundreds of buckets into the window.
+fn busy_want_tokens(rng: &mut fastrand::Rng) -> u64 {
+    if rng.usize(..25) == 0 {
+        rng.u64(10_000..60_000)
+    } else {
+        rng.u64(0..400)
+    }
+}
+
 fn wait(rng: &mut fastrand::Rng) -> u64 {
     match rng.usize(..3) {
         0 => rng.u64(0..50),
@@ -38,31 +76,59 @@ fn wait(rng: &mut fastrand::Rng) -> u64 {
     }
 }
 
+fn busy_wait(rng: &mut fastrand::Rng) -> u64 {
+    match rng.usize(..1_000) {
+        0 => rng.u64(0..70_000),
+        1..=3 => rng.u64(0..25_000),
+        _ => rng.u64(0..4),
+    }
+}
+
 #[actix_rt::test]
 #[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
 async fn the_redis_script_decides_exactly_as_book_rs() {
+    let sequences: u64 = std::env::var("DIFF_SEQUENCES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let flavour = Flavour { limits: random_limits, wait, steps: 150, settle_together: 1, want_tokens };
+    run_sequences("diff", sequences, flavour).await;
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn the_redis_script_decides_exactly_as_book_rs_for_busy_keys() {
+    let sequences: u64 = std::env::var("DIFF_BUSY_SEQUENCES").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    let flavour = Flavour {
+        limits: busy_limits,
+        wait: busy_wait,
+        steps: 2_500,
+        settle_together: 8,
+        want_tokens: busy_want_tokens,
+    };
+    run_sequences("busy", sequences, flavour).await;
+}
+
+async fn run_sequences(name: &str, sequences: u64, flavour: Flavour) {
     let redis = RedisServer::start();
     let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
     let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
     shared.start();
-    let sequences: u64 = std::env::var("DIFF_SEQUENCES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let mut steps = 0;
     for seed in 0..sequences {
         let mut rng = fastrand::Rng::with_seed(seed);
         let local = Store::embedded();
-        let key = SubjectRef { id: format!("diff{seed}-key"), limits: random_limits(&mut rng) };
-        let team = rng.bool().then(|| SubjectRef { id: format!("diff{seed}-team"), limits: random_limits(&mut rng) });
+        let key = SubjectRef { id: format!("{name}{seed}-key"), limits: (flavour.limits)(&mut rng) };
+        let team =
+            rng.bool().then(|| SubjectRef { id: format!("{name}{seed}-team"), limits: (flavour.limits)(&mut rng) });
         // Shortly before a UTC midnight that ends a day, a week or a month, so periods roll over mid-run.
         let starts = ["2026-12-05T23:58:00Z", "2026-11-29T23:59:00Z", "2026-12-31T23:57:30Z", "2027-02-28T23:59:50Z"];
         let mut now = parse_rfc3339(starts[rng.usize(..starts.len())]).unwrap();
         let mut flying: Vec<Admission> = Vec::new();
-        for step in 0..rng.usize(1..150) {
+        for step in 0..rng.usize(1..flavour.steps) {
             steps += 1;
-            now += wait(&mut rng);
+            now += (flavour.wait)(&mut rng);
             let context = format!("seed {seed} step {step} at {now} key {:?} team {:?}", key.limits, team);
             match rng.usize(..10) {
                 0..=4 => {
-                    let want = Amount { tokens: rng.u64(0..400), nanos: rng.u64(0..3_000) };
+                    let want = Amount { tokens: (flavour.want_tokens)(&mut rng), nanos: rng.u64(0..3_000) };
                     let lease = local.lease(want, now);
                     let admission = Admission { key: key.clone(), team: team.clone(), lease };
                     if std::env::var("DIFF_DEBUG").is_ok() {
@@ -79,16 +145,19 @@ async fn the_redis_script_decides_exactly_as_book_rs() {
                     }
                 }
                 5..=7 if !flying.is_empty() => {
-                    let admission = flying.remove(rng.usize(..flying.len()));
-                    let used = Amount { tokens: rng.u64(0..500), nanos: rng.u64(0..4_000) };
-                    let settlement = Settlement {
-                        key: admission.key.clone(),
-                        team: admission.team.clone(),
-                        lease_id: admission.lease.id.clone(),
-                        used,
-                    };
-                    local.settle(settlement.clone(), now);
-                    shared.settle(settlement, now);
+                    // Settled together: the pipeline sends them as one run of the script.
+                    for _ in 0..rng.usize(1..=flavour.settle_together).min(flying.len()) {
+                        let admission = flying.remove(rng.usize(..flying.len()));
+                        let used = Amount { tokens: rng.u64(0..500), nanos: rng.u64(0..4_000) };
+                        let settlement = Settlement {
+                            key: admission.key.clone(),
+                            team: admission.team.clone(),
+                            lease_id: admission.lease.id.clone(),
+                            used,
+                        };
+                        local.settle(settlement.clone(), now);
+                        shared.settle(settlement, now);
+                    }
                     shared.flush().await;
                 }
                 8 => {
@@ -107,5 +176,56 @@ async fn the_redis_script_decides_exactly_as_book_rs() {
             }
         }
     }
-    eprintln!("{sequences} sequences, {steps} steps: the script and book.rs agree");
+    eprintln!("{name}: {sequences} sequences, {steps} steps: the script and book.rs agree");
+}
+
+/// A window of hundreds of buckets (more than the script reads at once): a refusal whose retry time lies deep in
+/// it, then the window sliding over most of it at once, agree with book.rs.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn a_window_of_hundreds_of_buckets_is_walked_and_aged_as_book_rs_does() {
+    let redis = RedisServer::start();
+    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
+    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
+    shared.start();
+    let local = Store::embedded();
+    let limits = Limits { rpm: Some(5_000), tpm: Some(100_000), ..Limits::default() };
+    let key = SubjectRef { id: "deep-key".into(), limits };
+    let mut now = parse_rfc3339("2026-12-06T10:00:00Z").unwrap();
+    let admit = |want: Amount, now: u64| {
+        let admission = Admission { key: key.clone(), team: None, lease: local.lease(want, now) };
+        let (local, shared) = (&local, &shared);
+        async move {
+            let expected = local.admit(admission.clone(), now).await.unwrap();
+            assert_eq!(shared.admit(admission.clone(), now).await.unwrap(), expected, "admission at {now}");
+            (admission, expected)
+        }
+    };
+    for group in 0..75u64 {
+        // Eight admissions, then their settlements, a millisecond apart, in one pipeline.
+        let mut leases = Vec::new();
+        for i in 0..8 {
+            let (admission, decision) = admit(Amount { tokens: 100, nanos: 0 }, now).await;
+            assert!(decision.is_ok(), "request {group}.{i} fits");
+            leases.push(admission.lease.id);
+            now += 1 + i % 2;
+        }
+        for (i, lease_id) in leases.into_iter().enumerate() {
+            let used = Amount { tokens: 100 + i as u64, nanos: 0 };
+            let settlement = Settlement { key: key.clone(), team: None, lease_id, used };
+            local.settle(settlement.clone(), now + i as u64);
+            shared.settle(settlement, now + i as u64);
+        }
+        shared.flush().await;
+        now += 8;
+    }
+    // Held 90,000 + settled ~62,000 > 100,000: the retry time is when ~52,000 settled tokens have left, ~500
+    // buckets in.
+    let (_, refused) = admit(Amount { tokens: 90_000, nanos: 0 }, now).await;
+    assert!(refused.is_err(), "{refused:?}");
+    for step in [30_000, 29_500, 400, 300, 5_000] {
+        now += step;
+        assert_eq!(shared.usage(&key, now).await.unwrap(), local.usage(&key, now).await.unwrap(), "usage at {now}");
+        let _ = admit(Amount { tokens: 40_000, nanos: 0 }, now).await;
+    }
 }

@@ -2,98 +2,209 @@
 -- every operation, so one script is loaded; the differential test (tests/keys_redis.rs) runs random operation
 -- sequences through this and through book.rs and asserts the same decisions.
 --
--- A ledger (a key's or a team's) is five Redis keys, passed in KEYS in this order:
---   h      HASH   ps, pe (budget period start and end, -1: never ends), spent (nano-dollars this period),
---                 tok (settled tokens in the window), rt, rn (tokens and nano-dollars reserved by leases)
---   req    ZSET   admissions in the window: member lease id, score admission time (ms)
---   tok    ZSET   settled tokens in the window: member "<tokens>:<lease id>", score charge time (ms)
---   lease  HASH   leases in flight: lease id -> "<tokens> <nano-dollars>" reserved
---   exp    ZSET   the same leases: member lease id, score expiry (ms)
--- KEYS[1..5] is the key's ledger, KEYS[6..10] its team's when it has one.
+-- Written to be cheap where Redis spends its time: inside a script each Redis call, each number formatted or parsed
+-- and each argument costs about as much as the logic. So a ledger's numbers travel as one binary string
+-- (`struct.pack` of doubles, exact for integers below 2^53: 9e15 nano-dollars is 9 million dollars), a hot
+-- admission is TIME, one HMGET, one ZADD and one HSET per ledger, a settlement (of several leases of the same key at
+-- once) TIME, HMGET, ZREM, HDEL and HSET, and the windows' lists are touched about once per millisecond, not once
+-- per request.
+--
+-- A ledger (a key's or a team's) is four Redis keys, passed in KEYS in this order:
+--   h    HASH   s: the ledger's numbers, 17 doubles (see `open`); "l:<lease id>": the lease's reservation, 2
+--               doubles (tokens, nano-dollars)
+--   rq   LIST   closed buckets of admissions, oldest first: 2 doubles (time ms, count)
+--   tk   LIST   closed buckets of settled tokens, oldest first: 2 doubles (time ms, tokens)
+--   ls   ZSET   leases in flight: member lease id, score expiry (ms)
+-- A window (admissions, tokens) is its list followed by its open bucket, the one still filling, kept in `s`; when
+-- the list is not empty neither is the open bucket.
+-- KEYS[1..4] is the key's ledger, KEYS[5..8] its team's when it has one.
 --
 -- ARGV[1] operation (admit, settle, renew, usage); ARGV[2] now in ms, 0 for Redis's own clock (TIME), so replicas
--- with skewed clocks agree; ARGV[3] how many ledgers (1 or 2). Then 10 values per ledger: rpm, tpm, max_parallel,
--- budget (nano-dollars; -1: no limit), and three candidate budget periods as start,end pairs (end -1: never),
--- computed by the caller around its own clock; the one holding `now` is used. Then the operation's values:
+-- with skewed clocks agree. Then one value per ledger, 10 doubles: rpm, tpm, max_parallel, budget (nano-dollars;
+-- -1: no limit), and three candidate budget periods as start,end pairs (end -1: never), computed by the caller
+-- around its own clock; the one holding `now` is used. Then the operation's values:
 --   admit:  lease id, lease time to live (ms), tokens and nano-dollars to reserve
---   settle: lease id, tokens and nano-dollars used
+--   settle: any number of (lease id, tokens used, nano-dollars used)
 --   renew:  lease id, lease time to live (ms)
 --
--- Numbers are Lua doubles: exact for integers below 2^53 (9e15 nano-dollars is 9 million dollars). They are
--- written back with string.format('%.0f') because Redis would format a bare number with 17 significant digits in
--- exponent notation.
+-- The first layout (one sorted-set member per request, numbers as hash fields) is replaced when a ledger is first
+-- touched: the budget's spend carries over, the minute windows and the reservations in flight start afresh.
 
 local WINDOW = 60000
+local CHUNK = 128
+local STATE = '<ddddddddddddddddd'
+local PAIR = '<dd'
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 if now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local count = tonumber(ARGV[3])
-local FIELDS = 10
-local tail = 3 + count * FIELDS
+local count = #KEYS / 4
+local tail = 2 + count
 
-local function int(x)
-  return string.format('%.0f', x)
-end
-
-local function tokens_of(member)
-  return tonumber(string.sub(member, 1, string.find(member, ':', 1, true) - 1))
-end
-
-local function open(s)
-  local k = (s - 1) * 5
-  local a = 3 + (s - 1) * FIELDS
-  local L = {
-    h = KEYS[k + 1], req = KEYS[k + 2], tok = KEYS[k + 3], lease = KEYS[k + 4], exp = KEYS[k + 5],
-    rpm = tonumber(ARGV[a + 1]), tpm = tonumber(ARGV[a + 2]), par = tonumber(ARGV[a + 3]),
-    budget = tonumber(ARGV[a + 4]),
-    spans = {
-      { tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) },
-      { tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]) },
-      { tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10]) },
-    },
-  }
-  local f = redis.call('HMGET', L.h, 'ps', 'pe', 'spent', 'tok', 'rt', 'rn')
-  L.ps = tonumber(f[1]) or 0
-  L.pe = tonumber(f[2]) or -1
-  L.spent = tonumber(f[3]) or 0
-  L.settled = tonumber(f[4]) or 0
-  L.rt = tonumber(f[5]) or 0
-  L.rn = tonumber(f[6]) or 0
+-- Opens ledger `s`, reading also the hash fields in `extra` (their values in L.extra). L.gone: the leases this
+-- run removed.
+local function open(s, extra)
+  local k = (s - 1) * 4
+  local L = { h = KEYS[k + 1], ls = KEYS[k + 4], gone = {} }
+  local s1, e1, s2, e2, s3, e3
+  L.rpm, L.tpm, L.par, L.budget, s1, e1, s2, e2, s3, e3 = struct.unpack('<dddddddddd', ARGV[2 + s])
+  L.spans = { { s1, e1 }, { s2, e2 }, { s3, e3 } }
+  local q = { key = KEYS[k + 2] }
+  local w = { key = KEYS[k + 3] }
+  L.req, L.tok = q, w
+  local f
+  if extra then
+    f = redis.call('HMGET', L.h, 's', 'ps', unpack(extra))
+  else
+    f = redis.call('HMGET', L.h, 's', 'ps')
+  end
+  if f[1] then
+    L.ps, L.pe, L.spent, q.sum, q.front, q.t, q.n, q.len, w.sum, w.front, w.t, w.n, w.len, L.rt, L.rn, L.nl, L.lx =
+      struct.unpack(STATE, f[1])
+  else
+    L.ps, L.pe, L.spent = 0, -1, 0
+    q.sum, q.front, q.t, q.n, q.len = 0, 0, 0, 0, 0
+    w.sum, w.front, w.t, w.n, w.len = 0, 0, 0, 0, 0
+    L.rt, L.rn, L.nl, L.lx = 0, 0, 0, 0
+    if f[2] then
+      -- A ledger of the first layout: its spend stays (a new period, chosen in `advance`, still resets it).
+      local old = redis.call('HMGET', L.h, 'ps', 'pe', 'spent')
+      L.ps, L.pe, L.spent = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])
+      redis.call('DEL', L.h .. ':req', L.h .. ':tok', L.h .. ':lease', L.h .. ':exp')
+      redis.call('HDEL', L.h, 'ps', 'pe', 'spent', 'tok', 'rt', 'rn')
+    end
+  end
+  L.extra = {}
+  for i = 3, #f do
+    L.extra[i - 2] = f[i]
+  end
   return L
 end
 
-local function save(L)
-  redis.call('HSET', L.h, 'ps', int(L.ps), 'pe', int(L.pe), 'spent', int(L.spent), 'tok', int(L.settled),
-    'rt', int(L.rt), 'rn', int(L.rn))
+local function save(L, ...)
+  local q, w = L.req, L.tok
+  redis.call('HSET', L.h, 's', struct.pack(STATE, L.ps, L.pe, L.spent, q.sum, q.front, q.t, q.n, q.len, w.sum,
+    w.front, w.t, w.n, w.len, L.rt, L.rn, L.nl, L.lx), ...)
+end
+
+local function empty(W)
+  return W.n == 0
+end
+
+-- Calls visit(time, amount) on the window's buckets, oldest first, until it returns true.
+local function each_bucket(W, visit)
+  local from = 0
+  while from < W.len do
+    local got = redis.call('LRANGE', W.key, from, from + CHUNK - 1)
+    for _, entry in ipairs(got) do
+      local t, n = struct.unpack(PAIR, entry)
+      if visit(t, n) then
+        return
+      end
+    end
+    from = from + CHUNK
+  end
+  if W.n > 0 then
+    visit(W.t, W.n)
+  end
+end
+
+-- Appends `amount` at `at` after every bucket (book.rs Ledger::admit): into the open bucket when it has that time.
+local function append(W, at, amount)
+  if W.n > 0 and W.t == at then
+    W.n = W.n + amount
+  else
+    if W.n > 0 then
+      redis.call('RPUSH', W.key, struct.pack(PAIR, W.t, W.n))
+      W.len = W.len + 1
+    else
+      W.front = at
+    end
+    W.t = at
+    W.n = amount
+  end
+  W.sum = W.sum + amount
+end
+
+-- Adds `amount` at `at` keeping the buckets in time order (book.rs Ledger::charge). Only a lapsed lease, charged
+-- at its expiry, lands before the open bucket: walk back through the list to its place.
+local function insert(W, at, amount)
+  if empty(W) or at >= W.t then
+    append(W, at, amount)
+    return
+  end
+  W.sum = W.sum + amount
+  local last = W.len - 1
+  while last >= 0 do
+    local first = math.max(0, last - CHUNK + 1)
+    local got = redis.call('LRANGE', W.key, first, last)
+    for i = #got, 1, -1 do
+      local t, n = struct.unpack(PAIR, got[i])
+      if t == at then
+        redis.call('LSET', W.key, first + i - 1, struct.pack(PAIR, t, n + amount))
+        return
+      elseif t < at then
+        redis.call('LINSERT', W.key, 'AFTER', got[i], struct.pack(PAIR, at, amount))
+        W.len = W.len + 1
+        return
+      end
+    end
+    last = first - 1
+  end
+  redis.call('LPUSH', W.key, struct.pack(PAIR, at, amount))
+  W.len = W.len + 1
+  W.front = at
+end
+
+-- Drops the buckets that left the window, oldest first, stopping at the first still inside (book.rs
+-- Ledger::advance).
+local function age(W)
+  while not empty(W) and W.front + WINDOW <= now do
+    if W.len == 0 then
+      W.sum = W.sum - W.n
+      W.t, W.n, W.front = 0, 0, 0
+      return
+    end
+    local got = redis.call('LRANGE', W.key, 0, CHUNK - 1)
+    local gone = 0
+    local next_front = nil
+    for _, entry in ipairs(got) do
+      local t, n = struct.unpack(PAIR, entry)
+      if t + WINDOW > now then
+        next_front = t
+        break
+      end
+      gone = gone + 1
+      W.sum = W.sum - n
+    end
+    if gone > 0 then
+      redis.call('LTRIM', W.key, gone, -1)
+      W.len = W.len - gone
+    end
+    if next_front then
+      W.front = next_front
+      return
+    end
+    if W.len == 0 then
+      W.front = W.t
+    end
+  end
 end
 
 -- book.rs Ledger::charge: tokens into the window at `at`, money into the period holding `at`.
-local function charge(L, at, id, tokens, nanos)
+local function charge(L, at, tokens, nanos)
   if tokens > 0 then
-    redis.call('ZADD', L.tok, int(at), int(tokens) .. ':' .. id)
-    L.settled = L.settled + tokens
+    insert(L.tok, at, tokens)
   end
   if at >= L.ps and (L.pe < 0 or at < L.pe) then
     L.spent = L.spent + nanos
   end
 end
 
--- Removes a lease; returns what it reserved, or nil when it is not held.
-local function drop_lease(L, id)
-  local held = redis.call('HGET', L.lease, id)
-  if not held then
-    return nil
-  end
-  redis.call('HDEL', L.lease, id)
-  redis.call('ZREM', L.exp, id)
-  local space = string.find(held, ' ', 1, true)
-  local tokens = tonumber(string.sub(held, 1, space - 1))
-  local nanos = tonumber(string.sub(held, space + 1))
-  L.rt = L.rt - tokens
-  L.rn = L.rn - nanos
+local function reservation(held)
+  local tokens, nanos = struct.unpack(PAIR, held)
   return tokens, nanos
 end
 
@@ -115,37 +226,51 @@ local function advance(L)
     L.ps = chosen[1]
     L.pe = chosen[2]
   end
-  local lapsed = redis.call('ZRANGEBYSCORE', L.exp, '-inf', int(now), 'WITHSCORES')
-  for i = 1, #lapsed, 2 do
-    local id = lapsed[i]
-    local tokens, nanos = drop_lease(L, id)
-    if tokens then
-      charge(L, tonumber(lapsed[i + 1]), id, tokens, nanos)
+  if L.nl > 0 and L.lx <= now then
+    local lapsed = redis.call('ZRANGEBYSCORE', L.ls, '-inf', now, 'WITHSCORES')
+    if #lapsed > 0 then
+      local ids, fields = {}, {}
+      for i = 1, #lapsed, 2 do
+        ids[#ids + 1] = lapsed[i]
+        fields[#fields + 1] = 'l:' .. lapsed[i]
+      end
+      local held = redis.call('HMGET', L.h, unpack(fields))
+      redis.call('ZREM', L.ls, unpack(ids))
+      redis.call('HDEL', L.h, unpack(fields))
+      for i, id in ipairs(ids) do
+        L.gone[id] = true
+        L.nl = L.nl - 1
+        if held[i] then
+          local tokens, nanos = reservation(held[i])
+          L.rt = L.rt - tokens
+          L.rn = L.rn - nanos
+          charge(L, tonumber(lapsed[2 * i]), tokens, nanos)
+        end
+      end
     end
+    local first = redis.call('ZRANGE', L.ls, 0, 0, 'WITHSCORES')
+    L.lx = tonumber(first[2]) or 0
   end
-  local edge = int(now - WINDOW)
-  redis.call('ZREMRANGEBYSCORE', L.req, '-inf', edge)
-  if L.settled > 0 then
-    local old = redis.call('ZRANGEBYSCORE', L.tok, '-inf', edge)
-    for _, member in ipairs(old) do
-      L.settled = L.settled - tokens_of(member)
-    end
-    if #old > 0 then
-      redis.call('ZREMRANGEBYSCORE', L.tok, '-inf', edge)
-    end
-  end
+  age(L.req)
+  age(L.tok)
 end
 
 -- book.rs Ledger::check, in the same order: rpm, max_parallel, tpm, budget. Returns the refusal or nil.
 local function check(L, want_tokens, want_nanos)
-  if L.rpm >= 0 then
-    local n = redis.call('ZCARD', L.req)
-    if n >= L.rpm then
-      local oldest = redis.call('ZRANGE', L.req, n - L.rpm, n - L.rpm, 'WITHSCORES')
-      return { 1, L.rpm, math.max(0, tonumber(oldest[2]) + WINDOW - now) }
-    end
+  if L.rpm >= 0 and L.req.sum >= L.rpm then
+    -- The admission that has to leave the window first: the (n - rpm)-th, oldest first.
+    local skip = L.req.sum - L.rpm
+    local at = L.req.t
+    each_bucket(L.req, function(t, n)
+      if skip < n then
+        at = t
+        return true
+      end
+      skip = skip - n
+    end)
+    return { 1, L.rpm, math.max(0, at + WINDOW - now) }
   end
-  if L.par >= 0 and redis.call('HLEN', L.lease) >= L.par then
+  if L.par >= 0 and L.nl >= L.par then
     return { 2, L.par }
   end
   if L.tpm >= 0 then
@@ -153,18 +278,17 @@ local function check(L, want_tokens, want_nanos)
       return { 4, L.tpm, want_tokens }
     end
     local held = L.rt + want_tokens
-    local settled = L.settled
+    local settled = L.tok.sum
     if held + settled > L.tpm then
       local retry = 1000
       if held <= L.tpm then
-        local all = redis.call('ZRANGE', L.tok, 0, -1, 'WITHSCORES')
-        for i = 1, #all, 2 do
-          settled = settled - tokens_of(all[i])
+        each_bucket(L.tok, function(t, n)
+          settled = settled - n
           if held + settled <= L.tpm then
-            retry = math.max(0, tonumber(all[i + 1]) + WINDOW - now)
-            break
+            retry = math.max(0, t + WINDOW - now)
+            return true
           end
-        end
+        end)
       end
       return { 3, L.tpm, retry }
     end
@@ -177,36 +301,28 @@ end
 
 -- book.rs Ledger::headroom: rpm limit, remaining, reset; tpm limit, remaining, reset (-1: no such limit).
 local function headroom(L, out)
-  local values = { -1, 0, 0, -1, 0, 0 }
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, -1, 0, 0
   if L.rpm >= 0 then
-    local n = redis.call('ZCARD', L.req)
-    local front = redis.call('ZRANGE', L.req, 0, 0, 'WITHSCORES')
-    values[1] = L.rpm
-    values[2] = math.max(0, L.rpm - n)
-    values[3] = front[2] and tonumber(front[2]) + WINDOW or now
+    out[n + 1] = L.rpm
+    out[n + 2] = math.max(0, L.rpm - L.req.sum)
+    out[n + 3] = empty(L.req) and now or L.req.front + WINDOW
   end
   if L.tpm >= 0 then
-    local front = redis.call('ZRANGE', L.tok, 0, 0, 'WITHSCORES')
-    values[4] = L.tpm
-    values[5] = math.max(0, L.tpm - (L.settled + L.rt))
-    values[6] = front[2] and tonumber(front[2]) + WINDOW or now
+    out[n + 4] = L.tpm
+    out[n + 5] = math.max(0, L.tpm - (L.tok.sum + L.rt))
+    out[n + 6] = empty(L.tok) and now or L.tok.front + WINDOW
   end
-  for _, v in ipairs(values) do
-    out[#out + 1] = v
-  end
-end
-
-local ledgers = {}
-for s = 1, count do
-  ledgers[s] = open(s)
 end
 
 if op == 'admit' then
   local id = ARGV[tail + 1]
   local expires = now + tonumber(ARGV[tail + 2])
   local want_tokens, want_nanos = tonumber(ARGV[tail + 3]), tonumber(ARGV[tail + 4])
+  local ledgers = {}
   for s = 1, count do
-    local L = ledgers[s]
+    local L = open(s)
+    ledgers[s] = L
     advance(L)
     local refusal = check(L, want_tokens, want_nanos)
     if refusal then
@@ -221,31 +337,54 @@ if op == 'admit' then
     end
   end
   local out = { 1, now }
+  local held = struct.pack(PAIR, want_tokens, want_nanos)
   for s = 1, count do
     local L = ledgers[s]
-    redis.call('ZADD', L.req, int(now), id)
-    redis.call('HSET', L.lease, id, int(want_tokens) .. ' ' .. int(want_nanos))
-    redis.call('ZADD', L.exp, int(expires), id)
+    redis.call('ZADD', L.ls, expires, id)
+    if L.nl == 0 or expires < L.lx then
+      L.lx = expires
+    end
+    L.nl = L.nl + 1
+    append(L.req, now, 1)
     L.rt = L.rt + want_tokens
     L.rn = L.rn + want_nanos
-    save(L)
+    save(L, 'l:' .. id, held)
     headroom(L, out)
   end
   return out
 elseif op == 'settle' then
-  local id = ARGV[tail + 1]
-  local used_tokens, used_nanos = tonumber(ARGV[tail + 2]), tonumber(ARGV[tail + 3])
+  local ids, fields = {}, {}
+  for i = tail + 1, #ARGV, 3 do
+    ids[#ids + 1] = ARGV[i]
+    fields[#fields + 1] = 'l:' .. ARGV[i]
+  end
   local out = { now }
   for s = 1, count do
-    local L = ledgers[s]
+    local L = open(s, fields)
     advance(L)
-    local found = 0
-    if drop_lease(L, id) then
-      charge(L, now, id, used_tokens, used_nanos)
-      found = 1
+    local settled, gone = {}, {}
+    for i, id in ipairs(ids) do
+      local held = L.extra[i]
+      local found = 0
+      if held and not L.gone[id] then
+        L.gone[id] = true
+        local tokens, nanos = reservation(held)
+        L.rt = L.rt - tokens
+        L.rn = L.rn - nanos
+        L.nl = L.nl - 1
+        local a = tail + 3 * (i - 1)
+        charge(L, now, tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
+        settled[#settled + 1] = id
+        gone[#gone + 1] = fields[i]
+        found = 1
+      end
+      out[#out + 1] = found
+    end
+    if #settled > 0 then
+      redis.call('ZREM', L.ls, unpack(settled))
+      redis.call('HDEL', L.h, unpack(gone))
     end
     save(L)
-    out[#out + 1] = found
   end
   return out
 elseif op == 'renew' then
@@ -253,13 +392,13 @@ elseif op == 'renew' then
   local expires = now + tonumber(ARGV[tail + 2])
   local out = { now }
   for s = 1, count do
-    local L = ledgers[s]
+    local L = open(s)
     advance(L)
-    local current = redis.call('ZSCORE', L.exp, id)
+    local current = redis.call('ZSCORE', L.ls, id)
     local found = 0
     if current then
       if expires > tonumber(current) then
-        redis.call('ZADD', L.exp, int(expires), id)
+        redis.call('ZADD', L.ls, expires, id)
       end
       found = 1
     end
@@ -268,9 +407,9 @@ elseif op == 'renew' then
   end
   return out
 elseif op == 'usage' then
-  local L = ledgers[1]
+  local L = open(1)
   advance(L)
   save(L)
-  return { now, redis.call('ZCARD', L.req), L.settled, redis.call('HLEN', L.lease), L.rt, L.rn, L.spent, L.pe }
+  return { now, L.req.sum, L.tok.sum, L.nl, L.rt, L.rn, L.spent, L.pe }
 end
 return redis.error_reply('gatehouse ledger script: unknown operation ' .. tostring(op))

@@ -14,9 +14,9 @@ use redis::{ErrorKind, ScriptInvocation, ServerErrorKind};
 use tokio::sync::{mpsc, oneshot};
 
 pub use link::RedisLink;
-use script::{invocation, ledger_keys, Op, LEDGER_SCRIPT};
+use script::{all_ledger_keys, invocation, Op, LEDGER_SCRIPT};
 
-use super::book::UsageNow;
+use super::book::{Amount, UsageNow};
 use super::lease::Renewal;
 use super::store::{Admission, Decision, Settlement, StoreError, SubjectRef, ADMIT_TIMEOUT};
 
@@ -128,7 +128,7 @@ impl RedisLedgers {
     }
 
     pub async fn forget(&self, id: &str) -> Result<(), StoreError> {
-        let keys = ledger_keys(id);
+        let keys = all_ledger_keys(id);
         self.link
             .run(BATCH_TIMEOUT, true, |mut connection| async move {
                 redis::cmd("DEL").arg(&keys).query_async::<()>(&mut connection).await
@@ -193,14 +193,7 @@ async fn pipeline_settlements(mut jobs: mpsc::UnboundedReceiver<Job>, link: Redi
             continue;
         }
         let n = pending.len().min(BATCH);
-        let calls: Vec<ScriptInvocation<'static>> = pending
-            .iter()
-            .take(n)
-            .map(|(s, now)| {
-                let given = if clock == Clock::Caller { *now } else { 0 };
-                invocation(Op::Settle { lease_id: &s.lease_id, used: s.used }, &subjects(&s.key, &s.team), *now, given)
-            })
-            .collect();
+        let calls = settlement_calls(pending.iter().take(n), clock);
         match pipelined(&link, &calls).await {
             Ok(()) => drop(pending.drain(..n)),
             Err(error) if link.is_up() => {
@@ -221,6 +214,42 @@ async fn pipeline_settlements(mut jobs: mpsc::UnboundedReceiver<Job>, link: Redi
             }
         }
     }
+}
+
+/// The script runs settling `batch`: one per key (and team, and, on the caller's clock, time), each settling all
+/// that key's leases in the batch, so a busy key costs Redis one run per batch rather than one per request.
+fn settlement_calls<'a>(
+    batch: impl Iterator<Item = &'a (Settlement, u64)>,
+    clock: Clock,
+) -> Vec<ScriptInvocation<'static>> {
+    // The settlement whose subjects and clock the group uses, and the group's leases.
+    type Group<'a> = (&'a (Settlement, u64), Vec<(&'a str, Amount)>);
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut index: foldhash::HashMap<(&'a str, Option<&'a str>, u64), usize> = Default::default();
+    for entry in batch {
+        let (settlement, now) = entry;
+        let team = settlement.team.as_ref().map(|t| t.id.as_str());
+        let time = if clock == Clock::Redis { 0 } else { *now };
+        let lease = (settlement.lease_id.as_str(), settlement.used);
+        match index.entry((settlement.key.id.as_str(), team, time)) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let group = &mut groups[*at.get()];
+                group.0 = entry;
+                group.1.push(lease);
+            }
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(groups.len());
+                groups.push((entry, vec![lease]));
+            }
+        }
+    }
+    groups
+        .iter()
+        .map(|((s, now), leases)| {
+            let given = if clock == Clock::Caller { *now } else { 0 };
+            invocation(Op::Settle { leases }, &subjects(&s.key, &s.team), *now, given)
+        })
+        .collect()
 }
 
 fn take(job: Job, pending: &mut VecDeque<(Settlement, u64)>, waiting: &mut Vec<oneshot::Sender<()>>) {

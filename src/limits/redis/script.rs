@@ -14,19 +14,56 @@ pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
 /// The prefix of every ledger key.
 pub const LEDGER_PREFIX: &str = "gatehouse:ledger:";
 
-/// The five Redis keys of a subject's ledger, in the script's order.
-pub fn ledger_keys(id: &str) -> [String; 5] {
+/// The four Redis keys of a subject's ledger, in the script's order.
+pub fn ledger_keys(id: &str) -> [String; 4] {
     let base = format!("{LEDGER_PREFIX}{id}");
-    [base.clone(), format!("{base}:req"), format!("{base}:tok"), format!("{base}:lease"), format!("{base}:exp")]
+    let suffixed = |suffix: &str| format!("{base}{suffix}");
+    [suffixed(""), suffixed(":rq"), suffixed(":tk"), suffixed(":ls")]
+}
+
+/// Every Redis key a subject's ledger may have: [`ledger_keys`] and those of the first layout, which the script
+/// replaces when it first touches the ledger.
+pub fn all_ledger_keys(id: &str) -> Vec<String> {
+    let mut keys = ledger_keys(id).to_vec();
+    keys.extend([":req", ":tok", ":lease", ":exp"].map(|suffix| format!("{LEDGER_PREFIX}{id}{suffix}")));
+    keys
 }
 
 /// One operation of the script.
 #[derive(Debug, Clone, Copy)]
 pub enum Op<'a> {
-    Admit { lease_id: &'a str, ttl_ms: u64, want: Amount },
-    Settle { lease_id: &'a str, used: Amount },
-    Renew { lease_id: &'a str, ttl_ms: u64 },
+    Admit {
+        lease_id: &'a str,
+        ttl_ms: u64,
+        want: Amount,
+    },
+    /// Several leases of the same subjects, in one run.
+    Settle {
+        leases: &'a [(&'a str, Amount)],
+    },
+    Renew {
+        lease_id: &'a str,
+        ttl_ms: u64,
+    },
     Usage,
+}
+
+/// A subject's limits and candidate budget periods as the script reads them: 10 little-endian doubles (`struct`
+/// in the script unpacks them in one call; parsing 10 decimal arguments costs Redis more than the admission).
+fn packed_limits(subject: &SubjectRef, now_ms: u64) -> [u8; 80] {
+    let l = &subject.limits;
+    let limit = |v: Option<u64>| v.map_or(-1.0, |v| v as f64);
+    let mut values = [0f64; 10];
+    values[..4].copy_from_slice(&[limit(l.rpm), limit(l.tpm), limit(l.max_parallel), limit(l.budget_nanos)]);
+    for (i, (start, end)) in candidate_periods(l.budget_period, now_ms).into_iter().enumerate() {
+        values[4 + 2 * i] = start as f64;
+        values[5 + 2 * i] = end.map_or(-1.0, |e| e as f64);
+    }
+    let mut out = [0u8; 80];
+    for (chunk, value) in out.chunks_exact_mut(8).zip(values) {
+        chunk.copy_from_slice(&value.to_le_bytes());
+    }
+    out
 }
 
 /// The invocation of `op` on `subjects` (a key, then its team). `now_ms`: the caller's clock, which places the
@@ -44,19 +81,18 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
         Op::Renew { .. } => "renew",
         Op::Usage => "usage",
     };
-    call.arg(name).arg(given_now).arg(subjects.len());
+    call.arg(name).arg(given_now);
     for subject in subjects {
-        let l = &subject.limits;
-        for limit in [l.rpm, l.tpm, l.max_parallel, l.budget_nanos] {
-            call.arg(limit.map_or(-1, |v| v.min(i64::MAX as u64) as i64));
-        }
-        for (start, end) in candidate_periods(l.budget_period, now_ms) {
-            call.arg(start).arg(end.map_or(-1, |e| e as i64));
-        }
+        call.arg(&packed_limits(subject, now_ms)[..]);
     }
     match op {
         Op::Admit { lease_id, ttl_ms, want } => call.arg(lease_id).arg(ttl_ms).arg(want.tokens).arg(want.nanos),
-        Op::Settle { lease_id, used } => call.arg(lease_id).arg(used.tokens).arg(used.nanos),
+        Op::Settle { leases } => {
+            for (lease_id, used) in leases {
+                call.arg(*lease_id).arg(used.tokens).arg(used.nanos);
+            }
+            &mut call
+        }
         Op::Renew { lease_id, ttl_ms } => call.arg(lease_id).arg(ttl_ms),
         Op::Usage => &mut call,
     };
@@ -161,6 +197,6 @@ mod tests {
         assert_eq!(refused, (Subject::Team, Refusal::Budget { spent: 10, reserved: 2, budget: 30, resets_ms: None }));
         assert!(decision(&[0, 5, 1, 9]).is_err());
         assert!(usage(&[1, 2, 3]).is_err());
-        assert_eq!(ledger_keys("vk_1")[4], "gatehouse:ledger:vk_1:exp");
+        assert_eq!(ledger_keys("vk_1")[3], "gatehouse:ledger:vk_1:ls");
     }
 }
