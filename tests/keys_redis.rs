@@ -229,3 +229,40 @@ async fn a_window_of_hundreds_of_buckets_is_walked_and_aged_as_book_rs_does() {
         let _ = admit(Amount { tokens: 40_000, nanos: 0 }, now).await;
     }
 }
+
+/// A ledger written by the first layout (numbers as hash fields, sorted sets per request) is taken over when first
+/// touched: the budget's spend carries over, the old keys are removed.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn a_ledger_of_the_first_layout_keeps_its_spend() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let now = parse_rfc3339("2026-12-06T10:00:00Z").unwrap();
+    let limits = Limits { budget_nanos: Some(50_000), budget_period: BudgetPeriod::Month, ..Limits::default() };
+    let (start, end) = BudgetPeriod::Month.span(now);
+    let base = "gatehouse:ledger:old-key";
+    redis::cmd("HSET")
+        .arg(base)
+        .arg(&["ps", &start.to_string(), "pe", &end.unwrap().to_string(), "spent", "30000", "tok", "5"])
+        .arg(&["rt", "7", "rn", "9"])
+        .exec(&mut conn)
+        .unwrap();
+    redis::cmd("ZADD").arg(format!("{base}:req")).arg(now - 10).arg("lease-1").exec(&mut conn).unwrap();
+    redis::cmd("HSET").arg(format!("{base}:lease")).arg("lease-2").arg("7 9").exec(&mut conn).unwrap();
+
+    let link = RedisLink::new(client.clone()).unwrap();
+    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
+    shared.start();
+    let key = SubjectRef { id: "old-key".into(), limits };
+    let usage = shared.usage(&key, now).await.unwrap();
+    assert_eq!((usage.spent, usage.requests_in_window, usage.reserved.tokens, usage.in_flight), (30_000, 0, 0, 0));
+    for old in [":req", ":tok", ":lease", ":exp"] {
+        let exists: bool = redis::cmd("EXISTS").arg(format!("{base}{old}")).query(&mut conn).unwrap();
+        assert!(!exists, "{old} removed");
+    }
+    // The spend still counts against the budget: 30,000 spent + 25,000 > 50,000.
+    let admission =
+        Admission { key: key.clone(), team: None, lease: shared.lease(Amount { tokens: 1, nanos: 25_000 }, now) };
+    assert!(shared.admit(admission, now).await.unwrap().is_err(), "the carried spend is enforced");
+}

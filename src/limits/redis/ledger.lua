@@ -5,19 +5,18 @@
 -- Written to be cheap where Redis spends its time: inside a script each Redis call, each number formatted or parsed
 -- and each argument costs about as much as the logic. So a ledger's numbers travel as one binary string
 -- (`struct.pack` of doubles, exact for integers below 2^53: 9e15 nano-dollars is 9 million dollars), a hot
--- admission is TIME, one HMGET, one ZADD and one HSET per ledger, a settlement (of several leases of the same key at
--- once) TIME, HMGET, ZREM, HDEL and HSET, and the windows' lists are touched about once per millisecond, not once
--- per request.
+-- admission is TIME, one HMGET and one HSET per ledger, a settlement (of several leases of the same key at once)
+-- TIME, HMGET, HDEL and HSET, and the windows' lists are touched about once per millisecond, not once per request.
 --
--- A ledger (a key's or a team's) is four Redis keys, passed in KEYS in this order:
---   h    HASH   s: the ledger's numbers, 17 doubles (see `open`); "l:<lease id>": the lease's reservation, 2
---               doubles (tokens, nano-dollars)
+-- A ledger (a key's or a team's) is three Redis keys, passed in KEYS in this order:
+--   h    HASH   s: the ledger's numbers, 17 doubles (see `open`); "l:<lease id>": a lease in flight, 3 doubles
+--               (tokens and nano-dollars reserved, expiry in ms)
 --   rq   LIST   closed buckets of admissions, oldest first: 2 doubles (time ms, count)
 --   tk   LIST   closed buckets of settled tokens, oldest first: 2 doubles (time ms, tokens)
---   ls   ZSET   leases in flight: member lease id, score expiry (ms)
 -- A window (admissions, tokens) is its list followed by its open bucket, the one still filling, kept in `s`; when
--- the list is not empty neither is the open bucket.
--- KEYS[1..4] is the key's ledger, KEYS[5..8] its team's when it has one.
+-- the list is not empty neither is the open bucket. No lease expires before `lx` (kept in `s`): only when `now`
+-- passes it are the leases read (HGETALL) to find the lapsed ones, about once per lease lifetime.
+-- KEYS[1..3] is the key's ledger, KEYS[4..6] its team's when it has one.
 --
 -- ARGV[1] operation (admit, settle, renew, usage); ARGV[2] now in ms, 0 for Redis's own clock (TIME), so replicas
 -- with skewed clocks agree. Then one value per ledger, 10 doubles: rpm, tpm, max_parallel, budget (nano-dollars;
@@ -34,20 +33,21 @@ local WINDOW = 60000
 local CHUNK = 128
 local STATE = '<ddddddddddddddddd'
 local PAIR = '<dd'
+local LEASE = '<ddd'
 local op = ARGV[1]
 local now = tonumber(ARGV[2])
 if now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local count = #KEYS / 4
+local count = #KEYS / 3
 local tail = 2 + count
 
 -- Opens ledger `s`, reading also the hash fields in `extra` (their values in L.extra). L.gone: the leases this
 -- run removed.
 local function open(s, extra)
-  local k = (s - 1) * 4
-  local L = { h = KEYS[k + 1], ls = KEYS[k + 4], gone = {} }
+  local k = (s - 1) * 3
+  local L = { h = KEYS[k + 1], gone = {} }
   local s1, e1, s2, e2, s3, e3
   L.rpm, L.tpm, L.par, L.budget, s1, e1, s2, e2, s3, e3 = struct.unpack('<dddddddddd', ARGV[2 + s])
   L.spans = { { s1, e1 }, { s2, e2 }, { s3, e3 } }
@@ -204,8 +204,8 @@ local function charge(L, at, tokens, nanos)
 end
 
 local function reservation(held)
-  local tokens, nanos = struct.unpack(PAIR, held)
-  return tokens, nanos
+  local tokens, nanos, expires = struct.unpack(LEASE, held)
+  return tokens, nanos, expires
 end
 
 -- book.rs Ledger::advance: the period moves on, lapsed leases are charged in full at their expiry, the window
@@ -227,29 +227,30 @@ local function advance(L)
     L.pe = chosen[2]
   end
   if L.nl > 0 and L.lx <= now then
-    local lapsed = redis.call('ZRANGEBYSCORE', L.ls, '-inf', now, 'WITHSCORES')
-    if #lapsed > 0 then
-      local ids, fields = {}, {}
-      for i = 1, #lapsed, 2 do
-        ids[#ids + 1] = lapsed[i]
-        fields[#fields + 1] = 'l:' .. lapsed[i]
-      end
-      local held = redis.call('HMGET', L.h, unpack(fields))
-      redis.call('ZREM', L.ls, unpack(ids))
-      redis.call('HDEL', L.h, unpack(fields))
-      for i, id in ipairs(ids) do
-        L.gone[id] = true
-        L.nl = L.nl - 1
-        if held[i] then
-          local tokens, nanos = reservation(held[i])
+    local all = redis.call('HGETALL', L.h)
+    local fields = {}
+    L.lx = 0
+    L.nl = 0
+    for i = 1, #all, 2 do
+      local field = all[i]
+      if string.sub(field, 1, 2) == 'l:' then
+        local tokens, nanos, expires = reservation(all[i + 1])
+        L.nl = L.nl + 1
+        if expires <= now then
+          fields[#fields + 1] = field
+          L.gone[string.sub(field, 3)] = true
+          L.nl = L.nl - 1
           L.rt = L.rt - tokens
           L.rn = L.rn - nanos
-          charge(L, tonumber(lapsed[2 * i]), tokens, nanos)
+          charge(L, expires, tokens, nanos)
+        elseif L.lx == 0 or expires < L.lx then
+          L.lx = expires
         end
       end
     end
-    local first = redis.call('ZRANGE', L.ls, 0, 0, 'WITHSCORES')
-    L.lx = tonumber(first[2]) or 0
+    if #fields > 0 then
+      redis.call('HDEL', L.h, unpack(fields))
+    end
   end
   age(L.req)
   age(L.tok)
@@ -337,10 +338,9 @@ if op == 'admit' then
     end
   end
   local out = { 1, now }
-  local held = struct.pack(PAIR, want_tokens, want_nanos)
+  local held = struct.pack(LEASE, want_tokens, want_nanos, expires)
   for s = 1, count do
     local L = ledgers[s]
-    redis.call('ZADD', L.ls, expires, id)
     if L.nl == 0 or expires < L.lx then
       L.lx = expires
     end
@@ -362,7 +362,7 @@ elseif op == 'settle' then
   for s = 1, count do
     local L = open(s, fields)
     advance(L)
-    local settled, gone = {}, {}
+    local gone = {}
     for i, id in ipairs(ids) do
       local held = L.extra[i]
       local found = 0
@@ -374,14 +374,12 @@ elseif op == 'settle' then
         L.nl = L.nl - 1
         local a = tail + 3 * (i - 1)
         charge(L, now, tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
-        settled[#settled + 1] = id
         gone[#gone + 1] = fields[i]
         found = 1
       end
       out[#out + 1] = found
     end
-    if #settled > 0 then
-      redis.call('ZREM', L.ls, unpack(settled))
+    if #gone > 0 then
       redis.call('HDEL', L.h, unpack(gone))
     end
     save(L)
@@ -390,19 +388,24 @@ elseif op == 'settle' then
 elseif op == 'renew' then
   local id = ARGV[tail + 1]
   local expires = now + tonumber(ARGV[tail + 2])
+  local field = 'l:' .. id
   local out = { now }
   for s = 1, count do
-    local L = open(s)
+    local L = open(s, { field })
     advance(L)
-    local current = redis.call('ZSCORE', L.ls, id)
+    local held = L.extra[1]
     local found = 0
-    if current then
-      if expires > tonumber(current) then
-        redis.call('ZADD', L.ls, expires, id)
-      end
+    if held and not L.gone[id] then
+      local tokens, nanos, current = reservation(held)
       found = 1
+      if expires > current then
+        save(L, field, struct.pack(LEASE, tokens, nanos, expires))
+      else
+        save(L)
+      end
+    else
+      save(L)
     end
-    save(L)
     out[#out + 1] = found
   end
   return out

@@ -14,11 +14,11 @@ pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
 /// The prefix of every ledger key.
 pub const LEDGER_PREFIX: &str = "gatehouse:ledger:";
 
-/// The four Redis keys of a subject's ledger, in the script's order.
-pub fn ledger_keys(id: &str) -> [String; 4] {
+/// The three Redis keys of a subject's ledger, in the script's order.
+pub fn ledger_keys(id: &str) -> [String; 3] {
     let base = format!("{LEDGER_PREFIX}{id}");
     let suffixed = |suffix: &str| format!("{base}{suffix}");
-    [suffixed(""), suffixed(":rq"), suffixed(":tk"), suffixed(":ls")]
+    [suffixed(""), suffixed(":rq"), suffixed(":tk")]
 }
 
 /// Every Redis key a subject's ledger may have: [`ledger_keys`] and those of the first layout, which the script
@@ -197,6 +197,6 @@ mod tests {
         assert_eq!(refused, (Subject::Team, Refusal::Budget { spent: 10, reserved: 2, budget: 30, resets_ms: None }));
         assert!(decision(&[0, 5, 1, 9]).is_err());
         assert!(usage(&[1, 2, 3]).is_err());
-        assert_eq!(ledger_keys("vk_1")[3], "gatehouse:ledger:vk_1:ls");
+        assert_eq!(ledger_keys("vk_1")[2], "gatehouse:ledger:vk_1:tk");
     }
 }
