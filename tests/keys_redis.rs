@@ -266,3 +266,68 @@ async fn a_ledger_of_the_first_layout_keeps_its_spend() {
         Admission { key: key.clone(), team: None, lease: shared.lease(Amount { tokens: 1, nanos: 25_000 }, now) };
     assert!(shared.admit(admission, now).await.unwrap().is_err(), "the carried spend is enforced");
 }
+
+/// Admissions made at once go to Redis together (one run of the script for all that wait on a thread): each is
+/// decided as if alone, in order, exactly as book.rs decides them one by one — across two keys sharing a team.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn admissions_sent_together_are_decided_one_by_one_as_book_rs_does() {
+    let redis = RedisServer::start();
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
+    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
+    shared.start();
+    let local = Store::embedded();
+    let team = SubjectRef { id: "together-team".into(), limits: Limits { tpm: Some(9_000), ..Limits::default() } };
+    let keys = [
+        SubjectRef { id: "together-a".into(), limits: Limits { rpm: Some(12), ..Limits::default() } },
+        SubjectRef { id: "together-b".into(), limits: Limits { max_parallel: Some(7), ..Limits::default() } },
+    ];
+    let now = parse_rfc3339("2026-12-06T10:00:00Z").unwrap();
+    for round in 0..3u64 {
+        let at = now + round * 1_000;
+        let admissions: Vec<Admission> = (0..60u64)
+            .map(|i| Admission {
+                key: keys[(i % 3 == 0) as usize].clone(),
+                team: (i % 4 != 0).then(|| team.clone()),
+                lease: local.lease(Amount { tokens: 150 + i, nanos: 0 }, at),
+            })
+            .collect();
+        let runs = script_runs(&mut conn);
+        let together = futures_util::future::join_all(admissions.iter().map(|a| shared.admit(a.clone(), at))).await;
+        assert!(script_runs(&mut conn) - runs <= 2, "60 admissions made at once took one run of the script");
+        let mut admitted = Vec::new();
+        for (i, (admission, got)) in admissions.iter().zip(together).enumerate() {
+            let expected = local.admit(admission.clone(), at).await.unwrap();
+            assert_eq!(got.unwrap(), expected, "round {round}, admission {i}");
+            if expected.is_ok() {
+                admitted.push(admission);
+            }
+        }
+        assert!(!admitted.is_empty() && admitted.len() < 60, "some admitted, some refused ({})", admitted.len());
+        for subject in keys.iter().chain([&team]) {
+            assert_eq!(shared.usage(subject, at).await.unwrap(), local.usage(subject, at).await.unwrap());
+        }
+        // They end having used nothing: the next round finds max_parallel and tpm free again (not rpm).
+        for admission in admitted {
+            let settlement = Settlement {
+                key: admission.key.clone(),
+                team: admission.team.clone(),
+                lease_id: admission.lease.id.clone(),
+                used: Amount::default(),
+            };
+            local.settle(settlement.clone(), at + 1);
+            shared.settle(settlement, at + 1);
+        }
+        shared.flush().await;
+    }
+}
+
+/// How many times Redis ran a script so far (`EVALSHA` and `EVAL` calls).
+fn script_runs(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}

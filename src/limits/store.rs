@@ -188,7 +188,7 @@ impl Store {
     pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
         let result = match &self.0.backend {
             Backend::Embedded(store) => return Ok(store.admit(admission, now_ms)),
-            Backend::Redis(redis) => redis.admit(&admission, now_ms).await,
+            Backend::Redis(redis) => redis.admit(admission, now_ms).await,
         };
         match (result, self.0.policy) {
             (Ok(decision), _) => Ok(decision),

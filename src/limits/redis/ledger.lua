@@ -16,13 +16,15 @@
 -- A window (admissions, tokens) is its list followed by its open bucket, the one still filling, kept in `s`; when
 -- the list is not empty neither is the open bucket. No lease expires before `lx` (kept in `s`): only when `now`
 -- passes it are the leases read (HGETALL) to find the lapsed ones, about once per lease lifetime.
--- KEYS[1..3] is the key's ledger, KEYS[4..6] its team's when it has one.
+-- KEYS holds ledgers one after another: for settle, renew and usage the key's, then its team's when it has one;
+-- for admit every ledger its admissions name (a batch of admissions of several keys and teams).
 --
 -- ARGV[1] operation (admit, settle, renew, usage); ARGV[2] now in ms, 0 for Redis's own clock (TIME), so replicas
 -- with skewed clocks agree. Then one value per ledger, 10 doubles: rpm, tpm, max_parallel, budget (nano-dollars;
 -- -1: no limit), and three candidate budget periods as start,end pairs (end -1: never), computed by the caller
 -- around its own clock; the one holding `now` is used. Then the operation's values:
---   admit:  lease id, lease time to live (ms), tokens and nano-dollars to reserve
+--   admit:  any number of (the key's ledger: its number in KEYS order, 1-based; its team's, 0: none; lease id,
+--           lease time to live (ms), tokens and nano-dollars to reserve); one answer each, preceded by its length
 --   settle: any number of (lease id, tokens used, nano-dollars used)
 --   renew:  lease id, lease time to live (ms)
 --
@@ -317,39 +319,58 @@ local function headroom(L, out)
 end
 
 if op == 'admit' then
-  local id = ARGV[tail + 1]
-  local expires = now + tonumber(ARGV[tail + 2])
-  local want_tokens, want_nanos = tonumber(ARGV[tail + 3]), tonumber(ARGV[tail + 4])
+  -- Any number of admissions, in order, each as if alone: the ones before it are already recorded.
   local ledgers = {}
   for s = 1, count do
-    local L = open(s)
-    ledgers[s] = L
-    advance(L)
-    local refusal = check(L, want_tokens, want_nanos)
-    if refusal then
-      for r = 1, s do
-        save(ledgers[r])
+    ledgers[s] = open(s)
+    advance(ledgers[s])
+    ledgers[s].added = {}
+  end
+  local out = {}
+  for a = tail + 1, #ARGV, 6 do
+    local who = { ledgers[tonumber(ARGV[a])] }
+    local team = tonumber(ARGV[a + 1])
+    if team > 0 then
+      who[2] = ledgers[team]
+    end
+    local id = ARGV[a + 2]
+    local expires = now + tonumber(ARGV[a + 3])
+    local want_tokens, want_nanos = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+    local answer = nil
+    for s, L in ipairs(who) do
+      local refusal = check(L, want_tokens, want_nanos)
+      if refusal then
+        answer = { 0, now, s }
+        for _, v in ipairs(refusal) do
+          answer[#answer + 1] = v
+        end
+        break
       end
-      local out = { 0, now, s }
-      for _, v in ipairs(refusal) do
-        out[#out + 1] = v
+    end
+    if not answer then
+      answer = { 1, now }
+      local held = struct.pack(LEASE, want_tokens, want_nanos, expires)
+      for _, L in ipairs(who) do
+        if L.nl == 0 or expires < L.lx then
+          L.lx = expires
+        end
+        L.nl = L.nl + 1
+        append(L.req, now, 1)
+        L.rt = L.rt + want_tokens
+        L.rn = L.rn + want_nanos
+        L.added[#L.added + 1] = 'l:' .. id
+        L.added[#L.added + 1] = held
+        headroom(L, answer)
       end
-      return out
+    end
+    -- Each answer is preceded by its length.
+    out[#out + 1] = #answer
+    for _, v in ipairs(answer) do
+      out[#out + 1] = v
     end
   end
-  local out = { 1, now }
-  local held = struct.pack(LEASE, want_tokens, want_nanos, expires)
   for s = 1, count do
-    local L = ledgers[s]
-    if L.nl == 0 or expires < L.lx then
-      L.lx = expires
-    end
-    L.nl = L.nl + 1
-    append(L.req, now, 1)
-    L.rt = L.rt + want_tokens
-    L.rn = L.rn + want_nanos
-    save(L, 'l:' .. id, held)
-    headroom(L, out)
+    save(ledgers[s], unpack(ledgers[s].added))
   end
   return out
 elseif op == 'settle' then

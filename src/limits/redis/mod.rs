@@ -1,12 +1,18 @@
-//! The ledgers in Redis, shared by every replica: each admission is one run of the ledger script (check and
-//! reserve for the key and its team, atomically, on Redis's clock); settlements are queued and pipelined by a
-//! background task; lease renewals are pipelined in one batch per round. Calls on the request path give up after
-//! [`ADMIT_TIMEOUT`] and fail at once while Redis is known to be down ([`link`]).
+//! The ledgers in Redis, shared by every replica: admissions run the ledger script (check and reserve for the key
+//! and its team, atomically, on Redis's clock), grouped per worker thread: when a thread's call is on its way,
+//! the admissions that arrive meanwhile wait for it and go together in the next (one run of the script, each
+//! decided as if alone, in order). Alone, an admission goes at once; under load, one round trip and one script
+//! run serve many. Settlements are queued and pipelined by a background task; lease renewals are pipelined in one
+//! batch per round. Calls on the request path give up after [`ADMIT_TIMEOUT`] and fail at once while Redis is
+//! known to be down ([`link`]).
 
 pub mod link;
 pub mod script;
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,6 +28,8 @@ use super::store::{Admission, Decision, Settlement, StoreError, SubjectRef, ADMI
 
 /// Settlements sent in one pipeline.
 const BATCH: usize = 512;
+/// Admissions sent in one run of the script.
+const ADMIT_BATCH: usize = 128;
 /// Settlements kept while Redis is down; beyond this the oldest are dropped (their leases lapse and are charged
 /// in full: an over-count, never an under-count).
 const MAX_PENDING: usize = 100_000;
@@ -46,8 +54,26 @@ enum Job {
     Flush(oneshot::Sender<()>),
 }
 
+/// An admission waiting to be sent: it, its caller's `now_ms`, and where its decision goes.
+type Waiting = (Admission, u64, oneshot::Sender<Result<Decision, StoreError>>);
+
+/// Admissions waiting on one thread for the call on its way, and whether one is.
+#[derive(Default)]
+struct AdmitQueue {
+    waiting: Vec<Waiting>,
+    sending: bool,
+}
+
+thread_local! {
+    /// This thread's admission queue of each [`RedisLedgers`] (by its `id`; tests have several in one process).
+    static ADMIT_QUEUES: RefCell<Vec<(u64, Rc<RefCell<AdmitQueue>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_LEDGERS_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The ledgers in Redis.
 pub struct RedisLedgers {
+    id: u64,
     link: RedisLink,
     clock: Clock,
     jobs: mpsc::UnboundedSender<Job>,
@@ -62,7 +88,8 @@ fn subjects<'a>(key: &'a SubjectRef, team: &'a Option<SubjectRef>) -> Vec<&'a Su
 impl RedisLedgers {
     pub fn new(link: RedisLink, clock: Clock) -> Self {
         let (jobs, receiver) = mpsc::unbounded_channel();
-        Self { link, clock, jobs, pending_jobs: Mutex::new(Some(receiver)) }
+        let id = NEXT_LEDGERS_ID.fetch_add(1, Ordering::Relaxed);
+        Self { id, link, clock, jobs, pending_jobs: Mutex::new(Some(receiver)) }
     }
 
     pub fn link(&self) -> &RedisLink {
@@ -85,16 +112,28 @@ impl RedisLedgers {
         }
     }
 
-    pub async fn admit(&self, admission: &Admission, now_ms: u64) -> Result<Decision, StoreError> {
-        let lease = &admission.lease;
-        let op =
-            Op::Admit { lease_id: &lease.id, ttl_ms: lease.expires_ms.saturating_sub(now_ms), want: lease.reserved };
-        let call = invocation(op, &subjects(&admission.key, &admission.team), now_ms, self.given(now_ms));
-        let reply: Vec<i64> = self
-            .link
-            .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
-            .await?;
-        script::decision(&reply)
+    /// Decides on `admission`: sent at once when this thread has no admission call on its way, else with the
+    /// others that wait for it, as soon as it is back.
+    pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
+        let queue = ADMIT_QUEUES.with(|queues| {
+            let mut queues = queues.borrow_mut();
+            if let Some((_, queue)) = queues.iter().find(|(id, _)| *id == self.id) {
+                return queue.clone();
+            }
+            let queue = Rc::new(RefCell::new(AdmitQueue::default()));
+            queues.push((self.id, queue.clone()));
+            queue
+        });
+        let (answer, decided) = oneshot::channel();
+        let start = {
+            let mut queue = queue.borrow_mut();
+            queue.waiting.push((admission, now_ms, answer));
+            !std::mem::replace(&mut queue.sending, true)
+        };
+        if start {
+            actix_rt::spawn(send_admissions(queue, self.link.clone(), self.clock));
+        }
+        decided.await.unwrap_or_else(|_| Err(StoreError("the admission call was cancelled".into())))
     }
 
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
@@ -149,6 +188,56 @@ impl RedisLedgers {
                  and be charged in full",
                 CLOSE_TIMEOUT.as_secs()
             ),
+        }
+    }
+}
+
+/// Sends a thread's waiting admissions, a batch per call, until none wait.
+async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock: Clock) {
+    /// Whatever ends the task (done, or dropped with its runtime), the queue is free for the next admission and
+    /// nobody waits on it forever: the answers of the admissions left are dropped, which they see as an error.
+    struct Release(Rc<RefCell<AdmitQueue>>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let mut queue = self.0.borrow_mut();
+            queue.sending = false;
+            queue.waiting.clear();
+        }
+    }
+    let release = Release(queue);
+    loop {
+        let batch: Vec<_> = {
+            let mut queue = release.0.borrow_mut();
+            if queue.waiting.is_empty() {
+                return;
+            }
+            // On the caller's clock (tests) a run has one `now`: the batch is the admissions made at the first's.
+            let first_now = queue.waiting[0].1;
+            let same = queue
+                .waiting
+                .iter()
+                .take(ADMIT_BATCH)
+                .take_while(|(_, now, _)| clock == Clock::Redis || *now == first_now)
+                .count();
+            queue.waiting.drain(..same).collect()
+        };
+        let given = if clock == Clock::Caller { batch[0].1 } else { 0 };
+        let pairs: Vec<(&Admission, u64)> = batch.iter().map(|(admission, now, _)| (admission, *now)).collect();
+        let call = script::admissions(&pairs, given);
+        let reply: Result<Vec<i64>, StoreError> = link
+            .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
+            .await;
+        match reply.and_then(|reply| script::decisions(&reply, batch.len())) {
+            Ok(decisions) => {
+                for ((_, _, answer), decision) in batch.into_iter().zip(decisions) {
+                    let _ = answer.send(Ok(decision));
+                }
+            }
+            Err(error) => {
+                for (_, _, answer) in batch {
+                    let _ = answer.send(Err(error.clone()));
+                }
+            }
         }
     }
 }

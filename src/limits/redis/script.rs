@@ -5,7 +5,7 @@ use redis::{Script, ScriptInvocation};
 
 use crate::limits::book::{Amount, Headroom, Refusal, Subject, UsageNow};
 use crate::limits::period::BudgetPeriod;
-use crate::limits::store::{Decision, StoreError, SubjectRef};
+use crate::limits::store::{Admission, Decision, StoreError, SubjectRef};
 
 /// The script, loaded once per Redis (EVALSHA, loaded again after a Redis restart).
 pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
@@ -29,14 +29,9 @@ pub fn all_ledger_keys(id: &str) -> Vec<String> {
     keys
 }
 
-/// One operation of the script.
+/// One operation of the script on one key and its team (admissions, in batches: [`admissions`]).
 #[derive(Debug, Clone, Copy)]
 pub enum Op<'a> {
-    Admit {
-        lease_id: &'a str,
-        ttl_ms: u64,
-        want: Amount,
-    },
     /// Several leases of the same subjects, in one run.
     Settle {
         leases: &'a [(&'a str, Amount)],
@@ -76,7 +71,6 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
         }
     }
     let name = match op {
-        Op::Admit { .. } => "admit",
         Op::Settle { .. } => "settle",
         Op::Renew { .. } => "renew",
         Op::Usage => "usage",
@@ -86,7 +80,6 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
         call.arg(&packed_limits(subject, now_ms)[..]);
     }
     match op {
-        Op::Admit { lease_id, ttl_ms, want } => call.arg(lease_id).arg(ttl_ms).arg(want.tokens).arg(want.nanos),
         Op::Settle { leases } => {
             for (lease_id, used) in leases {
                 call.arg(*lease_id).arg(used.tokens).arg(used.nanos);
@@ -96,6 +89,46 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
         Op::Renew { lease_id, ttl_ms } => call.arg(lease_id).arg(ttl_ms),
         Op::Usage => &mut call,
     };
+    call
+}
+
+/// The invocation admitting `batch` in order (each as if alone, after the ones before it), on the clock of the
+/// first one's `now_ms` (`given_now`: the time the script uses, 0: Redis's clock). Each ledger is passed once,
+/// however many admissions name it.
+pub fn admissions<'a>(batch: &[(&Admission, u64)], given_now: u64) -> ScriptInvocation<'a> {
+    /// The 1-based number of `subject`'s ledger in the call, added when new.
+    fn number<'s>(ledgers: &mut Vec<&'s SubjectRef>, subject: &'s SubjectRef) -> usize {
+        let at = ledgers.iter().position(|known| known.id == subject.id);
+        at.unwrap_or_else(|| {
+            ledgers.push(subject);
+            ledgers.len() - 1
+        }) + 1
+    }
+    let now_ms = batch.first().map_or(0, |(_, now)| *now);
+    let mut ledgers: Vec<&SubjectRef> = Vec::with_capacity(2);
+    let numbered: Vec<(usize, usize)> = batch
+        .iter()
+        .map(|(admission, _)| {
+            let key = number(&mut ledgers, &admission.key);
+            let team = admission.team.as_ref().map_or(0, |team| number(&mut ledgers, team));
+            (key, team)
+        })
+        .collect();
+    let mut call = LEDGER_SCRIPT.prepare_invoke();
+    for subject in &ledgers {
+        for key in ledger_keys(&subject.id) {
+            call.key(key);
+        }
+    }
+    call.arg("admit").arg(given_now);
+    for subject in &ledgers {
+        call.arg(&packed_limits(subject, now_ms)[..]);
+    }
+    for ((admission, now), (key, team)) in batch.iter().zip(numbered) {
+        let lease = &admission.lease;
+        let ttl_ms = lease.expires_ms.saturating_sub(*now);
+        call.arg(key).arg(team).arg(&lease.id).arg(ttl_ms).arg(lease.reserved.tokens).arg(lease.reserved.nanos);
+    }
     call
 }
 
@@ -154,6 +187,22 @@ pub fn decision(reply: &[i64]) -> Result<Decision, StoreError> {
 fn headroom(v: &[i64]) -> Headroom {
     let part = |limit: i64, remaining: i64, reset: i64| optional(limit).map(|l| (l, nat(remaining), nat(reset)));
     Headroom { requests: part(v[0], v[1], v[2]), tokens: part(v[3], v[4], v[5]) }
+}
+
+/// The decisions on a batch of `n` admissions from the script's reply (each answer preceded by its length).
+pub fn decisions(reply: &[i64], n: usize) -> Result<Vec<Decision>, StoreError> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = reply;
+    while let [len, tail @ ..] = rest {
+        let len = usize::try_from(*len).map_err(|_| bad(reply))?;
+        let answer = tail.get(..len).ok_or_else(|| bad(reply))?;
+        out.push(decision(answer)?);
+        rest = &tail[len..];
+    }
+    if out.len() != n {
+        return Err(bad(reply));
+    }
+    Ok(out)
 }
 
 /// Usage from the script's reply, with the period's end (`None`: never).
