@@ -331,3 +331,38 @@ fn script_runs(conn: &mut redis::Connection) -> u64 {
         .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// On Redis's clock, a request that ends while its thread has an admission call on its way settles with the next
+/// call: no run of its own, and its reservation is gone once that call is back.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn a_settlement_rides_along_with_the_next_admission_call() {
+    let redis = RedisServer::start();
+    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
+    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Redis);
+    shared.start();
+    let key = SubjectRef { id: "rider".into(), limits: Limits { tpm: Some(10_000), ..Limits::default() } };
+    let now = gatehouse::limits::now_ms();
+    let admission =
+        |tokens| Admission { key: key.clone(), team: None, lease: shared.lease(Amount { tokens, nanos: 0 }, now) };
+    let first = admission(4_000);
+    assert!(shared.admit(first.clone(), now).await.unwrap().is_ok());
+
+    let runs = script_runs(&mut conn);
+    let later: Vec<Admission> = (0..5).map(|_| admission(1_000)).collect();
+    let mut together = Box::pin(futures_util::future::join_all(later.iter().map(|a| shared.admit(a.clone(), now))));
+    // Queue them (their call is on its way from now on), then end the first request.
+    std::future::poll_fn(|cx| {
+        let _ = std::future::Future::poll(together.as_mut(), cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let used = Amount { tokens: 300, nanos: 0 };
+    shared.settle(Settlement { key: key.clone(), team: None, lease_id: first.lease.id.clone(), used }, now);
+    let decisions = together.await;
+    assert!(decisions.iter().all(|d| matches!(d, Ok(Ok(_)))), "{decisions:?}");
+    assert_eq!(script_runs(&mut conn) - runs, 1, "the settlement took no run of its own");
+    let usage = shared.usage(&key, now).await.unwrap();
+    assert_eq!((usage.in_flight, usage.reserved.tokens, usage.tokens_in_window), (5, 5_000, 300));
+}

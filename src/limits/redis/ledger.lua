@@ -23,8 +23,10 @@
 -- with skewed clocks agree. Then one value per ledger, 10 doubles: rpm, tpm, max_parallel, budget (nano-dollars;
 -- -1: no limit), and three candidate budget periods as start,end pairs (end -1: never), computed by the caller
 -- around its own clock; the one holding `now` is used. Then the operation's values:
---   admit:  any number of (the key's ledger: its number in KEYS order, 1-based; its team's, 0: none; lease id,
---           lease time to live (ms), tokens and nano-dollars to reserve); one answer each, preceded by its length
+--   admit:  how many settlements ride along, then each (the key's ledger: its number in KEYS order, 1-based; its
+--           team's, 0: none; lease id, tokens and nano-dollars used); then any number of admissions (the key's
+--           ledger, its team's, lease id, lease time to live (ms), tokens and nano-dollars to reserve); the reply is
+--           one answer per admission, each preceded by its length
 --   settle: any number of (lease id, tokens used, nano-dollars used)
 --   renew:  lease id, lease time to live (ms)
 --
@@ -318,16 +320,62 @@ local function headroom(L, out)
   end
 end
 
+-- book.rs Ledger::settle (the ledger advanced): replaces lease `id`'s reservation, `held` (its hash value, nil when
+-- it is not held), by what was used, charged now. Its field goes in `dropped`, to delete. True when it was held.
+local function settle_lease(L, id, held, tokens, nanos, dropped)
+  if not held or L.gone[id] then
+    return false
+  end
+  L.gone[id] = true
+  local reserved_tokens, reserved_nanos = reservation(held)
+  L.rt = L.rt - reserved_tokens
+  L.rn = L.rn - reserved_nanos
+  L.nl = L.nl - 1
+  charge(L, now, tokens, nanos)
+  dropped[#dropped + 1] = 'l:' .. id
+  return true
+end
+
 if op == 'admit' then
-  -- Any number of admissions, in order, each as if alone: the ones before it are already recorded.
+  -- First the settlements that ride along (of requests that ended), then the admissions, in order, each as if
+  -- alone: the ones before it are already recorded.
+  local settles = tonumber(ARGV[tail + 1])
+  local first_admission = tail + 2 + 5 * settles
+  local reads = {}
+  for s = 1, count do
+    reads[s] = {}
+  end
+  for a = tail + 2, first_admission - 1, 5 do
+    for k = a, a + 1 do
+      local s = tonumber(ARGV[k])
+      if s > 0 then
+        reads[s][#reads[s] + 1] = 'l:' .. ARGV[a + 2]
+      end
+    end
+  end
   local ledgers = {}
   for s = 1, count do
-    ledgers[s] = open(s)
-    advance(ledgers[s])
-    ledgers[s].added = {}
+    local L = open(s, #reads[s] > 0 and reads[s] or nil)
+    advance(L)
+    L.added, L.dropped, L.held = {}, {}, {}
+    for i, field in ipairs(reads[s]) do
+      L.held[field] = L.extra[i]
+    end
+    ledgers[s] = L
+  end
+  for a = tail + 2, first_admission - 1, 5 do
+    local id = ARGV[a + 2]
+    local tokens, nanos = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    for k = a, a + 1 do
+      local s = tonumber(ARGV[k])
+      if s > 0 then
+        local L = ledgers[s]
+        settle_lease(L, id, L.held['l:' .. id], tokens, nanos, L.dropped)
+      end
+    end
   end
   local out = {}
-  for a = tail + 1, #ARGV, 6 do
+  for a = first_admission, #ARGV, 6 do
     local who = { ledgers[tonumber(ARGV[a])] }
     local team = tonumber(ARGV[a + 1])
     if team > 0 then
@@ -370,7 +418,11 @@ if op == 'admit' then
     end
   end
   for s = 1, count do
-    save(ledgers[s], unpack(ledgers[s].added))
+    local L = ledgers[s]
+    if #L.dropped > 0 then
+      redis.call('HDEL', L.h, unpack(L.dropped))
+    end
+    save(L, unpack(L.added))
   end
   return out
 elseif op == 'settle' then
@@ -385,20 +437,9 @@ elseif op == 'settle' then
     advance(L)
     local gone = {}
     for i, id in ipairs(ids) do
-      local held = L.extra[i]
-      local found = 0
-      if held and not L.gone[id] then
-        L.gone[id] = true
-        local tokens, nanos = reservation(held)
-        L.rt = L.rt - tokens
-        L.rn = L.rn - nanos
-        L.nl = L.nl - 1
-        local a = tail + 3 * (i - 1)
-        charge(L, now, tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
-        gone[#gone + 1] = fields[i]
-        found = 1
-      end
-      out[#out + 1] = found
+      local a = tail + 3 * (i - 1)
+      local found = settle_lease(L, id, L.extra[i], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), gone)
+      out[#out + 1] = found and 1 or 0
     end
     if #gone > 0 then
       redis.call('HDEL', L.h, unpack(gone))

@@ -57,11 +57,13 @@ enum Job {
 /// An admission waiting to be sent: it, its caller's `now_ms`, and where its decision goes.
 type Waiting = (Admission, u64, oneshot::Sender<Result<Decision, StoreError>>);
 
-/// Admissions waiting on one thread for the call on its way, and whether one is.
+/// Admissions waiting on one thread for the call on its way, whether one is, and the settlements that will ride
+/// along with the next.
 #[derive(Default)]
 struct AdmitQueue {
     waiting: Vec<Waiting>,
     sending: bool,
+    riding: Vec<Settlement>,
 }
 
 thread_local! {
@@ -131,12 +133,29 @@ impl RedisLedgers {
             !std::mem::replace(&mut queue.sending, true)
         };
         if start {
-            actix_rt::spawn(send_admissions(queue, self.link.clone(), self.clock));
+            actix_rt::spawn(send_admissions(queue, self.link.clone(), self.clock, self.jobs.clone()));
         }
         decided.await.unwrap_or_else(|_| Err(StoreError("the admission call was cancelled".into())))
     }
 
+    /// Queues a settlement: with the next admission call when this thread has one on its way (on Redis's clock),
+    /// else for the settlement pipeline.
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
+        let settlement = if self.clock == Clock::Redis {
+            let queue = ADMIT_QUEUES.with(|queues| {
+                let queues = queues.borrow();
+                queues.iter().find(|(id, _)| *id == self.id).map(|(_, queue)| queue.clone())
+            });
+            match queue {
+                Some(queue) if queue.borrow().sending => {
+                    queue.borrow_mut().riding.push(settlement);
+                    return;
+                }
+                _ => settlement,
+            }
+        } else {
+            settlement
+        };
         // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
         let _ = self.jobs.send(Job::Settle(settlement, now_ms));
     }
@@ -192,23 +211,40 @@ impl RedisLedgers {
     }
 }
 
-/// Sends a thread's waiting admissions, a batch per call, until none wait.
-async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock: Clock) {
-    /// Whatever ends the task (done, or dropped with its runtime), the queue is free for the next admission and
-    /// nobody waits on it forever: the answers of the admissions left are dropped, which they see as an error.
-    struct Release(Rc<RefCell<AdmitQueue>>);
+/// Hands settlements to the settlement pipeline.
+fn to_pipeline(jobs: &mpsc::UnboundedSender<Job>, settlements: impl IntoIterator<Item = Settlement>) {
+    let now = super::now_ms();
+    for settlement in settlements {
+        // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
+        let _ = jobs.send(Job::Settle(settlement, now));
+    }
+}
+
+/// Sends a thread's waiting admissions, a batch per call with the settlements that rode along, until none wait.
+async fn send_admissions(
+    queue: Rc<RefCell<AdmitQueue>>,
+    link: RedisLink,
+    clock: Clock,
+    jobs: mpsc::UnboundedSender<Job>,
+) {
+    /// Whatever ends the task (done, or dropped with its runtime), the queue is free for the next admission,
+    /// nobody waits on it forever (the answers of the admissions left are dropped, which they see as an error),
+    /// and no settlement is lost (the pipeline takes them).
+    struct Release(Rc<RefCell<AdmitQueue>>, mpsc::UnboundedSender<Job>);
     impl Drop for Release {
         fn drop(&mut self) {
             let mut queue = self.0.borrow_mut();
             queue.sending = false;
             queue.waiting.clear();
+            to_pipeline(&self.1, queue.riding.drain(..));
         }
     }
-    let release = Release(queue);
+    let release = Release(queue, jobs);
     loop {
-        let batch: Vec<_> = {
+        let (batch, riding): (Vec<_>, Vec<_>) = {
             let mut queue = release.0.borrow_mut();
             if queue.waiting.is_empty() {
+                // Nothing left to ride with: the pipeline sends them (Release).
                 return;
             }
             // On the caller's clock (tests) a run has one `now`: the batch is the admissions made at the first's.
@@ -219,11 +255,12 @@ async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock:
                 .take(ADMIT_BATCH)
                 .take_while(|(_, now, _)| clock == Clock::Redis || *now == first_now)
                 .count();
-            queue.waiting.drain(..same).collect()
+            let riding = queue.riding.len().min(BATCH);
+            (queue.waiting.drain(..same).collect(), queue.riding.drain(..riding).collect())
         };
         let given = if clock == Clock::Caller { batch[0].1 } else { 0 };
         let pairs: Vec<(&Admission, u64)> = batch.iter().map(|(admission, now, _)| (admission, *now)).collect();
-        let call = script::admissions(&pairs, given);
+        let call = script::admissions(&riding, &pairs, given);
         let reply: Result<Vec<i64>, StoreError> = link
             .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
             .await;
@@ -237,6 +274,8 @@ async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock:
                 for (_, _, answer) in batch {
                     let _ = answer.send(Err(error.clone()));
                 }
+                // Settling twice has the effect of once: the pipeline retries them while Redis is down.
+                to_pipeline(&release.1, riding);
             }
         }
     }

@@ -5,7 +5,7 @@ use redis::{Script, ScriptInvocation};
 
 use crate::limits::book::{Amount, Headroom, Refusal, Subject, UsageNow};
 use crate::limits::period::BudgetPeriod;
-use crate::limits::store::{Admission, Decision, StoreError, SubjectRef};
+use crate::limits::store::{Admission, Decision, Settlement, StoreError, SubjectRef};
 
 /// The script, loaded once per Redis (EVALSHA, loaded again after a Redis restart).
 pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
@@ -92,10 +92,14 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
     call
 }
 
-/// The invocation admitting `batch` in order (each as if alone, after the ones before it), on the clock of the
-/// first one's `now_ms` (`given_now`: the time the script uses, 0: Redis's clock). Each ledger is passed once,
-/// however many admissions name it.
-pub fn admissions<'a>(batch: &[(&Admission, u64)], given_now: u64) -> ScriptInvocation<'a> {
+/// The invocation settling `settlements` and then admitting `batch` in order (each as if alone, after the ones
+/// before it), on the clock of the first admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's
+/// clock). Each ledger is passed once, however many name it.
+pub fn admissions<'s, 'a>(
+    settlements: &'s [Settlement],
+    batch: &[(&'s Admission, u64)],
+    given_now: u64,
+) -> ScriptInvocation<'a> {
     /// The 1-based number of `subject`'s ledger in the call, added when new.
     fn number<'s>(ledgers: &mut Vec<&'s SubjectRef>, subject: &'s SubjectRef) -> usize {
         let at = ledgers.iter().position(|known| known.id == subject.id);
@@ -106,14 +110,11 @@ pub fn admissions<'a>(batch: &[(&Admission, u64)], given_now: u64) -> ScriptInvo
     }
     let now_ms = batch.first().map_or(0, |(_, now)| *now);
     let mut ledgers: Vec<&SubjectRef> = Vec::with_capacity(2);
-    let numbered: Vec<(usize, usize)> = batch
-        .iter()
-        .map(|(admission, _)| {
-            let key = number(&mut ledgers, &admission.key);
-            let team = admission.team.as_ref().map_or(0, |team| number(&mut ledgers, team));
-            (key, team)
-        })
-        .collect();
+    let mut numbered = |key: &'s SubjectRef, team: &'s Option<SubjectRef>| {
+        (number(&mut ledgers, key), team.as_ref().map_or(0, |team| number(&mut ledgers, team)))
+    };
+    let settled: Vec<(usize, usize)> = settlements.iter().map(|s| numbered(&s.key, &s.team)).collect();
+    let admitted: Vec<(usize, usize)> = batch.iter().map(|(a, _)| numbered(&a.key, &a.team)).collect();
     let mut call = LEDGER_SCRIPT.prepare_invoke();
     for subject in &ledgers {
         for key in ledger_keys(&subject.id) {
@@ -124,7 +125,12 @@ pub fn admissions<'a>(batch: &[(&Admission, u64)], given_now: u64) -> ScriptInvo
     for subject in &ledgers {
         call.arg(&packed_limits(subject, now_ms)[..]);
     }
-    for ((admission, now), (key, team)) in batch.iter().zip(numbered) {
+    call.arg(settlements.len());
+    for (settlement, (key, team)) in settlements.iter().zip(settled) {
+        let used = settlement.used;
+        call.arg(key).arg(team).arg(&settlement.lease_id).arg(used.tokens).arg(used.nanos);
+    }
+    for ((admission, now), (key, team)) in batch.iter().zip(admitted) {
         let lease = &admission.lease;
         let ttl_ms = lease.expires_ms.saturating_sub(*now);
         call.arg(key).arg(team).arg(&lease.id).arg(ttl_ms).arg(lease.reserved.tokens).arg(lease.reserved.nanos);
