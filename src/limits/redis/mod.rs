@@ -30,6 +30,9 @@ use super::store::{Admission, Decision, Settlement, StoreError, SubjectRef, ADMI
 const BATCH: usize = 512;
 /// Admissions sent in one run of the script.
 const ADMIT_BATCH: usize = 128;
+/// How long a settlement made while no admission call is on its way waits for the next one to ride with (one
+/// request after another, the next comes sooner) before the settlement pipeline takes it.
+const RIDE_WAIT: Duration = Duration::from_millis(5);
 /// Settlements kept while Redis is down; beyond this the oldest are dropped (their leases lapse and are charged
 /// in full: an over-count, never an under-count).
 const MAX_PENDING: usize = 100_000;
@@ -59,11 +62,18 @@ type Waiting = (Admission, u64, oneshot::Sender<Result<Decision, StoreError>>);
 
 /// Admissions waiting on one thread for the call on its way, whether one is, and the settlements that will ride
 /// along with the next.
-#[derive(Default)]
 struct AdmitQueue {
     waiting: Vec<Waiting>,
     sending: bool,
     riding: Vec<Settlement>,
+    /// The settlement pipeline, for the riders left when the thread ends.
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Drop for AdmitQueue {
+    fn drop(&mut self) {
+        to_pipeline(&self.jobs, self.riding.drain(..));
+    }
 }
 
 thread_local! {
@@ -122,7 +132,12 @@ impl RedisLedgers {
             if let Some((_, queue)) = queues.iter().find(|(id, _)| *id == self.id) {
                 return queue.clone();
             }
-            let queue = Rc::new(RefCell::new(AdmitQueue::default()));
+            let queue = Rc::new(RefCell::new(AdmitQueue {
+                waiting: Vec::new(),
+                sending: false,
+                riding: Vec::new(),
+                jobs: self.jobs.clone(),
+            }));
             queues.push((self.id, queue.clone()));
             queue
         });
@@ -133,13 +148,14 @@ impl RedisLedgers {
             !std::mem::replace(&mut queue.sending, true)
         };
         if start {
-            actix_rt::spawn(send_admissions(queue, self.link.clone(), self.clock, self.jobs.clone()));
+            actix_rt::spawn(send_admissions(queue, self.link.clone(), self.clock));
         }
         decided.await.unwrap_or_else(|_| Err(StoreError("the admission call was cancelled".into())))
     }
 
-    /// Queues a settlement: with the next admission call when this thread has one on its way (on Redis's clock),
-    /// else for the settlement pipeline.
+    /// Queues a settlement to ride with this thread's next admission call (on Redis's clock, on a thread that
+    /// admits): at once if one is on its way, else when one starts within [`RIDE_WAIT`]; otherwise the settlement
+    /// pipeline takes it.
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
         let settlement = if self.clock == Clock::Redis {
             let queue = ADMIT_QUEUES.with(|queues| {
@@ -147,11 +163,24 @@ impl RedisLedgers {
                 queues.iter().find(|(id, _)| *id == self.id).map(|(_, queue)| queue.clone())
             });
             match queue {
-                Some(queue) if queue.borrow().sending => {
-                    queue.borrow_mut().riding.push(settlement);
+                Some(queue) => {
+                    let (sending, first) = {
+                        let mut q = queue.borrow_mut();
+                        q.riding.push(settlement);
+                        (q.sending, q.riding.len() == 1)
+                    };
+                    if !sending && first {
+                        actix_rt::spawn(async move {
+                            tokio::time::sleep(RIDE_WAIT).await;
+                            let q = &mut *queue.borrow_mut();
+                            if !q.sending {
+                                to_pipeline(&q.jobs, q.riding.drain(..));
+                            }
+                        });
+                    }
                     return;
                 }
-                _ => settlement,
+                None => settlement,
             }
         } else {
             settlement
@@ -221,25 +250,20 @@ fn to_pipeline(jobs: &mpsc::UnboundedSender<Job>, settlements: impl IntoIterator
 }
 
 /// Sends a thread's waiting admissions, a batch per call with the settlements that rode along, until none wait.
-async fn send_admissions(
-    queue: Rc<RefCell<AdmitQueue>>,
-    link: RedisLink,
-    clock: Clock,
-    jobs: mpsc::UnboundedSender<Job>,
-) {
+async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock: Clock) {
     /// Whatever ends the task (done, or dropped with its runtime), the queue is free for the next admission,
     /// nobody waits on it forever (the answers of the admissions left are dropped, which they see as an error),
     /// and no settlement is lost (the pipeline takes them).
-    struct Release(Rc<RefCell<AdmitQueue>>, mpsc::UnboundedSender<Job>);
+    struct Release(Rc<RefCell<AdmitQueue>>);
     impl Drop for Release {
         fn drop(&mut self) {
-            let mut queue = self.0.borrow_mut();
+            let queue = &mut *self.0.borrow_mut();
             queue.sending = false;
             queue.waiting.clear();
-            to_pipeline(&self.1, queue.riding.drain(..));
+            to_pipeline(&queue.jobs, queue.riding.drain(..));
         }
     }
-    let release = Release(queue, jobs);
+    let release = Release(queue);
     loop {
         let (batch, riding): (Vec<_>, Vec<_>) = {
             let mut queue = release.0.borrow_mut();
@@ -275,7 +299,7 @@ async fn send_admissions(
                     let _ = answer.send(Err(error.clone()));
                 }
                 // Settling twice has the effect of once: the pipeline retries them while Redis is down.
-                to_pipeline(&release.1, riding);
+                to_pipeline(&release.0.borrow().jobs, riding);
             }
         }
     }
