@@ -165,13 +165,16 @@ end
 -- Drops the buckets that left the window, oldest first, stopping at the first still inside (book.rs
 -- Ledger::advance).
 local function age(W)
+  -- Usually a bucket or two leave at a time: read a few, more when they all left.
+  local reads = 4
   while not empty(W) and W.front + WINDOW <= now do
     if W.len == 0 then
       W.sum = W.sum - W.n
       W.t, W.n, W.front = 0, 0, 0
       return
     end
-    local got = redis.call('LRANGE', W.key, 0, CHUNK - 1)
+    local got = redis.call('LRANGE', W.key, 0, reads - 1)
+    reads = math.min(reads * 4, CHUNK * 4)
     local gone = 0
     local next_front = nil
     for _, entry in ipairs(got) do
