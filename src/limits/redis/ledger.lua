@@ -307,9 +307,9 @@ local function check(L, want_tokens, want_nanos)
   return nil
 end
 
--- book.rs Ledger::headroom: rpm limit, remaining, reset; tpm limit, remaining, reset (-1: no such limit).
-local function headroom(L, out)
-  local n = #out
+-- book.rs Ledger::headroom: rpm limit, remaining, reset; tpm limit, remaining, reset (-1: no such limit), written
+-- into out[n + 1 .. n + 6].
+local function headroom(L, out, n)
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, -1, 0, 0
   if L.rpm >= 0 then
     out[n + 1] = L.rpm
@@ -378,30 +378,35 @@ if op == 'admit' then
     end
   end
   local out = {}
+  local n = 0
   for a = first_admission, #ARGV, 6 do
-    local who = { ledgers[tonumber(ARGV[a])] }
+    local key = ledgers[tonumber(ARGV[a])]
     local team = tonumber(ARGV[a + 1])
-    if team > 0 then
-      who[2] = ledgers[team]
-    end
-    local id = ARGV[a + 2]
-    local expires = now + tonumber(ARGV[a + 3])
+    team = team > 0 and ledgers[team] or nil
     local want_tokens, want_nanos = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-    local answer = nil
-    for s, L in ipairs(who) do
-      local refusal = check(L, want_tokens, want_nanos)
-      if refusal then
-        answer = { 0, now, s }
-        for _, v in ipairs(refusal) do
-          answer[#answer + 1] = v
-        end
-        break
-      end
+    -- Each answer is preceded by its length: its slot is filled once the answer is written.
+    local slot = n + 1
+    out[slot] = 0
+    local refusal = check(key, want_tokens, want_nanos)
+    local who = 1
+    if not refusal and team then
+      refusal = check(team, want_tokens, want_nanos)
+      who = 2
     end
-    if not answer then
-      answer = { 1, now }
+    if refusal then
+      out[n + 2], out[n + 3], out[n + 4] = 0, now, who
+      n = n + 4
+      for _, v in ipairs(refusal) do
+        n = n + 1
+        out[n] = v
+      end
+    else
+      out[n + 2], out[n + 3] = 1, now
+      n = n + 3
+      local expires = now + tonumber(ARGV[a + 3])
+      local field = 'l:' .. ARGV[a + 2]
       local held = struct.pack(LEASE, want_tokens, want_nanos, expires)
-      for _, L in ipairs(who) do
+      for _, L in ipairs(team and { key, team } or { key }) do
         if L.nl == 0 or expires < L.lx then
           L.lx = expires
         end
@@ -409,16 +414,14 @@ if op == 'admit' then
         append(L.req, now, 1)
         L.rt = L.rt + want_tokens
         L.rn = L.rn + want_nanos
-        L.added[#L.added + 1] = 'l:' .. id
-        L.added[#L.added + 1] = held
-        headroom(L, answer)
+        local added = L.added
+        added[#added + 1] = field
+        added[#added + 1] = held
+        headroom(L, out, n)
+        n = n + 6
       end
     end
-    -- Each answer is preceded by its length.
-    out[#out + 1] = #answer
-    for _, v in ipairs(answer) do
-      out[#out + 1] = v
-    end
+    out[slot] = n - slot
   end
   for s = 1, count do
     local L = ledgers[s]
