@@ -17,6 +17,16 @@ use gatehouse::limits::{Admission, Amount, BudgetPeriod, FailurePolicy, Limits, 
 
 const TTL: Duration = Duration::from_secs(20);
 
+/// A private redis-server, a plain connection to it (to look inside), and the Redis store on it, started.
+fn redis_store(clock: Clock) -> (RedisServer, redis::Connection, Store) {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let conn = client.get_connection().unwrap();
+    let shared = Store::redis(RedisLink::new(client).unwrap(), FailurePolicy::Closed, TTL, clock);
+    shared.start();
+    (redis, conn, shared)
+}
+
 fn random_limits(rng: &mut fastrand::Rng) -> Limits {
     let maybe = |rng: &mut fastrand::Rng, low: u64, high: u64| rng.bool().then(|| rng.u64(low..high));
     let period = [BudgetPeriod::Day, BudgetPeriod::Week, BudgetPeriod::Month, BudgetPeriod::Total][rng.usize(..4)];
@@ -107,10 +117,7 @@ async fn the_redis_script_decides_exactly_as_book_rs_for_busy_keys() {
 }
 
 async fn run_sequences(name: &str, sequences: u64, flavour: Flavour) {
-    let redis = RedisServer::start();
-    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
-    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
-    shared.start();
+    let (_redis, _, shared) = redis_store(Clock::Caller);
     let mut steps = 0;
     for seed in 0..sequences {
         let mut rng = fastrand::Rng::with_seed(seed);
@@ -184,10 +191,7 @@ async fn run_sequences(name: &str, sequences: u64, flavour: Flavour) {
 #[actix_rt::test]
 #[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
 async fn a_window_of_hundreds_of_buckets_is_walked_and_aged_as_book_rs_does() {
-    let redis = RedisServer::start();
-    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
-    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
-    shared.start();
+    let (_redis, _, shared) = redis_store(Clock::Caller);
     let local = Store::embedded();
     let limits = Limits { rpm: Some(5_000), tpm: Some(100_000), ..Limits::default() };
     let key = SubjectRef { id: "deep-key".into(), limits };
@@ -272,11 +276,7 @@ async fn a_ledger_of_the_first_layout_keeps_its_spend() {
 #[actix_rt::test]
 #[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
 async fn admissions_sent_together_are_decided_one_by_one_as_book_rs_does() {
-    let redis = RedisServer::start();
-    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
-    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
-    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
-    shared.start();
+    let (_redis, mut conn, shared) = redis_store(Clock::Caller);
     let local = Store::embedded();
     let team = SubjectRef { id: "together-team".into(), limits: Limits { tpm: Some(9_000), ..Limits::default() } };
     let keys = [
@@ -337,11 +337,7 @@ fn script_runs(conn: &mut redis::Connection) -> u64 {
 #[actix_rt::test]
 #[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
 async fn a_settlement_rides_along_with_the_next_admission_call() {
-    let redis = RedisServer::start();
-    let mut conn = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
-    let link = RedisLink::new(redis::Client::open(redis.url()).unwrap()).unwrap();
-    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Redis);
-    shared.start();
+    let (_redis, mut conn, shared) = redis_store(Clock::Redis);
     let key = SubjectRef { id: "rider".into(), limits: Limits { tpm: Some(10_000), ..Limits::default() } };
     let now = gatehouse::limits::now_ms();
     let admission =
