@@ -66,6 +66,8 @@ struct AdmitQueue {
     waiting: Vec<Waiting>,
     sending: bool,
     riding: Vec<Settlement>,
+    /// Wakes the thread's rider task ([`hand_over_riders`]) when a settlement starts waiting with no call on its way.
+    riders_wait: Rc<tokio::sync::Notify>,
     /// The settlement pipeline, for the riders left when the thread ends.
     jobs: mpsc::UnboundedSender<Job>,
 }
@@ -132,13 +134,18 @@ impl RedisLedgers {
             if let Some((_, queue)) = queues.iter().find(|(id, _)| *id == self.id) {
                 return queue.clone();
             }
+            let riders_wait = Rc::new(tokio::sync::Notify::new());
             let queue = Rc::new(RefCell::new(AdmitQueue {
                 waiting: Vec::new(),
                 sending: false,
                 riding: Vec::new(),
+                riders_wait: riders_wait.clone(),
                 jobs: self.jobs.clone(),
             }));
             queues.push((self.id, queue.clone()));
+            // Started here, on the thread's runtime: `settle` runs in places (a request's drop) where no task can
+            // be spawned, so it only wakes this one.
+            actix_rt::spawn(hand_over_riders(Rc::downgrade(&queue), riders_wait));
             queue
         });
         let (answer, decided) = oneshot::channel();
@@ -170,13 +177,7 @@ impl RedisLedgers {
                         (q.sending, q.riding.len() == 1)
                     };
                     if !sending && first {
-                        actix_rt::spawn(async move {
-                            tokio::time::sleep(RIDE_WAIT).await;
-                            let q = &mut *queue.borrow_mut();
-                            if !q.sending {
-                                to_pipeline(&q.jobs, q.riding.drain(..));
-                            }
-                        });
+                        queue.borrow().riders_wait.notify_one();
                     }
                     return;
                 }
@@ -246,6 +247,20 @@ fn to_pipeline(jobs: &mpsc::UnboundedSender<Job>, settlements: impl IntoIterator
     for settlement in settlements {
         // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
         let _ = jobs.send(Job::Settle(settlement, now));
+    }
+}
+
+/// A thread's rider task: each time a settlement starts waiting with no admission call on its way, gives the
+/// thread's next call [`RIDE_WAIT`] to take it, then hands what is still waiting to the settlement pipeline.
+async fn hand_over_riders(queue: std::rc::Weak<RefCell<AdmitQueue>>, wake: Rc<tokio::sync::Notify>) {
+    loop {
+        wake.notified().await;
+        tokio::time::sleep(RIDE_WAIT).await;
+        let Some(queue) = queue.upgrade() else { return };
+        let queue = &mut *queue.borrow_mut();
+        if !queue.sending {
+            to_pipeline(&queue.jobs, queue.riding.drain(..));
+        }
     }
 }
 
