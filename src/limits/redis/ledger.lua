@@ -463,17 +463,15 @@ elseif op == 'renew' then
     advance(L)
     local held = L.extra[1]
     local found = 0
+    local renewed = {}
     if held and not L.gone[id] then
       local tokens, nanos, current = reservation(held)
       found = 1
       if expires > current then
-        save(L, field, struct.pack(LEASE, tokens, nanos, expires))
-      else
-        save(L)
+        renewed = { field, struct.pack(LEASE, tokens, nanos, expires) }
       end
-    else
-      save(L)
     end
+    save(L, unpack(renewed))
     out[#out + 1] = found
   end
   return out

@@ -129,11 +129,7 @@ impl RedisLedgers {
     /// Decides on `admission`: sent at once when this thread has no admission call on its way, else with the
     /// others that wait for it, as soon as it is back.
     pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
-        let queue = ADMIT_QUEUES.with(|queues| {
-            let mut queues = queues.borrow_mut();
-            if let Some((_, queue)) = queues.iter().find(|(id, _)| *id == self.id) {
-                return queue.clone();
-            }
+        let queue = self.thread_queue().unwrap_or_else(|| {
             let riders_wait = Rc::new(tokio::sync::Notify::new());
             let queue = Rc::new(RefCell::new(AdmitQueue {
                 waiting: Vec::new(),
@@ -142,7 +138,7 @@ impl RedisLedgers {
                 riders_wait: riders_wait.clone(),
                 jobs: self.jobs.clone(),
             }));
-            queues.push((self.id, queue.clone()));
+            ADMIT_QUEUES.with(|queues| queues.borrow_mut().push((self.id, queue.clone())));
             // Started here, on the thread's runtime: `settle` runs in places (a request's drop) where no task can
             // be spawned, so it only wakes this one.
             actix_rt::spawn(hand_over_riders(Rc::downgrade(&queue), riders_wait));
@@ -164,30 +160,22 @@ impl RedisLedgers {
     /// admits): at once if one is on its way, else when one starts within [`RIDE_WAIT`]; otherwise the settlement
     /// pipeline takes it.
     pub fn settle(&self, settlement: Settlement, now_ms: u64) {
-        let settlement = if self.clock == Clock::Redis {
-            let queue = ADMIT_QUEUES.with(|queues| {
-                let queues = queues.borrow();
-                queues.iter().find(|(id, _)| *id == self.id).map(|(_, queue)| queue.clone())
-            });
-            match queue {
-                Some(queue) => {
-                    let (sending, first) = {
-                        let mut q = queue.borrow_mut();
-                        q.riding.push(settlement);
-                        (q.sending, q.riding.len() == 1)
-                    };
-                    if !sending && first {
-                        queue.borrow().riders_wait.notify_one();
-                    }
-                    return;
-                }
-                None => settlement,
-            }
-        } else {
-            settlement
+        let queue = (self.clock == Clock::Redis).then(|| self.thread_queue()).flatten();
+        let Some(queue) = queue else {
+            // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
+            let _ = self.jobs.send(Job::Settle(settlement, now_ms));
+            return;
         };
-        // The receiver lives as long as the process's actix system; after it, nothing is left to settle.
-        let _ = self.jobs.send(Job::Settle(settlement, now_ms));
+        let queue = &mut *queue.borrow_mut();
+        queue.riding.push(settlement);
+        if !queue.sending && queue.riding.len() == 1 {
+            queue.riders_wait.notify_one();
+        }
+    }
+
+    /// This thread's admission queue, when the thread has admitted.
+    fn thread_queue(&self) -> Option<Rc<RefCell<AdmitQueue>>> {
+        ADMIT_QUEUES.with(|queues| queues.borrow().iter().find(|(id, _)| *id == self.id).map(|(_, q)| q.clone()))
     }
 
     pub async fn renew(&self, leases: &[Renewal], ttl_ms: u64, now_ms: u64) {
