@@ -11,11 +11,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::ops::Range;
 
 use serde_json_borrow::Value as Json;
 use tiktoken_rs::CoreBPE;
 
-use crate::json::member::{array_items, top_level_members};
+use crate::json::member::{items_of, top_level_members};
 
 /// Framing tokens per message (role and separators), per OpenAI's published counting recipe.
 const PER_MESSAGE: u64 = 3;
@@ -127,23 +128,42 @@ fn part_tokens(vocabulary: Vocabulary, part: Part, text: &[u8]) -> Option<u64> {
     (!unreadable).then_some(count)
 }
 
-/// The estimate read part by part from the body's text (the parts found by a byte scan, each parsed only the first
-/// time it is seen); `None` when the body's shape is not the plain one the scan knows, for a full parse instead.
-fn estimate_by_parts(body: &[u8], vocabulary: Vocabulary) -> Option<u64> {
+/// Where the parts of a request that its estimate reads sit in its body: the values of `system`, `messages` and
+/// `tools`, as the body scan located them at admission (so the estimate need not look for them again).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyParts {
+    pub system: Option<Range<usize>>,
+    pub messages: Option<Range<usize>>,
+    pub tools: Option<Range<usize>>,
+}
+
+impl BodyParts {
+    /// The parts of `body`, found by a scan of its top level; `None` if it is not an object.
+    fn find(body: &[u8]) -> Option<Self> {
+        let mut parts = BodyParts::default();
+        for member in top_level_members(body)? {
+            let slot = match &*member.name_in(body) {
+                b"system" => &mut parts.system,
+                b"messages" => &mut parts.messages,
+                b"tools" => &mut parts.tools,
+                _ => continue,
+            };
+            *slot = Some(member.value);
+        }
+        Some(parts)
+    }
+}
+
+/// The estimate read part by part from the body's text (each part parsed only the first time it is seen); `None`
+/// when the body's shape is not the plain one this reading knows, for a full parse instead.
+fn estimate_by_parts(body: &[u8], parts: &BodyParts, vocabulary: Vocabulary) -> Option<u64> {
     let mut tokens = REPLY_PRIMING;
-    for member in top_level_members(body)? {
-        let value = &body[member.value.clone()];
-        let part = match &*member.name_in(body) {
-            b"system" if value == b"null" => continue,
-            b"system" => {
-                tokens += PER_MESSAGE + part_tokens(vocabulary, Part::System, value)?;
-                continue;
-            }
-            b"messages" => Part::Message,
-            b"tools" => Part::Tool,
-            _ => continue,
-        };
-        for item in array_items(value)? {
+    if let Some(system) = parts.system.clone().map(|span| &body[span]).filter(|value| *value != b"null") {
+        tokens += PER_MESSAGE + part_tokens(vocabulary, Part::System, system)?;
+    }
+    for (span, part) in [(&parts.messages, Part::Message), (&parts.tools, Part::Tool)] {
+        let Some(span) = span.clone() else { continue };
+        for item in items_of(&body[span])? {
             tokens += PER_MESSAGE + part_tokens(vocabulary, part, item)?;
         }
     }
@@ -153,8 +173,20 @@ fn estimate_by_parts(body: &[u8], vocabulary: Vocabulary) -> Option<u64> {
 /// Estimated input tokens of an Anthropic Messages (count_tokens) request body's bytes for `model` (0 when they
 /// are not JSON, which admission has ruled out). The body is read as a borrowed tree: its strings are not copied.
 pub fn estimate_body_tokens(body: &[u8], model: &str) -> u64 {
-    estimate_by_parts(body, Vocabulary::for_model(model))
-        .unwrap_or_else(|| serde_json::from_slice::<Json>(body).map_or(0, |value| estimate_input_tokens(&value, model)))
+    match BodyParts::find(body) {
+        Some(parts) => estimate_located_tokens(body, &parts, model),
+        None => estimate_parsed(body, model),
+    }
+}
+
+/// [`estimate_body_tokens`] for a body whose parts are already located (by the body scan at admission).
+pub fn estimate_located_tokens(body: &[u8], parts: &BodyParts, model: &str) -> u64 {
+    estimate_by_parts(body, parts, Vocabulary::for_model(model)).unwrap_or_else(|| estimate_parsed(body, model))
+}
+
+/// The estimate from a full parse of the body (0 when it is not JSON, which admission has ruled out).
+fn estimate_parsed(body: &[u8], model: &str) -> u64 {
+    serde_json::from_slice::<Json>(body).map_or(0, |value| estimate_input_tokens(&value, model))
 }
 
 /// Estimated input tokens of an Anthropic Messages (count_tokens) request body for `model`.
@@ -231,6 +263,7 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::scan::Member;
     use serde_json::json;
 
     /// The estimate of a request written with `json!`, asserting that reading it part by part (twice: counted,
@@ -242,6 +275,14 @@ mod tests {
         assert_eq!(estimate_body_tokens(text.as_bytes(), model), whole, "remembered: {text}");
         let pretty = serde_json::to_string_pretty(body).unwrap();
         assert_eq!(estimate_body_tokens(pretty.as_bytes(), model), whole, "pretty: {pretty}");
+        // As admission reads it: the parts where the body scan located them.
+        let located = crate::json::scan::scan(pretty.as_bytes()).unwrap();
+        let parts = BodyParts {
+            system: located.span(Member::System),
+            messages: located.span(Member::Messages),
+            tools: located.span(Member::Tools),
+        };
+        assert_eq!(estimate_located_tokens(pretty.as_bytes(), &parts, model), whole, "located: {pretty}");
         whole
     }
 

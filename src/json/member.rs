@@ -77,8 +77,13 @@ pub fn first_value(json: &[u8]) -> Option<&[u8]> {
 /// The items of the JSON array `json` as texts, or `None` when it is not an array. The text is assumed to be
 /// JSON, as for [`first_value`].
 pub fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
-    let value = first_value(json)?;
-    let inner = value.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    items_of(first_value(json)?)
+}
+
+/// The items of `array`, the text of exactly one JSON array (a value whose span is known, such as a member the
+/// body scan located), as texts; `None` when it is not an array.
+pub fn items_of(array: &[u8]) -> Option<Vec<&[u8]>> {
+    let inner = array.strip_prefix(b"[")?.strip_suffix(b"]")?;
     let mut items = Vec::new();
     let mut rest = inner;
     loop {

@@ -4,7 +4,14 @@
 
 /// Whether `target` (`provider:model`) matches any of `patterns`; an empty list allows every model.
 pub fn allows(patterns: &[String], target: &str) -> bool {
-    patterns.is_empty() || patterns.iter().any(|p| glob(p.as_bytes(), target.as_bytes()))
+    patterns.is_empty() || patterns.iter().any(|p| glob(p.as_bytes(), target.as_bytes(), None))
+}
+
+/// [`allows`] for the target `provider:model` given as its two names (a request's targets are matched without
+/// writing each one out).
+pub fn allows_target(patterns: &[String], provider: &str, model: &str) -> bool {
+    let (provider, model) = (provider.as_bytes(), model.as_bytes());
+    patterns.is_empty() || patterns.iter().any(|p| glob(p.as_bytes(), provider, Some(model)))
 }
 
 /// Checks a pattern as written by an admin: `provider:model`, with `*` wildcards.
@@ -21,14 +28,21 @@ pub fn validate(pattern: &str) -> Result<(), String> {
 }
 
 /// `*`-only glob matching, ASCII case-insensitive, linear in the common cases (greedy with one backtrack point).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
+/// The text is `head`, then — when there is a `tail` — `:` and `tail`.
+fn glob(pattern: &[u8], head: &[u8], tail: Option<&[u8]>) -> bool {
+    let len = head.len() + tail.map_or(0, |tail| 1 + tail.len());
+    let at = |t: usize| match (t.cmp(&head.len()), tail) {
+        (std::cmp::Ordering::Less, _) => head[t],
+        (std::cmp::Ordering::Equal, _) => b':',
+        (std::cmp::Ordering::Greater, tail) => tail.map_or(b':', |tail| tail[t - head.len() - 1]),
+    };
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
+    while t < len {
         if p < pattern.len() && pattern[p] == b'*' {
             star = Some((p, t));
             p += 1;
-        } else if p < pattern.len() && pattern[p].eq_ignore_ascii_case(&text[t]) {
+        } else if p < pattern.len() && pattern[p].eq_ignore_ascii_case(&at(t)) {
             p += 1;
             t += 1;
         } else if let Some((sp, st)) = star {
@@ -45,6 +59,19 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A target given as its two names matches exactly as its `provider:model` text does.
+        #[test]
+        fn a_target_in_two_names_matches_as_its_text(
+            patterns in proptest::collection::vec("[a-c:*]{0,6}", 0..3),
+            provider in "[a-cA-C:*]{0,4}",
+            model in "[a-c:*]{0,4}",
+        ) {
+            let text = format!("{provider}:{model}");
+            proptest::prop_assert_eq!(allows_target(&patterns, &provider, &model), allows(&patterns, &text));
+        }
+    }
 
     fn list(patterns: &[&str]) -> Vec<String> {
         patterns.iter().map(|p| p.to_string()).collect()

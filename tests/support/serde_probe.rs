@@ -17,12 +17,16 @@ struct Probe<'a> {
     max_tokens: Option<&'a RawValue>,
     #[serde(borrow, default)]
     stream: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    system: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tools: Option<&'a RawValue>,
 }
 
-/// The spans of `model`, `messages`, `max_tokens` and `stream` (in that order) as serde_json reads them into
+/// The spans of `model`, `messages`, `max_tokens`, `stream`, `system` and `tools` (in that order) as serde_json reads them into
 /// `Option<&RawValue>` — a `null` value reads as absent — or `None` when it refuses the text. Also `None` for a text
 /// that is not an object or not UTF-8: serde_json does not look inside strings it skips unread; the scan does.
-pub fn serde_spans(text: &[u8]) -> Option<[Option<Range<usize>>; 4]> {
+pub fn serde_spans(text: &[u8]) -> Option<[Option<Range<usize>>; 6]> {
     if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
@@ -34,5 +38,12 @@ pub fn serde_spans(text: &[u8]) -> Option<[Option<Range<usize>>; 4]> {
             start..start + r.get().len()
         })
     };
-    Some([span(probe.model), span(probe.messages), span(probe.max_tokens), span(probe.stream)])
+    Some([
+        span(probe.model),
+        span(probe.messages),
+        span(probe.max_tokens),
+        span(probe.stream),
+        span(probe.system),
+        span(probe.tools),
+    ])
 }

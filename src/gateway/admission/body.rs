@@ -23,6 +23,7 @@ use tokio::time::{Instant, Sleep};
 use crate::config::Limits;
 use crate::error::GatewayError;
 use crate::json::scan::{scan, JsonScan, Located, Member, ScanError};
+use crate::tokens::BodyParts;
 use crate::upstream::OutgoingBody;
 
 /// How long a request body may take to arrive: silence between two chunks, and the whole body. A client that
@@ -229,6 +230,8 @@ pub struct Inspected {
     pub stream: bool,
     /// `max_tokens`, when the body has it as a non-negative integer (required on `/v1/messages`).
     pub max_tokens: Option<u64>,
+    /// Where the parts a token estimate reads sit (a keyed request's reservation counts them).
+    pub parts: BodyParts,
 }
 
 /// Which fields a route requires.
@@ -282,7 +285,9 @@ pub fn inspect_spans(
         Some(b"true") => true,
         Some(_) => return Err(invalid("stream: must be a boolean")),
     };
-    Ok(Inspected { model, model_span, stream, max_tokens })
+    let parts =
+        BodyParts { system: span(Member::System), messages: span(Member::Messages), tools: span(Member::Tools) };
+    Ok(Inspected { model, model_span, stream, max_tokens, parts })
 }
 
 fn is_non_empty_array(raw: &[u8]) -> bool {

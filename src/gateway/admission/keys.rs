@@ -174,11 +174,9 @@ fn caller_of(
 /// price. Aliases and fallbacks are already resolved, so an alias cannot reach a model outside the list.
 /// Returns each kept target's price (by position).
 pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Result<Vec<Option<Price>>, KeyRefusal> {
-    let requested = route.primary().clone();
-    let allowed =
-        |t: &crate::config::Target| patterns::allows(&holder.key.models, &format!("{}:{}", t.provider.name, t.model));
-    route.targets.retain(allowed);
-    if route.targets.is_empty() {
+    let allowed = |t: &crate::config::Target| patterns::allows_target(&holder.key.models, &t.provider.name, &t.model);
+    if !route.targets.iter().any(allowed) {
+        let requested = route.primary();
         let message = format!(
             "virtual key '{}' may not use model '{}:{}' (allowed: {})",
             holder.key.name,
@@ -188,8 +186,9 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
         );
         return Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Model)));
     }
+    route.targets.retain(allowed);
     let priced: Vec<Option<Price>> = route.targets.iter().map(|t| prices.price(&t.provider.name, &t.model)).collect();
-    if !holder.has_budget() {
+    if !holder.has_budget() || priced.iter().all(Option::is_some) {
         return Ok(priced);
     }
     let unpriced = route.targets.iter().zip(&priced).find(|(_, p)| p.is_none()).map(|(t, _)| t.clone());

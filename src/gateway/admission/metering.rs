@@ -15,7 +15,7 @@ use crate::json::member::top_level_member;
 use crate::limits::{Amount, Store};
 use crate::prices::Price;
 use crate::resilience::runtime::now_millis;
-use crate::tokens::estimate_body_tokens;
+use crate::tokens::estimate_located_tokens;
 
 /// Bodies larger than this are tokenised on the blocking pool rather than on the worker's event loop.
 const INLINE_ESTIMATE_BYTES: usize = 64 * 1024;
@@ -59,14 +59,14 @@ async fn estimate(request: &Admitted, prices: &[Option<Price>]) -> Result<(Amoun
                     .into(),
             )
         })?;
-    let model = request.route.primary().model.clone();
+    let model = &request.route.primary().model;
     let input = if request.body.len() > INLINE_ESTIMATE_BYTES {
-        let body = request.body.clone();
-        web::block(move || estimate_body_tokens(&body, &model))
+        let (body, parts, model) = (request.body.clone(), request.inspected.parts.clone(), model.clone());
+        web::block(move || estimate_located_tokens(&body, &parts, &model))
             .await
             .map_err(|e| GatewayError::Internal(format!("token estimate failed: {e}")))?
     } else {
-        estimate_body_tokens(&request.body, &model)
+        estimate_located_tokens(&request.body, &request.inspected.parts, model)
     };
     let nanos = prices.iter().flatten().map(|p| p.reservation_nanos(input, max_output)).max().unwrap_or(0);
     Ok((Amount { tokens: input.saturating_add(max_output), nanos }, input))

@@ -11,7 +11,7 @@ use super::passthrough::Passthrough;
 use super::wire_readers::AnthropicReader;
 use super::{Attempt, Prepared};
 use crate::error::GatewayError;
-use crate::tokens::estimate_body_tokens;
+use crate::tokens::estimate_located_tokens;
 use crate::upstream::{UpstreamBody, UpstreamReply};
 
 /// Says the count is the gateway's estimate, not the provider's.
@@ -20,11 +20,11 @@ const TOKEN_COUNT: HeaderName = HeaderName::from_static("x-gatehouse-token-count
 /// The local count for `target`.
 pub fn prepare(attempt: &Attempt<'_>) -> Result<Prepared<Passthrough<AnthropicReader>>, GatewayError> {
     let Attempt { request, target, .. } = *attempt;
-    let body = request.body.clone();
+    let (body, parts) = (request.body.clone(), request.inspected.parts.clone());
     let model = target.model.clone();
     let count = async move {
         // Tokenising a long conversation takes milliseconds: keep it off the worker's event loop.
-        let tokens = web::block(move || estimate_body_tokens(&body, &model))
+        let tokens = web::block(move || estimate_located_tokens(&body, &parts, &model))
             .await
             .map_err(|e| GatewayError::Internal(format!("token counting failed: {e}")))?;
         let body = serde_json::to_vec(&serde_json::json!({ "input_tokens": tokens }))

@@ -14,7 +14,7 @@ use crate::error::GatewayError;
 use crate::gateway::respond::converting::Converting;
 use crate::gateway::respond::{upstream_failure, Peek, ReadBack, StreamPlan, Whole};
 use crate::hooks::ThoughtSignatures;
-use crate::tokens::estimate_body_tokens;
+use crate::tokens::estimate_located_tokens;
 use crate::upstream::{UpstreamReply, UpstreamRequest};
 
 /// Claude Code's session id: the stable value a converted request's `prompt_cache_key` is derived from.
@@ -51,11 +51,11 @@ fn input_estimate(request: &crate::gateway::admission::Admitted, model: &str) ->
         (false, _) => Estimate::Unneeded,
         (true, Some(known)) => Estimate::Known(known),
         (true, None) if request.body.len() <= INLINE_ESTIMATE_BYTES => {
-            Estimate::Known(estimate_body_tokens(&request.body, model))
+            Estimate::Known(estimate_located_tokens(&request.body, &request.inspected.parts, model))
         }
         (true, None) => {
-            let (body, model) = (request.body.clone(), model.to_string());
-            Estimate::Counting(actix_rt::task::spawn_blocking(move || estimate_body_tokens(&body, &model)))
+            let (body, parts, model) = (request.body.clone(), request.inspected.parts.clone(), model.to_string());
+            Estimate::Counting(actix_rt::task::spawn_blocking(move || estimate_located_tokens(&body, &parts, &model)))
         }
     }
 }

@@ -11,10 +11,14 @@ pub enum Member {
     Messages,
     MaxTokens,
     Stream,
+    /// Located for the token estimate of a keyed request (with `messages` and `tools`), so it needs no scan of its own.
+    System,
+    Tools,
 }
 
 impl Member {
-    const ALL: [Member; 4] = [Member::Model, Member::Messages, Member::MaxTokens, Member::Stream];
+    const ALL: [Member; 6] =
+        [Member::Model, Member::Messages, Member::MaxTokens, Member::Stream, Member::System, Member::Tools];
 
     /// The member's name in the JSON text.
     pub fn name(self) -> &'static str {
@@ -23,6 +27,8 @@ impl Member {
             Member::Messages => "messages",
             Member::MaxTokens => "max_tokens",
             Member::Stream => "stream",
+            Member::System => "system",
+            Member::Tools => "tools",
         }
     }
 
@@ -34,7 +40,7 @@ impl Member {
 /// Where each located member's value (its JSON text, without surrounding whitespace) sits in the body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Located {
-    pub(super) spans: [Option<Range<usize>>; 4],
+    pub(super) spans: [Option<Range<usize>>; 6],
 }
 
 impl Located {

@@ -1,5 +1,6 @@
 //! Validating a JSON request body in one pass, chunk by chunk as it arrives: its grammar, how deeply it nests, and
-//! where the top-level members the gateway routes on (`model`, `messages`, `max_tokens`, `stream`) sit.
+//! where the top-level members the gateway routes on (`model`, `messages`, `max_tokens`, `stream`) and those a
+//! token estimate reads (`system`, `messages`, `tools`) sit.
 //!
 //! The passthrough path never parses a body into a tree; it only needs to know that the body is JSON (so the client
 //! gets a clear 400 from the gateway rather than whatever the upstream makes of it) and where those members are.

@@ -168,8 +168,19 @@ fn leaf() -> impl Strategy<Value = String> {
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec!["model", "messages", "max_tokens", "stream", r"mod\u0065l", "a", r"b\n", ""])
-            .prop_map(|k| format!("\"{k}\"")),
+        prop::sample::select(vec![
+            "model",
+            "messages",
+            "max_tokens",
+            "stream",
+            "system",
+            "tools",
+            r"mod\u0065l",
+            "a",
+            r"b\n",
+            ""
+        ])
+        .prop_map(|k| format!("\"{k}\"")),
         "\\PC{0,4}".prop_map(|s| serde_json::Value::String(s).to_string()),
     ]
 }
