@@ -50,7 +50,7 @@ pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
     for (names, limit) in NAMES[usize::from(relayed)].iter().zip([headroom.requests, headroom.tokens]) {
         let Some((limit, remaining, reset)) = limit else { continue };
         let [limit_name, remaining_name, reset_name] = names.clone();
-        headers.insert(limit_name, HeaderValue::from(limit));
+        headers.insert(limit_name, limit_value(limit));
         headers.insert(remaining_name, HeaderValue::from(remaining));
         if let Some(reset) = reset_value(reset) {
             headers.insert(reset_name, reset);
@@ -61,6 +61,24 @@ pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
 thread_local! {
     /// The last reset times this thread wrote, by second: an answer has up to two, and they change once a second.
     static RESETS: RefCell<[(u64, Option<HeaderValue>); 2]> = const { RefCell::new([(u64::MAX, None), (u64::MAX, None)]) };
+}
+
+thread_local! {
+    /// The last limits this thread wrote: a key's limits rarely change, and an answer has up to two.
+    static LIMITS: RefCell<[(u64, Option<HeaderValue>); 2]> = const { RefCell::new([(0, None), (0, None)]) };
+}
+
+/// `limit` as a header value, written once per thread while it stays among the last two.
+fn limit_value(limit: u64) -> HeaderValue {
+    LIMITS.with_borrow_mut(|slots| {
+        if let Some((_, Some(value))) = slots.iter().find(|(at, value)| *at == limit && value.is_some()) {
+            return value.clone();
+        }
+        let value = HeaderValue::from(limit);
+        slots.swap(0, 1);
+        slots[0] = (limit, Some(value.clone()));
+        value
+    })
 }
 
 /// `reset_ms` as the header's RFC 3339 value, formatted once per second and thread.

@@ -80,14 +80,13 @@ impl Directory {
         if !self.in_use() {
             return Presented::Unknown;
         }
-        let hash = secret::presented_hash(presented);
-        match self.by_hash.get(&hash) {
+        secret::with_presented_hash(presented, |hash| match self.by_hash.get(hash) {
             Some(key) if key.disabled => Presented::Disabled(key.clone()),
             Some(key) if key.expires_at.is_some_and(|at| at <= now_ms) => Presented::Expired(key.clone()),
             Some(key) => Presented::Valid(key.clone(), key.team.as_ref().and_then(|t| self.teams.get(t).cloned())),
-            None if self.revoked.contains(&hash) => Presented::Revoked,
+            None if self.revoked.contains(hash) => Presented::Revoked,
             None => Presented::Unknown,
-        }
+        })
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Arc<VirtualKey>> {

@@ -69,7 +69,7 @@ impl LeaseKeeper {
     /// Renews one lease until the guard is dropped.
     pub fn keep_renewal(self: &Arc<Self>, renewal: Renewal) -> LeaseGuard {
         let slot = self.lock().insert(renewal);
-        LeaseGuard { keeper: self.clone(), slot }
+        LeaseGuard { keeper: self.clone(), slot: Some(slot) }
     }
 
     /// The leases to renew now.
@@ -90,12 +90,24 @@ impl LeaseKeeper {
 /// Keeps one lease renewed while it lives.
 pub struct LeaseGuard {
     keeper: Arc<LeaseKeeper>,
-    slot: usize,
+    /// Its place among the kept leases; `None` once released.
+    slot: Option<usize>,
+}
+
+impl LeaseGuard {
+    /// Stops the renewals and hands back what they renewed (key, team, lease id): what settling the lease needs,
+    /// without a copy of it. `None` only if it was released already.
+    pub fn release(mut self) -> Option<Renewal> {
+        let slot = self.slot.take()?;
+        self.keeper.lock().try_remove(slot)
+    }
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.keeper.lock().try_remove(self.slot);
+        if let Some(slot) = self.slot.take() {
+            self.keeper.lock().try_remove(slot);
+        }
     }
 }
 
@@ -123,7 +135,8 @@ mod tests {
         assert_eq!(held, ["a", "b"]);
         drop(a);
         assert_eq!(keeper.held()[0].2, "b");
-        drop(b);
+        let released = b.release().unwrap();
+        assert_eq!(released.2, "b", "a released guard hands back its renewal");
         assert!(keeper.is_empty());
     }
 

@@ -212,9 +212,10 @@ impl Store {
         self.0.keeper.keep(admission)
     }
 
-    /// [`keep`](Self::keep) for a lease known by its subjects and id.
-    pub fn keep_lease(&self, key: &SubjectRef, team: Option<&SubjectRef>, lease_id: &str) -> LeaseGuard {
-        self.0.keeper.keep_renewal((key.clone(), team.cloned(), lease_id.to_string()))
+    /// [`keep`](Self::keep) for a lease given as what renewing it needs (key, team, lease id), which the guard holds
+    /// and hands back when released ([`LeaseGuard::release`]), for the settlement.
+    pub fn keep_lease(&self, renewal: Renewal) -> LeaseGuard {
+        self.0.keeper.keep_renewal(renewal)
     }
 
     /// Replaces a reservation by the real usage. Never waits: applied in memory, or queued for Redis.

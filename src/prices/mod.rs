@@ -11,6 +11,8 @@ mod shipped;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use foldhash::fast::RandomState;
+
 use serde::{Deserialize, Serialize};
 
 use crate::convert::Usage;
@@ -185,7 +187,10 @@ pub struct PriceTable {
 
 /// The lookups of one table (a table is immutable: a reload builds a new one, and with it a new memory).
 #[derive(Default)]
-struct LookedUp(std::sync::Mutex<HashMap<(String, String), Option<Price>>>);
+struct LookedUp(std::sync::Mutex<Remembered>);
+
+/// Looked-up prices by provider, then model (two maps so that a lookup by `&str` copies neither name).
+type Remembered = HashMap<String, HashMap<String, Option<Price>, RandomState>, RandomState>;
 
 /// Lookups remembered; past this the memory is cleared (models named by clients are unbounded).
 const LOOKUPS_REMEMBERED: usize = 4_096;
@@ -240,14 +245,14 @@ impl PriceTable {
     /// else shipped for the model's exact id, else shipped for its family.
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
         let Ok(mut looked_up) = self.looked_up.0.lock() else { return self.look_up(provider, model) };
-        if let Some(price) = looked_up.get(&(provider.to_string(), model.to_string())) {
+        if let Some(price) = looked_up.get(provider).and_then(|models| models.get(model)) {
             return *price;
         }
         let price = self.look_up(provider, model);
-        if looked_up.len() >= LOOKUPS_REMEMBERED {
+        if looked_up.values().map(HashMap::len).sum::<usize>() >= LOOKUPS_REMEMBERED {
             looked_up.clear();
         }
-        looked_up.insert((provider.to_string(), model.to_string()), price);
+        looked_up.entry(provider.to_string()).or_default().insert(model.to_string(), price);
         price
     }
 

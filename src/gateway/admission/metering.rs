@@ -43,8 +43,7 @@ pub async fn meter(
         false => Amount::default(),
     };
     let reserved = reserve(store, &holder, want, lease_id.to_string(), now_millis()).await?;
-    let targets = request.route.targets.iter().map(|t| (t.provider.name.to_string(), t.model.clone()));
-    Ok(Some(Charge::new(store.clone(), reserved, targets.zip(prices).collect())))
+    Ok(Some(Charge::new(store.clone(), reserved, snapshot.prices.clone())))
 }
 
 /// The reservation of a request: its input tokens plus `max_tokens`, and their cost at the dearest price among
