@@ -122,9 +122,10 @@ async fn run_sequences(name: &str, sequences: u64, flavour: Flavour) {
     for seed in 0..sequences {
         let mut rng = fastrand::Rng::with_seed(seed);
         let local = Store::embedded();
-        let key = SubjectRef { id: format!("{name}{seed}-key"), limits: (flavour.limits)(&mut rng) };
-        let team =
-            rng.bool().then(|| SubjectRef { id: format!("{name}{seed}-team"), limits: (flavour.limits)(&mut rng) });
+        let key = SubjectRef { id: format!("{name}{seed}-key").into(), limits: (flavour.limits)(&mut rng) };
+        let team = rng
+            .bool()
+            .then(|| SubjectRef { id: format!("{name}{seed}-team").into(), limits: (flavour.limits)(&mut rng) });
         // Shortly before a UTC midnight that ends a day, a week or a month, so periods roll over mid-run.
         let starts = ["2026-12-05T23:58:00Z", "2026-11-29T23:59:00Z", "2026-12-31T23:57:30Z", "2027-02-28T23:59:50Z"];
         let mut now = parse_rfc3339(starts[rng.usize(..starts.len())]).unwrap();

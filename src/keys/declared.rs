@@ -81,7 +81,13 @@ pub fn build(
         }
         .to_limits()
         .map_err(|e| format!("teams.{name}.{e}"))?;
-        declared.teams.push(Team { id: team_id(name), name: name.clone(), limits, created_at: now_ms, declared: true });
+        declared.teams.push(Team {
+            id: team_id(name).into(),
+            name: name.clone(),
+            limits,
+            created_at: now_ms,
+            declared: true,
+        });
     }
     let mut hashes: BTreeMap<String, &str> = BTreeMap::new();
     for (name, raw) in keys {
@@ -123,7 +129,7 @@ pub fn build(
             .map(|t| parse_rfc3339(t).map_err(|e| format!("{}: {e}", at("expires_at"))))
             .transpose()?;
         declared.keys.push(VirtualKey {
-            id: key_id(name),
+            id: key_id(name).into(),
             name: name.clone(),
             team: raw.team.clone(),
             models: raw.models.clone(),
@@ -164,7 +170,7 @@ mod tests {
         let keys = BTreeMap::from([("alice".to_string(), alice.clone())]);
         let declared = build(&keys, &teams, 7).unwrap();
         let key = &declared.keys[0];
-        assert_eq!((key.id.as_str(), key.secret_hash.as_str(), key.declared), ("file-key-alice", hash.as_str(), true));
+        assert_eq!((&*key.id, key.secret_hash.as_str(), key.declared), ("file-key-alice", hash.as_str(), true));
         assert_eq!(declared.teams[0].limits.budget_nanos, Some(5_000_000_000));
 
         let error = |keys: BTreeMap<String, RawKey>| build(&keys, &teams, 7).unwrap_err();

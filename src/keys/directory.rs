@@ -95,7 +95,7 @@ impl Directory {
 
     /// A key by its id, or else by its name (the admin API accepts either).
     pub fn key(&self, id: &str) -> Option<&Arc<VirtualKey>> {
-        self.by_hash.values().find(|k| k.id == id).or_else(|| self.by_hash.values().find(|k| k.name == id))
+        self.by_hash.values().find(|k| *k.id == *id).or_else(|| self.by_hash.values().find(|k| k.name == id))
     }
 
     pub fn teams(&self) -> impl Iterator<Item = &Arc<Team>> {
@@ -153,7 +153,7 @@ mod tests {
         expired.expires_at = Some(1_000);
         let revoked = HashSet::from([secret::hash("gh_deleted")]);
         let d = Directory::new(vec![key("k1", "gh_alice", Some("ml")), disabled, expired], vec![team], revoked);
-        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if k.id == "k1" && t.name == "ml"));
+        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if &*k.id == "k1" && t.name == "ml"));
         assert!(matches!(d.identify("gh_disabled", 0), Presented::Disabled(_)));
         assert!(matches!(d.identify("gh_expired", 999), Presented::Valid(..)));
         assert!(matches!(d.identify("gh_expired", 1_000), Presented::Expired(_)));

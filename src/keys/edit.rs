@@ -150,7 +150,7 @@ pub fn new_key(
     }
     let secret = secret::generate().map_err(GatewayError::Internal)?;
     let mut key = VirtualKey {
-        id,
+        id: id.into(),
         name,
         team: None,
         models: Vec::new(),
@@ -235,7 +235,7 @@ pub fn new_team(
         return Err(GatewayError::Conflict(format!("name: a team named '{name}' already exists")));
     }
     let limits = limits(&object, &Limits::default())?;
-    Ok(Team { id, name, limits, created_at: now_ms, declared: false })
+    Ok(Team { id: id.into(), name, limits, created_at: now_ms, declared: false })
 }
 
 /// `existing` changed by a `PATCH /admin/teams/{id}` body (its limits; a team keeps its name, which keys use).

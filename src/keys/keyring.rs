@@ -175,7 +175,7 @@ impl Keyring {
 
     /// A stored (not declared) key by id or name.
     fn stored_key<'a>(&self, catalog: &'a Catalog, id: &str) -> Result<&'a VirtualKey, GatewayError> {
-        if let Some(key) = self.0.declared.keys.iter().find(|k| k.id == id || k.name == id) {
+        if let Some(key) = self.0.declared.keys.iter().find(|k| *k.id == *id || k.name == id) {
             return Err(read_only("key", &key.name));
         }
         catalog
@@ -187,13 +187,13 @@ impl Keyring {
 
     /// A stored (not declared) team by id or name.
     fn stored_team<'a>(&self, catalog: &'a Catalog, id: &str) -> Result<&'a Team, GatewayError> {
-        if let Some(team) = self.0.declared.teams.iter().find(|t| t.id == id || t.name == id) {
+        if let Some(team) = self.0.declared.teams.iter().find(|t| *t.id == *id || t.name == id) {
             return Err(read_only("team", &team.name));
         }
         catalog
             .teams
             .get(id)
-            .or_else(|| catalog.teams.values().find(|t| t.id == id))
+            .or_else(|| catalog.teams.values().find(|t| *t.id == *id))
             .ok_or_else(|| not_found("team", id))
     }
 
@@ -232,7 +232,7 @@ impl Keyring {
             .change(|catalog| {
                 let key = self.stored_key(catalog, id)?.clone();
                 let change =
-                    RecordChange::RemoveKey { id: key.id.clone(), secret_hash: key.secret_hash.clone(), at: now };
+                    RecordChange::RemoveKey { id: key.id.to_string(), secret_hash: key.secret_hash.clone(), at: now };
                 Ok((vec![change], key))
             })
             .await;
@@ -309,7 +309,7 @@ impl Keyring {
     /// A team by id or name, stored or declared.
     pub fn team(&self, id: &str) -> Option<Arc<Team>> {
         let directory = self.directory();
-        directory.team(id).cloned().or_else(|| directory.teams().find(|t| t.id == id).cloned())
+        directory.team(id).cloned().or_else(|| directory.teams().find(|t| *t.id == *id).cloned())
     }
 
     /// A key as `GET /admin/keys/{id}` and `/v1/me` show it: its record, limits and usage now, and its team's.

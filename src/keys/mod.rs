@@ -29,7 +29,7 @@ pub const NANOS_PER_USD: f64 = 1e9;
 /// A virtual key, as stored (never with its secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VirtualKey {
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     pub name: String,
     /// The team's name, when the key belongs to one.
     pub team: Option<String>,
@@ -51,7 +51,7 @@ pub struct VirtualKey {
 /// A team: limits that apply on top of each member key's own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     pub name: String,
     pub limits: Limits,
     pub created_at: u64,

@@ -57,7 +57,7 @@ impl Catalog {
         for change in changes {
             match change {
                 RecordChange::PutKey(key) => {
-                    self.keys.insert(key.id.clone(), key.clone());
+                    self.keys.insert(key.id.to_string(), key.clone());
                 }
                 RecordChange::RemoveKey { id, secret_hash, at } => {
                     self.keys.remove(id);
@@ -177,7 +177,7 @@ impl EmbeddedRecords {
             let mut revoked = txn.open_table(REVOKED)?;
             for change in changes {
                 match change {
-                    RecordChange::PutKey(key) => drop(keys.insert(key.id.as_str(), json(key).as_slice())?),
+                    RecordChange::PutKey(key) => drop(keys.insert(&*key.id, json(key).as_slice())?),
                     RecordChange::RemoveKey { id, secret_hash, at } => {
                         keys.remove(id.as_str())?;
                         revoked.insert(secret_hash.as_str(), *at)?;

@@ -114,7 +114,7 @@ impl RedisRecords {
         call.arg(expected).arg(CHANNEL).arg(set_version.unwrap_or(0));
         for change in changes {
             match change {
-                RecordChange::PutKey(key) => call.arg("key").arg(&key.id).arg(json(key)),
+                RecordChange::PutKey(key) => call.arg("key").arg(&*key.id).arg(json(key)),
                 RecordChange::RemoveKey { id, secret_hash, at } => {
                     call.arg("unkey").arg(id).arg("").arg("revoke").arg(secret_hash).arg(*at)
                 }

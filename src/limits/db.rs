@@ -91,10 +91,10 @@ impl Db {
     }
 
     /// Writes ledgers (`Some`) and deletes them (`None`) in one commit.
-    pub fn write_ledgers(&self, batch: &[(String, Option<Ledger>)]) -> Result<(), StoreError> {
+    pub fn write_ledgers(&self, batch: &[(std::sync::Arc<str>, Option<Ledger>)]) -> Result<(), StoreError> {
         let encoded: Vec<(&str, Option<Vec<u8>>)> = batch
             .iter()
-            .map(|(id, ledger)| (id.as_str(), ledger.as_ref().and_then(|l| serde_json::to_vec(l).ok())))
+            .map(|(id, ledger)| (&**id, ledger.as_ref().and_then(|l| serde_json::to_vec(l).ok())))
             .collect();
         self.write(|txn| {
             let mut table = txn.open_table(LEDGERS)?;

@@ -26,9 +26,9 @@ struct Slot {
 #[derive(Default)]
 struct Ledgers {
     /// By key or team id (ids the gateway made: foldhash, several lookups a request).
-    slots: HashMap<String, Slot, foldhash::fast::RandomState>,
+    slots: HashMap<Arc<str>, Slot, foldhash::fast::RandomState>,
     /// Ids changed since the last flush (removed ones included), each once.
-    dirty: Vec<String>,
+    dirty: Vec<Arc<str>>,
 }
 
 impl Ledgers {
@@ -37,19 +37,19 @@ impl Ledgers {
     }
 
     /// Puts a slot back, marking it dirty.
-    fn put(&mut self, id: String, mut slot: Slot, persisted: bool) {
+    fn put(&mut self, id: &Arc<str>, mut slot: Slot, persisted: bool) {
         if persisted && !slot.dirty {
             slot.dirty = true;
             self.dirty.push(id.clone());
         }
-        self.slots.insert(id, slot);
+        self.slots.insert(id.clone(), slot);
     }
 
-    fn touch(&mut self, id: &str, persisted: bool) {
+    fn touch(&mut self, id: &Arc<str>, persisted: bool) {
         if let Some(slot) = self.slots.get_mut(id) {
             if persisted && !slot.dirty {
                 slot.dirty = true;
-                self.dirty.push(id.to_string());
+                self.dirty.push(id.clone());
             }
         }
     }
@@ -72,7 +72,8 @@ impl Embedded {
 
     /// Ledgers loaded from `db`, written back by a background thread every [`FLUSH_INTERVAL`].
     pub fn persisted(db: Arc<Db>) -> Result<Arc<Self>, StoreError> {
-        let slots = db.load_ledgers()?.into_iter().map(|(id, ledger)| (id, Slot { ledger, dirty: false })).collect();
+        let slots =
+            db.load_ledgers()?.into_iter().map(|(id, ledger)| (Arc::from(id), Slot { ledger, dirty: false })).collect();
         let store = Arc::new(Self {
             ledgers: Mutex::new(Ledgers { slots, dirty: Vec::new() }),
             db: Some(db),
@@ -106,9 +107,9 @@ impl Embedded {
         };
         let key_party = Party { ledger: &mut key.ledger, limits: &admission.key.limits };
         let decision = book::admit(key_party, team_party, now_ms, admission.lease);
-        ledgers.put(admission.key.id, key, persisted);
-        if let (Some(t), Some(slot)) = (admission.team, team) {
-            ledgers.put(t.id, slot, persisted);
+        ledgers.put(&admission.key.id, key, persisted);
+        if let (Some(t), Some(slot)) = (&admission.team, team) {
+            ledgers.put(&t.id, slot, persisted);
         }
         decision
     }
@@ -154,7 +155,7 @@ impl Embedded {
         let mut ledgers = self.lock();
         if let Some(slot) = ledgers.slots.remove(id) {
             if self.persisted_flag() && !slot.dirty {
-                ledgers.dirty.push(id.to_string());
+                ledgers.dirty.push(Arc::from(id));
             }
         }
     }
@@ -164,7 +165,7 @@ impl Embedded {
     pub fn flush(&self) -> Result<usize, StoreError> {
         let Some(db) = &self.db else { return Ok(0) };
         let _one_at_a_time = self.flushing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let batch: Vec<(String, Option<Ledger>)> = {
+        let batch: Vec<(Arc<str>, Option<Ledger>)> = {
             let mut ledgers = self.lock();
             let ids = std::mem::take(&mut ledgers.dirty);
             ids.into_iter()

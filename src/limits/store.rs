@@ -32,7 +32,7 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(20);
 /// One subject of an admission: the ledger's id (a key's or a team's) and its limits now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubjectRef {
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     pub limits: Limits,
 }
 

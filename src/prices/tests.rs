@@ -212,6 +212,15 @@ fn add(a: &Usage, b: &Usage) -> Usage {
 }
 
 proptest! {
+    /// The rounding by adding a half agrees with `f64::round` on every rate a price may have (up to 1,000,000 USD
+    /// per million tokens, six decimals), and on rates written with more decimals than that.
+    #[test]
+    fn a_rate_in_picos_is_rounded_as_f64_round_does(micros in 0..1_000_000_000_000u64, extra in 0..1000u64) {
+        for rate in [micros as f64 / 1e6, (micros as f64 + extra as f64 / 1000.0) / 1e6] {
+            prop_assert_eq!(per_token_picos(rate), (rate * 1e6).round() as u128, "{}", rate);
+        }
+    }
+
     /// Any price with up to six decimals: the cost is the exact rational cost rounded half up to a nano-dollar.
     #[test]
     fn cost_is_the_rational_cost_rounded_once(micro in proptest::array::uniform5(0..300_000_000u64), u in arb_usage()) {

@@ -82,7 +82,7 @@ fn a_patch_changes_only_what_it_names_and_null_removes() {
     let changed = patch(r#"{"tpm":100,"disabled":true}"#).unwrap();
     assert_eq!((changed.limits.rpm, changed.limits.tpm, changed.disabled), (Some(5), Some(100), true));
     assert_eq!(changed.limits.budget_period, BudgetPeriod::Week, "untouched");
-    assert_eq!((changed.secret_hash.as_str(), changed.id.as_str()), (key.secret_hash.as_str(), key.id.as_str()));
+    assert_eq!((changed.secret_hash.as_str(), &*changed.id), (key.secret_hash.as_str(), &*key.id));
     let cleared = patch(r#"{"rpm":null,"budget_usd":null,"team":null,"models":["openai:*"]}"#).unwrap();
     assert!(cleared.limits.rpm.is_none() && cleared.limits.budget_nanos.is_none() && cleared.team.is_none());
     assert_eq!(cleared.models, ["openai:*"]);

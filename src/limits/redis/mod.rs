@@ -383,10 +383,10 @@ fn settlement_calls<'a>(
     let mut index: foldhash::HashMap<(&'a str, Option<&'a str>, u64), usize> = Default::default();
     for entry in batch {
         let (settlement, now) = entry;
-        let team = settlement.team.as_ref().map(|t| t.id.as_str());
+        let team = settlement.team.as_ref().map(|t| &*t.id);
         let time = if clock == Clock::Redis { 0 } else { *now };
         let lease = (settlement.lease_id.as_str(), settlement.used);
-        match index.entry((settlement.key.id.as_str(), team, time)) {
+        match index.entry((&*settlement.key.id, team, time)) {
             std::collections::hash_map::Entry::Occupied(at) => {
                 let group = &mut groups[*at.get()];
                 group.0 = entry;
