@@ -29,7 +29,7 @@ async fn post(gw: &Gateway, body: impl Into<bytes::Bytes>) -> (u16, bytes::Bytes
 async fn client_mistakes_are_400_naming_the_field_and_never_reach_upstream() {
     let mock = start_mock();
     let gw = gateway_for(&mock.url, &[]);
-    let cases: [(&str, &str); 10] = [
+    let cases: [(&str, &str); 11] = [
         ("{not json", "not valid JSON"),
         (
             r#"{"model":"mock:m","max_tokens":5,"messages":[{"role":"user","content":"x"},]}"#,
@@ -37,6 +37,10 @@ async fn client_mistakes_are_400_naming_the_field_and_never_reach_upstream() {
         ),
         ("{\"model\":\"mock:m\",\"max_tokens\":5,\"messages\":[{\"content\":\"a\u{1}b\"}]}", "control character"),
         (r#"{"model":"mock:m","model":"mock:n","max_tokens":5,"messages":[1]}"#, "model: appears more than once"),
+        (
+            r#"{"model":"mock:m","system":"a","max_tokens":5,"system":"b","messages":[1]}"#,
+            "system: appears more than once",
+        ),
         ("[]", "JSON object"),
         (r#"{"max_tokens":5,"messages":[{"role":"user","content":"x"}]}"#, "model"),
         (r#"{"model":"mock:m","max_tokens":5,"messages":[]}"#, "messages"),
