@@ -1,6 +1,6 @@
 //! The request-body scan (`gatehouse::json::scan`) against serde_json on arbitrary bytes, fed in pieces of
 //! an input-chosen size: it must never panic, accept exactly the texts serde_json accepts (plus its own stricter
-//! UTF-8 check), and locate the same `model`, `messages`, `max_tokens` and `stream` values.
+//! UTF-8 check), and locate the same `model`, `messages`, `max_tokens`, `stream`, `system` and `tools` values.
 #![no_main]
 
 use gatehouse::json::scan::{JsonScan, Member};
@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../tests/support/serde_probe.rs"]
 mod serde_probe;
 
-type Spans = [Option<std::ops::Range<usize>>; 4];
+type Spans = [Option<std::ops::Range<usize>>; 6];
 
 fn scanned(text: &[u8], piece: usize) -> Option<Spans> {
     let mut scan = JsonScan::default();
@@ -17,7 +17,8 @@ fn scanned(text: &[u8], piece: usize) -> Option<Spans> {
         scan.feed(chunk).ok()?;
     }
     let located = scan.finish(text).ok()?;
-    let members = [Member::Model, Member::Messages, Member::MaxTokens, Member::Stream];
+    let members =
+        [Member::Model, Member::Messages, Member::MaxTokens, Member::Stream, Member::System, Member::Tools];
     Some(members.map(|m| located.span(m).filter(|r| &text[r.clone()] != b"null")))
 }
 
