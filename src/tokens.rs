@@ -16,7 +16,8 @@ use std::ops::Range;
 use serde_json_borrow::Value as Json;
 use tiktoken_rs::CoreBPE;
 
-use crate::json::member::{items_of, top_level_members};
+use crate::json::member::items_of;
+use crate::json::scan::Member;
 
 /// Framing tokens per message (role and separators), per OpenAI's published counting recipe.
 const PER_MESSAGE: u64 = 3;
@@ -138,19 +139,9 @@ pub struct BodyParts {
 }
 
 impl BodyParts {
-    /// The parts of `body`, found by a scan of its top level; `None` if it is not an object.
-    fn find(body: &[u8]) -> Option<Self> {
-        let mut parts = BodyParts::default();
-        for member in top_level_members(body)? {
-            let slot = match &*member.name_in(body) {
-                b"system" => &mut parts.system,
-                b"messages" => &mut parts.messages,
-                b"tools" => &mut parts.tools,
-                _ => continue,
-            };
-            *slot = Some(member.value);
-        }
-        Some(parts)
+    /// The parts where `span` says each member's value sits (the body scan's [`Located`](crate::json::scan::Located)).
+    pub fn located(span: impl Fn(Member) -> Option<Range<usize>>) -> Self {
+        BodyParts { system: span(Member::System), messages: span(Member::Messages), tools: span(Member::Tools) }
     }
 }
 
@@ -170,16 +161,9 @@ fn estimate_by_parts(body: &[u8], parts: &BodyParts, vocabulary: Vocabulary) -> 
     Some(tokens)
 }
 
-/// Estimated input tokens of an Anthropic Messages (count_tokens) request body's bytes for `model` (0 when they
-/// are not JSON, which admission has ruled out). The body is read as a borrowed tree: its strings are not copied.
-pub fn estimate_body_tokens(body: &[u8], model: &str) -> u64 {
-    match BodyParts::find(body) {
-        Some(parts) => estimate_located_tokens(body, &parts, model),
-        None => estimate_parsed(body, model),
-    }
-}
-
-/// [`estimate_body_tokens`] for a body whose parts are already located (by the body scan at admission).
+/// Estimated input tokens of an Anthropic Messages (count_tokens) request body's bytes for `model`, whose parts
+/// the body scan located at admission (0 when they are not JSON, which admission has ruled out). Each part is read
+/// as a borrowed tree: its strings are not copied.
 pub fn estimate_located_tokens(body: &[u8], parts: &BodyParts, model: &str) -> u64 {
     estimate_by_parts(body, parts, Vocabulary::for_model(model)).unwrap_or_else(|| estimate_parsed(body, model))
 }
@@ -263,8 +247,13 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::scan::Member;
     use serde_json::json;
+
+    /// The estimate of a body's text as admission makes it: the parts where the body scan located them.
+    fn estimate_body_tokens(text: &[u8], model: &str) -> u64 {
+        let located = crate::json::scan::scan(text).unwrap();
+        estimate_located_tokens(text, &BodyParts::located(|m| located.span(m)), model)
+    }
 
     /// The estimate of a request written with `json!`, asserting that reading it part by part (twice: counted,
     /// then remembered) and as a whole tree agree.
@@ -275,14 +264,6 @@ mod tests {
         assert_eq!(estimate_body_tokens(text.as_bytes(), model), whole, "remembered: {text}");
         let pretty = serde_json::to_string_pretty(body).unwrap();
         assert_eq!(estimate_body_tokens(pretty.as_bytes(), model), whole, "pretty: {pretty}");
-        // As admission reads it: the parts where the body scan located them.
-        let located = crate::json::scan::scan(pretty.as_bytes()).unwrap();
-        let parts = BodyParts {
-            system: located.span(Member::System),
-            messages: located.span(Member::Messages),
-            tools: located.span(Member::Tools),
-        };
-        assert_eq!(estimate_located_tokens(pretty.as_bytes(), &parts, model), whole, "located: {pretty}");
         whole
     }
 

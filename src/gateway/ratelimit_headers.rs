@@ -58,41 +58,40 @@ pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
     }
 }
 
-thread_local! {
-    /// The last reset times this thread wrote, by second: an answer has up to two, and they change once a second.
-    static RESETS: RefCell<[(u64, Option<HeaderValue>); 2]> = const { RefCell::new([(u64::MAX, None), (u64::MAX, None)]) };
-}
+/// The last two values this thread wrote for one kind of header, by what they were made from: an answer has up to
+/// two of each, and they change rarely (limits) or once a second (reset times).
+type Recent = RefCell<[(u64, Option<HeaderValue>); 2]>;
 
 thread_local! {
-    /// The last limits this thread wrote: a key's limits rarely change, and an answer has up to two.
-    static LIMITS: RefCell<[(u64, Option<HeaderValue>); 2]> = const { RefCell::new([(0, None), (0, None)]) };
+    static RESETS: Recent = const { RefCell::new([(u64::MAX, None), (u64::MAX, None)]) };
+    static LIMITS: Recent = const { RefCell::new([(u64::MAX, None), (u64::MAX, None)]) };
+}
+
+/// The value remembered in `recent` for `at`, or `make()`, remembered in place of the older of the two.
+fn recently(
+    recent: &'static std::thread::LocalKey<Recent>,
+    at: u64,
+    make: impl FnOnce() -> Option<HeaderValue>,
+) -> Option<HeaderValue> {
+    recent.with_borrow_mut(|slots| {
+        if let Some((_, value)) = slots.iter().find(|(seen, _)| *seen == at) {
+            return value.clone();
+        }
+        let value = make();
+        slots.swap(0, 1);
+        slots[0] = (at, value.clone());
+        value
+    })
 }
 
 /// `limit` as a header value, written once per thread while it stays among the last two.
 fn limit_value(limit: u64) -> HeaderValue {
-    LIMITS.with_borrow_mut(|slots| {
-        if let Some((_, Some(value))) = slots.iter().find(|(at, value)| *at == limit && value.is_some()) {
-            return value.clone();
-        }
-        let value = HeaderValue::from(limit);
-        slots.swap(0, 1);
-        slots[0] = (limit, Some(value.clone()));
-        value
-    })
+    recently(&LIMITS, limit, || Some(HeaderValue::from(limit))).unwrap_or_else(|| HeaderValue::from(limit))
 }
 
 /// `reset_ms` as the header's RFC 3339 value, formatted once per second and thread.
 fn reset_value(reset_ms: u64) -> Option<HeaderValue> {
-    let second = reset_ms / 1000;
-    RESETS.with_borrow_mut(|slots| {
-        if let Some((_, value)) = slots.iter().find(|(at, _)| *at == second) {
-            return value.clone();
-        }
-        let value = HeaderValue::try_from(rfc3339(reset_ms)).ok();
-        slots.swap(0, 1);
-        slots[0] = (second, value.clone());
-        value
-    })
+    recently(&RESETS, reset_ms / 1000, || HeaderValue::try_from(rfc3339(reset_ms)).ok())
 }
 
 #[cfg(test)]

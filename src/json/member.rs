@@ -74,14 +74,9 @@ pub fn first_value(json: &[u8]) -> Option<&[u8]> {
     (depth == 0).then(|| json[start..].trim_ascii_end())
 }
 
-/// The items of the JSON array `json` as texts, or `None` when it is not an array. The text is assumed to be
-/// JSON, as for [`first_value`].
-pub fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
-    items_of(first_value(json)?)
-}
-
 /// The items of `array`, the text of exactly one JSON array (a value whose span is known, such as a member the
-/// body scan located), as texts; `None` when it is not an array.
+/// body scan located, or [`first_value`]'s answer), as texts; `None` when it is not an array. The text is assumed
+/// to be JSON, as for [`first_value`].
 pub fn items_of(array: &[u8]) -> Option<Vec<&[u8]>> {
     let inner = array.strip_prefix(b"[")?.strip_suffix(b"]")?;
     let mut items = Vec::new();
@@ -227,6 +222,11 @@ mod tests {
         }
         assert_eq!(first_value(b"  "), None);
         assert_eq!(first_value(b"[1,2"), None, "cut short");
+    }
+
+    /// The items of the first value of `json` (the array [`items_of`] is given).
+    fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
+        items_of(first_value(json)?)
     }
 
     #[test]

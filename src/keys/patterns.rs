@@ -31,10 +31,11 @@ pub fn validate(pattern: &str) -> Result<(), String> {
 /// The text is `head`, then — when there is a `tail` — `:` and `tail`.
 fn glob(pattern: &[u8], head: &[u8], tail: Option<&[u8]>) -> bool {
     let len = head.len() + tail.map_or(0, |tail| 1 + tail.len());
-    let at = |t: usize| match (t.cmp(&head.len()), tail) {
-        (std::cmp::Ordering::Less, _) => head[t],
-        (std::cmp::Ordering::Equal, _) => b':',
-        (std::cmp::Ordering::Greater, tail) => tail.map_or(b':', |tail| tail[t - head.len() - 1]),
+    let rest = tail.unwrap_or_default();
+    let at = |t: usize| match t.checked_sub(head.len()) {
+        None => head[t],
+        Some(0) => b':',
+        Some(after) => rest[after - 1],
     };
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

@@ -161,8 +161,8 @@ impl Price {
     }
 }
 
-/// USD per million tokens as pico-dollars per token (exact for prices with up to six decimals).
-/// A rate in pico-dollars per token, rounded to the nearest (half up). Rates are validated below 1,000,000 USD per
+/// USD per million tokens as pico-dollars per token (exact for prices with up to six decimals), rounded to the
+/// nearest (half up). Rates are validated below 1,000,000 USD per
 /// million tokens, so the product stays far below 2^52, where adding 0.5 is exact and truncating it rounds: two
 /// instructions where `f64::round` and a conversion to `u128` were two library calls (a request prices twice).
 fn per_token_picos(usd_per_million: f64) -> u128 {

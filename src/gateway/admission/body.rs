@@ -285,9 +285,7 @@ pub fn inspect_spans(
         Some(b"true") => true,
         Some(_) => return Err(invalid("stream: must be a boolean")),
     };
-    let parts =
-        BodyParts { system: span(Member::System), messages: span(Member::Messages), tools: span(Member::Tools) };
-    Ok(Inspected { model, model_span, stream, max_tokens, parts })
+    Ok(Inspected { model, model_span, stream, max_tokens, parts: BodyParts::located(span) })
 }
 
 fn is_non_empty_array(raw: &[u8]) -> bool {
