@@ -41,6 +41,10 @@ fn glob(pattern: &[u8], head: &[u8], tail: Option<&[u8]>) -> bool {
     let mut star: Option<(usize, usize)> = None;
     while t < len {
         if p < pattern.len() && pattern[p] == b'*' {
+            if p + 1 == pattern.len() {
+                // A last `*` takes whatever is left (`anthropic:*`): no need to walk it.
+                return true;
+            }
             star = Some((p, t));
             p += 1;
         } else if p < pattern.len() && pattern[p].eq_ignore_ascii_case(&at(t)) {

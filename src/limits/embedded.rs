@@ -32,6 +32,16 @@ struct Ledgers {
 }
 
 impl Ledgers {
+    /// The ledger of `id` (a new one when it has none), marked dirty: the caller changes it.
+    fn changing(&mut self, id: &Arc<str>, persisted: bool) -> &mut Ledger {
+        let slot = self.slots.entry(id.clone()).or_insert_with(|| Slot { ledger: Ledger::default(), dirty: false });
+        if persisted && !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(id.clone());
+        }
+        &mut slot.ledger
+    }
+
     fn take(&mut self, id: &str) -> Slot {
         self.slots.remove(id).unwrap_or(Slot { ledger: Ledger::default(), dirty: false })
     }
@@ -99,16 +109,13 @@ impl Embedded {
     pub fn admit(&self, admission: Admission, now_ms: u64) -> Decision {
         let persisted = self.persisted_flag();
         let mut ledgers = self.lock();
-        let mut key = ledgers.take(&admission.key.id);
-        let mut team = admission.team.as_ref().map(|t| ledgers.take(&t.id));
-        let team_party = match (&admission.team, team.as_mut()) {
-            (Some(t), Some(slot)) => Some(Party { ledger: &mut slot.ledger, limits: &t.limits }),
-            _ => None,
-        };
-        let key_party = Party { ledger: &mut key.ledger, limits: &admission.key.limits };
-        let decision = book::admit(key_party, team_party, now_ms, admission.lease);
-        ledgers.put(&admission.key.id, key, persisted);
-        if let (Some(t), Some(slot)) = (&admission.team, team) {
+        // The team's ledger is taken out while the key's is borrowed in place (a team's id never equals a key's;
+        // if it did, the two would simply be one ledger taken out and put back).
+        let mut team = admission.team.as_ref().map(|t| (t, ledgers.take(&t.id)));
+        let key = Party { ledger: ledgers.changing(&admission.key.id, persisted), limits: &admission.key.limits };
+        let team_party = team.as_mut().map(|(t, slot)| Party { ledger: &mut slot.ledger, limits: &t.limits });
+        let decision = book::admit(key, team_party, now_ms, admission.lease);
+        if let Some((t, slot)) = team {
             ledgers.put(&t.id, slot, persisted);
         }
         decision
