@@ -51,10 +51,13 @@ pub struct Amount {
     pub nanos: u64,
 }
 
+/// A lease's id, shared (not copied) by the ledgers, the renewals and the settlement that name it.
+pub type LeaseId = std::sync::Arc<str>;
+
 /// One reservation in flight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
-    pub id: String,
+    pub id: LeaseId,
     pub expires_ms: u64,
     pub reserved: Amount,
 }
@@ -302,7 +305,7 @@ impl Ledger {
 
     /// Extends a lease; `false` when it is gone (lapsed and charged, or settled).
     pub fn renew(&mut self, id: &str, expires_ms: u64) -> bool {
-        match self.leases.iter_mut().find(|l| l.id == id) {
+        match self.leases.iter_mut().find(|l| *l.id == *id) {
             Some(lease) => {
                 lease.expires_ms = lease.expires_ms.max(expires_ms);
                 true
@@ -315,7 +318,7 @@ impl Ledger {
     /// charged in full then, and is not charged again.
     pub fn settle(&mut self, id: &str, now: u64, used: Amount, period: BudgetPeriod) -> bool {
         self.advance(now, period);
-        let Some(at) = self.leases.iter().position(|l| l.id == id) else { return false };
+        let Some(at) = self.leases.iter().position(|l| *l.id == *id) else { return false };
         self.leases.swap_remove(at);
         self.charge(now, used);
         true

@@ -217,7 +217,7 @@ pub(crate) mod tests {
     fn ledgers_round_trip_and_older_json_still_reads() {
         let mut ledger = Ledger { spent: 9, period_start: 5, period_end: Some(50), ..Ledger::default() };
         for (at, tokens) in [(10, 3), (10, 4), (2_000_000_000_000, 1 << 40)] {
-            ledger.admit(at, Lease { id: format!("l{at}"), expires_ms: at + 1, reserved: Amount { tokens, nanos: 7 } });
+            ledger.admit(at, Lease { id: format!("l{at}").into(), expires_ms: at + 1, reserved: Amount { tokens, nanos: 7 } });
             ledger.settle(&format!("l{at}"), at, Amount { tokens, nanos: 1 }, crate::limits::BudgetPeriod::Total);
         }
         ledger.admit(11, Lease { id: "open".into(), expires_ms: u64::MAX, reserved: Amount { tokens: 1, nanos: 2 } });

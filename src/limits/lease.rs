@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use slab::Slab;
 
+use super::book::LeaseId;
 use super::store::{Admission, SubjectRef};
 
 /// A lease to renew: its key, its team, and its id.
-pub type Renewal = (SubjectRef, Option<SubjectRef>, String);
+pub type Renewal = (SubjectRef, Option<SubjectRef>, LeaseId);
 
 /// Makes lease ids unique across processes and restarts without a syscall per request: a random prefix drawn
 /// once per process, then a counter.
@@ -130,13 +131,13 @@ mod tests {
         let keeper = Arc::new(LeaseKeeper::default());
         let a = keeper.keep(&admission("a"));
         let b = keeper.keep(&admission("b"));
-        let mut held: Vec<String> = keeper.held().into_iter().map(|(_, _, id)| id).collect();
+        let mut held: Vec<String> = keeper.held().into_iter().map(|(_, _, id)| id.to_string()).collect();
         held.sort();
         assert_eq!(held, ["a", "b"]);
         drop(a);
-        assert_eq!(keeper.held()[0].2, "b");
+        assert_eq!(&*keeper.held()[0].2, "b");
         let released = b.release().unwrap();
-        assert_eq!(released.2, "b", "a released guard hands back its renewal");
+        assert_eq!(&*released.2, "b", "a released guard hands back its renewal");
         assert!(keeper.is_empty());
     }
 

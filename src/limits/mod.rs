@@ -11,7 +11,7 @@ pub mod period;
 pub mod redis;
 pub mod store;
 
-pub use book::{admit, Amount, Headroom, Lease, Ledger, Limits, Party, Refusal, Subject, UsageNow, WINDOW_MS};
+pub use book::{admit, Amount, Headroom, Lease, LeaseId, Ledger, Limits, Party, Refusal, Subject, UsageNow, WINDOW_MS};
 pub use lease::{LeaseGuard, Renewal};
 pub use period::BudgetPeriod;
 pub use store::{Admission, Decision, FailurePolicy, Settlement, Store, StoreError, StoreStatus, SubjectRef};

@@ -49,7 +49,7 @@ pub struct Admission {
 pub struct Settlement {
     pub key: SubjectRef,
     pub team: Option<SubjectRef>,
-    pub lease_id: String,
+    pub lease_id: super::book::LeaseId,
     pub used: Amount,
 }
 
@@ -178,7 +178,7 @@ impl Store {
 
     /// A new lease for a request reserving `reserved`, expiring one lease time after `now_ms`.
     pub fn lease(&self, reserved: Amount, now_ms: u64) -> Lease {
-        Lease { id: self.0.ids.next(), expires_ms: now_ms + self.lease_ttl_ms(), reserved }
+        Lease { id: self.0.ids.next().into(), expires_ms: now_ms + self.lease_ttl_ms(), reserved }
     }
 
     /// Checks every limit of the key and its team at `now_ms` and, when all have room, reserves — one atomic

@@ -15,7 +15,7 @@ use crate::error::GatewayError;
 use crate::keys::{dollars, patterns, secret, Directory, Presented, Team, VirtualKey};
 use crate::limits::period::rfc3339;
 use crate::limits::store::{Admission, StoreError, SubjectRef};
-use crate::limits::{Amount, Headroom, Lease, Refusal, Store, Subject};
+use crate::limits::{Amount, Headroom, Lease, LeaseId, Refusal, Store, Subject};
 use crate::metrics::RefusalReason;
 use crate::prices::{Price, PriceTable};
 use crate::secret::Secret;
@@ -219,7 +219,7 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
 pub struct Reserved {
     pub key: SubjectRef,
     pub team: Option<SubjectRef>,
-    pub lease_id: String,
+    pub lease_id: LeaseId,
     pub headroom: Headroom,
 }
 
@@ -228,7 +228,7 @@ pub async fn reserve(
     store: &Store,
     holder: &Holder,
     want: Amount,
-    lease_id: String,
+    lease_id: LeaseId,
     now_ms: u64,
 ) -> Result<Reserved, KeyRefusal> {
     let (key, team) = holder.subjects();

@@ -42,7 +42,7 @@ pub async fn meter(
         }
         false => Amount::default(),
     };
-    let reserved = reserve(store, &holder, want, lease_id.to_string(), now_millis()).await?;
+    let reserved = reserve(store, &holder, want, lease_id.into(), now_millis()).await?;
     Ok(Some(Charge::new(store.clone(), reserved, snapshot.prices.clone())))
 }
 

@@ -13,7 +13,7 @@ fn limits(rpm: Option<u64>, tpm: Option<u64>, parallel: Option<u64>, budget: Opt
 }
 
 fn lease(id: usize, now: u64, tokens: u64, nanos: u64) -> Lease {
-    Lease { id: id.to_string(), expires_ms: now + LEASE_MS, reserved: Amount { tokens, nanos } }
+    Lease { id: id.to_string().into(), expires_ms: now + LEASE_MS, reserved: Amount { tokens, nanos } }
 }
 
 fn admit_one(ledger: &mut Ledger, l: &Limits, now: u64, lease: Lease) -> Result<Headroom, Refusal> {

@@ -385,7 +385,7 @@ fn settlement_calls<'a>(
         let (settlement, now) = entry;
         let team = settlement.team.as_ref().map(|t| &*t.id);
         let time = if clock == Clock::Redis { 0 } else { *now };
-        let lease = (settlement.lease_id.as_str(), settlement.used);
+        let lease = (&*settlement.lease_id, settlement.used);
         match index.entry((&*settlement.key.id, team, time)) {
             std::collections::hash_map::Entry::Occupied(at) => {
                 let group = &mut groups[*at.get()];

@@ -128,12 +128,12 @@ pub fn admissions<'s, 'a>(
     call.arg(settlements.len());
     for (settlement, (key, team)) in settlements.iter().zip(settled) {
         let used = settlement.used;
-        call.arg(key).arg(team).arg(&settlement.lease_id).arg(used.tokens).arg(used.nanos);
+        call.arg(key).arg(team).arg(&*settlement.lease_id).arg(used.tokens).arg(used.nanos);
     }
     for ((admission, now), (key, team)) in batch.iter().zip(admitted) {
         let lease = &admission.lease;
         let ttl_ms = lease.expires_ms.saturating_sub(*now);
-        call.arg(key).arg(team).arg(&lease.id).arg(ttl_ms).arg(lease.reserved.tokens).arg(lease.reserved.nanos);
+        call.arg(key).arg(team).arg(&*lease.id).arg(ttl_ms).arg(lease.reserved.tokens).arg(lease.reserved.nanos);
     }
     call
 }
