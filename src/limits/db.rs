@@ -25,11 +25,14 @@ const LEDGERS: TableDefinition<&str, &[u8]> = TableDefinition::new("ledgers");
 /// millisecond and are written every second: postcard's varints cost a fraction of JSON's text to write and read.
 const BINARY: &[u8] = b"GHL1";
 
-/// A ledger as stored (what [`Ledger::loaded`] does not recompute), borrowed for writing.
+/// Windows are stored in buckets of this many milliseconds (see [`coarsened`]).
+const STORED_BUCKET_MS: u64 = 1_000;
+
+/// A ledger as stored (what [`Ledger::loaded`] does not recompute), its windows [`coarsened`].
 #[derive(Serialize)]
 struct StoredRef<'a> {
-    requests: &'a VecDeque<(u64, u64)>,
-    tokens: &'a VecDeque<(u64, u64)>,
+    requests: Vec<(u64, u64)>,
+    tokens: Vec<(u64, u64)>,
     leases: &'a [Lease],
     period_start: u64,
     period_end: Option<u64>,
@@ -50,14 +53,30 @@ struct Stored {
 /// A ledger's stored bytes.
 fn encode(ledger: &Ledger) -> Result<Vec<u8>, postcard::Error> {
     let stored = StoredRef {
-        requests: &ledger.requests,
-        tokens: &ledger.tokens,
+        requests: coarsened(&ledger.requests),
+        tokens: coarsened(&ledger.tokens),
         leases: &ledger.leases,
         period_start: ledger.period_start,
         period_end: ledger.period_end,
         spent: ledger.spent,
     };
     postcard::to_extend(&stored, BINARY.to_vec())
+}
+
+/// A window as stored: its entries merged into whole seconds, each moved *later* to its second's end. A window in
+/// memory holds up to one entry per millisecond (60,000 for a busy key), written every second; stored, it holds at
+/// most 61. Read back after a restart, its entries leave the window up to a second after they would have: a limit
+/// can only be stricter for that second, never looser (no interval ever holds more than the limit).
+fn coarsened(window: &VecDeque<(u64, u64)>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(62);
+    for &(at, n) in window {
+        let at = at.div_ceil(STORED_BUCKET_MS).saturating_mul(STORED_BUCKET_MS);
+        match out.last_mut() {
+            Some((last, count)) if *last == at => *count += n,
+            _ => out.push((at, n)),
+        }
+    }
+    out
 }
 
 /// A ledger from its stored bytes, postcard or JSON.
@@ -200,7 +219,7 @@ pub(crate) mod tests {
     fn ledgers_are_written_read_back_and_deleted() {
         let dir = TempDir::new("db");
         let mut ledger = Ledger { spent: 42, ..Ledger::default() };
-        ledger.admit(7, Lease { id: "l".into(), expires_ms: 99, reserved: Amount { tokens: 3, nanos: 4 } });
+        ledger.admit(7_000, Lease { id: "l".into(), expires_ms: 99, reserved: Amount { tokens: 3, nanos: 4 } });
         {
             let db = Db::open(&dir.0).unwrap();
             db.write_ledgers(&[("a".into(), Some(ledger.clone())), ("b".into(), Some(Ledger::default()))]).unwrap();
@@ -216,17 +235,27 @@ pub(crate) mod tests {
     #[test]
     fn ledgers_round_trip_and_older_json_still_reads() {
         let mut ledger = Ledger { spent: 9, period_start: 5, period_end: Some(50), ..Ledger::default() };
-        for (at, tokens) in [(10, 3), (10, 4), (2_000_000_000_000, 1 << 40)] {
-            ledger.admit(at, Lease { id: format!("l{at}").into(), expires_ms: at + 1, reserved: Amount { tokens, nanos: 7 } });
+        for (at, tokens) in [(10, 3), (10, 4), (1_500, 1 << 40)] {
+            ledger.admit(
+                at,
+                Lease { id: format!("l{at}").into(), expires_ms: at + 1, reserved: Amount { tokens, nanos: 7 } },
+            );
             ledger.settle(&format!("l{at}"), at, Amount { tokens, nanos: 1 }, crate::limits::BudgetPeriod::Total);
         }
-        ledger.admit(11, Lease { id: "open".into(), expires_ms: u64::MAX, reserved: Amount { tokens: 1, nanos: 2 } });
+        ledger.admit(1_501, Lease { id: "open".into(), expires_ms: u64::MAX, reserved: Amount { tokens: 1, nanos: 2 } });
         let bytes = encode(&ledger).unwrap();
         assert!(bytes.starts_with(BINARY));
-        assert_eq!(decode(&bytes).unwrap(), ledger);
+        let read = decode(&bytes).unwrap();
+        assert_eq!(read.requests, [(1_000, 2), (2_000, 2)], "seconds, each at its end");
+        assert_eq!(read.tokens, [(1_000, 7), (2_000, 1 << 40)]);
+        let exact = |l: &Ledger| (l.leases.clone(), l.period_start, l.period_end, l.spent);
+        assert_eq!(exact(&read), exact(&ledger), "leases, period and spend exactly");
+        assert_eq!(read.usage().requests_in_window, 4, "the kept counts are recomputed");
         let json = serde_json::to_vec(&ledger).unwrap();
         assert!(bytes.len() < json.len() / 2, "{} bytes against JSON's {}", bytes.len(), json.len());
         assert_eq!(decode(&json).unwrap(), ledger, "a data directory of an older version");
+        let json = serde_json::to_vec(&read).unwrap();
+        assert_eq!(decode(&encode(&decode(&json).unwrap()).unwrap()).unwrap(), read, "stored twice, unchanged");
         assert!(decode(b"GHL1\xff").is_err() && decode(b"{").is_err());
     }
 }

@@ -239,7 +239,8 @@ mod tests {
     }
 
     fn admission(n: u64, team: Option<SubjectRef>) -> Admission {
-        let lease = Lease { id: n.to_string().into(), expires_ms: 20_000 + n, reserved: Amount { tokens: 5, nanos: 7 } };
+        let lease =
+            Lease { id: n.to_string().into(), expires_ms: 20_000 + n, reserved: Amount { tokens: 5, nanos: 7 } };
         Admission { key: subject("k", 2), team, lease }
     }
 
