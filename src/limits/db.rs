@@ -167,27 +167,25 @@ impl Db {
         Ok(ledgers)
     }
 
-    /// Writes ledgers (`Some`) and deletes them (`None`) in one commit.
-    pub fn write_ledgers(&self, batch: &[(std::sync::Arc<str>, Option<Ledger>)]) -> Result<(), StoreError> {
-        let mut encoded: Vec<(&str, Option<Vec<u8>>)> = Vec::with_capacity(batch.len());
-        for (id, ledger) in batch {
-            let bytes = match ledger {
-                Some(ledger) => Some(encode(ledger).map_err(|e| StoreError(format!("ledger '{id}': {e}")))?),
-                None => None,
-            };
-            encoded.push((id, bytes));
-        }
+    /// Writes ledgers (`Some`, as [`encode_ledger`] made them) and deletes them (`None`) in one commit.
+    pub fn write_ledgers(&self, batch: &[(Arc<str>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
         self.write(|txn| {
             let mut table = txn.open_table(LEDGERS)?;
-            for (id, bytes) in &encoded {
+            for (id, bytes) in batch {
                 match bytes {
-                    Some(bytes) => table.insert(*id, bytes.as_slice())?,
-                    None => table.remove(*id)?,
+                    Some(bytes) => table.insert(&**id, bytes.as_slice())?,
+                    None => table.remove(&**id)?,
                 };
             }
             Ok(())
         })
     }
+}
+
+/// A ledger as [`Db::write_ledgers`] stores it: small (its windows [`coarsened`]) and quick to make, so the flusher
+/// makes it while it holds the ledgers' lock instead of copying whole windows out.
+pub fn encode_ledger(id: &str, ledger: &Ledger) -> Result<Vec<u8>, StoreError> {
+    encode(ledger).map_err(|e| StoreError(format!("ledger '{id}': {e}")))
 }
 
 #[cfg(test)]
@@ -222,7 +220,8 @@ pub(crate) mod tests {
         ledger.admit(7_000, Lease { id: "l".into(), expires_ms: 99, reserved: Amount { tokens: 3, nanos: 4 } });
         {
             let db = Db::open(&dir.0).unwrap();
-            db.write_ledgers(&[("a".into(), Some(ledger.clone())), ("b".into(), Some(Ledger::default()))]).unwrap();
+            let stored = |l: &Ledger| Some(encode_ledger("x", l).unwrap());
+            db.write_ledgers(&[("a".into(), stored(&ledger)), ("b".into(), stored(&Ledger::default()))]).unwrap();
             assert!(Db::open(&dir.0).is_err(), "one process at a time");
         }
         let db = Db::open(&dir.0).unwrap();

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::book::{self, Ledger, Party, UsageNow};
-use super::db::Db;
+use super::db::{encode_ledger, Db};
 use super::lease::Renewal;
 use super::store::{Admission, Decision, Settlement, StoreError, SubjectRef};
 
@@ -172,21 +172,30 @@ impl Embedded {
     pub fn flush(&self) -> Result<usize, StoreError> {
         let Some(db) = &self.db else { return Ok(0) };
         let _one_at_a_time = self.flushing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let batch: Vec<(Arc<str>, Option<Ledger>)> = {
+        let mut unencoded = None;
+        let batch: Vec<(Arc<str>, Option<Vec<u8>>)> = {
             let mut ledgers = self.lock();
-            let ids = std::mem::take(&mut ledgers.dirty);
-            ids.into_iter()
-                .map(|id| {
-                    let ledger = ledgers.slots.get_mut(&id).map(|slot| {
+            let Ledgers { slots, dirty } = &mut *ledgers;
+            let ids = std::mem::take(dirty);
+            let mut batch = Vec::with_capacity(ids.len());
+            for id in ids {
+                match slots.get_mut(&id).map(|slot| (encode_ledger(&id, &slot.ledger), slot)) {
+                    Some((Ok(bytes), slot)) => {
                         slot.dirty = false;
-                        slot.ledger.clone()
-                    });
-                    (id, ledger)
-                })
-                .collect()
+                        batch.push((id, Some(bytes)));
+                    }
+                    // Not written, not lost: it stays dirty, for the next attempt.
+                    Some((Err(error), _)) => {
+                        unencoded = Some(error);
+                        dirty.push(id);
+                    }
+                    None => batch.push((id, None)),
+                }
+            }
+            batch
         };
         if batch.is_empty() {
-            return Ok(0);
+            return unencoded.map_or(Ok(0), Err);
         }
         if let Err(error) = db.write_ledgers(&batch) {
             let mut ledgers = self.lock();
@@ -202,6 +211,9 @@ impl Embedded {
                     None => {}
                 }
             }
+            return Err(error);
+        }
+        if let Some(error) = unencoded {
             return Err(error);
         }
         Ok(batch.len())
