@@ -16,8 +16,9 @@ const fn names(limit: &'static str, remaining: &'static str, reset: &'static str
     [HeaderName::from_static(limit), HeaderName::from_static(remaining), HeaderName::from_static(reset)]
 }
 
-/// By [relayed][kind]: Anthropic's names, or the gateway's own beside the upstream's.
-const NAMES: [[Names; 2]; 2] = [
+/// By [relayed][kind]: Anthropic's names, or the gateway's own beside the upstream's. A `static`: indexing a
+/// `const` array of names makes (and drops) a copy of all twelve each time.
+static NAMES: [[Names; 2]; 2] = [
     [
         names(
             "anthropic-ratelimit-requests-limit",
