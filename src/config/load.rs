@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(keys.lease_ttl, std::time::Duration::from_secs(30));
         assert_eq!(keys.on_store_failure, crate::limits::FailurePolicy::Open);
         let alice = &keys.declared.keys[0];
-        assert_eq!((alice.name.as_str(), alice.team.as_deref()), ("Alice", Some("ML-team")), "names keep their case");
+        assert_eq!((&*alice.name, alice.team.as_deref()), ("Alice", Some("ML-team")), "names keep their case");
         assert_eq!(alice.metadata["owner"], "alice@example.com");
         assert_eq!(keys.declared.teams[0].limits.budget_nanos, Some(50_000_000_000));
 

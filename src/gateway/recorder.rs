@@ -3,7 +3,7 @@
 //! gets its id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpResponse;
@@ -61,8 +61,8 @@ impl Recorder {
 
     /// The caller's virtual key: named in the request's record and log line.
     pub fn keyed(&mut self, holder: &Holder) {
-        self.record.key = Some(Arc::from(holder.key.name.as_str()));
-        self.record.team = holder.team.as_ref().map(|t| Arc::from(t.name.as_str()));
+        self.record.key = Some(holder.key.name.clone());
+        self.record.team = holder.team.as_ref().map(|t| t.name.clone());
     }
 
     /// The request was refused at admission: its reason is recorded, and the error answered.

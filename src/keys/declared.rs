@@ -83,7 +83,7 @@ pub fn build(
         .map_err(|e| format!("teams.{name}.{e}"))?;
         declared.teams.push(Team {
             id: team_id(name).into(),
-            name: name.clone(),
+            name: name.as_str().into(),
             limits,
             created_at: now_ms,
             declared: true,
@@ -130,7 +130,7 @@ pub fn build(
             .transpose()?;
         declared.keys.push(VirtualKey {
             id: key_id(name).into(),
-            name: name.clone(),
+            name: name.as_str().into(),
             team: raw.team.clone(),
             models: raw.models.clone(),
             limits,

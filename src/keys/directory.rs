@@ -45,7 +45,7 @@ impl Directory {
         Self {
             by_hash: keys.into_iter().map(|k| (k.secret_hash.clone(), Arc::new(k))).collect(),
             revoked,
-            teams: teams.into_iter().map(|t| (t.name.clone(), Arc::new(t))).collect(),
+            teams: teams.into_iter().map(|t| (t.name.to_string(), Arc::new(t))).collect(),
             unavailable: false,
             strict: false,
         }
@@ -95,7 +95,7 @@ impl Directory {
 
     /// A key by its id, or else by its name (the admin API accepts either).
     pub fn key(&self, id: &str) -> Option<&Arc<VirtualKey>> {
-        self.by_hash.values().find(|k| *k.id == *id).or_else(|| self.by_hash.values().find(|k| k.name == id))
+        self.by_hash.values().find(|k| *k.id == *id).or_else(|| self.by_hash.values().find(|k| *k.name == *id))
     }
 
     pub fn teams(&self) -> impl Iterator<Item = &Arc<Team>> {
@@ -153,7 +153,7 @@ mod tests {
         expired.expires_at = Some(1_000);
         let revoked = HashSet::from([secret::hash("gh_deleted")]);
         let d = Directory::new(vec![key("k1", "gh_alice", Some("ml")), disabled, expired], vec![team], revoked);
-        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if &*k.id == "k1" && t.name == "ml"));
+        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if &*k.id == "k1" && &*t.name == "ml"));
         assert!(matches!(d.identify("gh_disabled", 0), Presented::Disabled(_)));
         assert!(matches!(d.identify("gh_expired", 999), Presented::Valid(..)));
         assert!(matches!(d.identify("gh_expired", 1_000), Presented::Expired(_)));
@@ -167,6 +167,6 @@ mod tests {
         assert!(matches!(waiting.identify("proxy-key", 0), Presented::Unknown));
         let lenient = Directory::unavailable(false);
         assert!(!lenient.in_use() && matches!(lenient.identify("gh_alice", 0), Presented::Unavailable));
-        assert_eq!(d.key("k2").map(|k| k.name.as_str()), Some("k2"));
+        assert_eq!(d.key("k2").map(|k| &*k.name), Some("k2"));
     }
 }

@@ -128,7 +128,7 @@ fn metadata(value: &Value) -> Result<Map<String, Value>, GatewayError> {
 }
 
 fn team_exists(team: &str, catalog: &Catalog, declared: &[Team]) -> Result<(), GatewayError> {
-    if catalog.teams.contains_key(team) || declared.iter().any(|t| t.name == team) {
+    if catalog.teams.contains_key(team) || declared.iter().any(|t| *t.name == *team) {
         return Ok(());
     }
     Err(invalid(format!("team: there is no team '{team}' (create it with POST /admin/teams)")))
@@ -145,13 +145,13 @@ pub fn new_key(
     let object = object(body, &key_fields())?;
     let name = string(&object, "name")?.ok_or_else(|| invalid("name: required (a name for the key)"))?;
     check_name("name", &name)?;
-    if catalog.keys.values().any(|k| k.name == name) || declared.keys.iter().any(|k| k.name == name) {
+    if catalog.keys.values().any(|k| *k.name == *name) || declared.keys.iter().any(|k| *k.name == *name) {
         return Err(GatewayError::Conflict(format!("name: a key named '{name}' already exists")));
     }
     let secret = secret::generate().map_err(GatewayError::Internal)?;
     let mut key = VirtualKey {
         id: id.into(),
-        name,
+        name: name.into(),
         team: None,
         models: Vec::new(),
         limits: Limits::default(),
@@ -178,12 +178,12 @@ pub fn patch_key(
     let mut key = existing.clone();
     if let Some(name) = string(&object, "name")? {
         check_name("name", &name)?;
-        let taken = catalog.keys.values().any(|k| k.name == name && k.id != key.id)
-            || declared.keys.iter().any(|k| k.name == name);
+        let taken = catalog.keys.values().any(|k| *k.name == *name && k.id != key.id)
+            || declared.keys.iter().any(|k| *k.name == *name);
         if taken {
             return Err(GatewayError::Conflict(format!("name: a key named '{name}' already exists")));
         }
-        key.name = name;
+        key.name = name.into();
     } else if object.contains_key("name") {
         return Err(invalid("name: cannot be removed"));
     }
@@ -231,17 +231,17 @@ pub fn new_team(
     let object = object(body, &team_fields())?;
     let name = string(&object, "name")?.ok_or_else(|| invalid("name: required (a name for the team)"))?;
     check_name("name", &name)?;
-    if catalog.teams.contains_key(&name) || declared.teams.iter().any(|t| t.name == name) {
+    if catalog.teams.contains_key(&name) || declared.teams.iter().any(|t| *t.name == *name) {
         return Err(GatewayError::Conflict(format!("name: a team named '{name}' already exists")));
     }
     let limits = limits(&object, &Limits::default())?;
-    Ok(Team { id: id.into(), name, limits, created_at: now_ms, declared: false })
+    Ok(Team { id: id.into(), name: name.into(), limits, created_at: now_ms, declared: false })
 }
 
 /// `existing` changed by a `PATCH /admin/teams/{id}` body (its limits; a team keeps its name, which keys use).
 pub fn patch_team(existing: &Team, body: &[u8]) -> Result<Team, GatewayError> {
     let object = object(body, &team_fields())?;
-    if object.get("name").is_some_and(|n| n.as_str() != Some(existing.name.as_str())) {
+    if object.get("name").is_some_and(|n| n.as_str() != Some(&*existing.name)) {
         return Err(invalid("name: a team cannot be renamed (its keys name it); create another team"));
     }
     Ok(Team { limits: limits(&object, &existing.limits)?, ..existing.clone() })

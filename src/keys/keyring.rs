@@ -175,19 +175,19 @@ impl Keyring {
 
     /// A stored (not declared) key by id or name.
     fn stored_key<'a>(&self, catalog: &'a Catalog, id: &str) -> Result<&'a VirtualKey, GatewayError> {
-        if let Some(key) = self.0.declared.keys.iter().find(|k| *k.id == *id || k.name == id) {
+        if let Some(key) = self.0.declared.keys.iter().find(|k| *k.id == *id || *k.name == *id) {
             return Err(read_only("key", &key.name));
         }
         catalog
             .keys
             .get(id)
-            .or_else(|| catalog.keys.values().find(|k| k.name == id))
+            .or_else(|| catalog.keys.values().find(|k| *k.name == *id))
             .ok_or_else(|| not_found("key", id))
     }
 
     /// A stored (not declared) team by id or name.
     fn stored_team<'a>(&self, catalog: &'a Catalog, id: &str) -> Result<&'a Team, GatewayError> {
-        if let Some(team) = self.0.declared.teams.iter().find(|t| *t.id == *id || t.name == id) {
+        if let Some(team) = self.0.declared.teams.iter().find(|t| *t.id == *id || *t.name == *id) {
             return Err(read_only("team", &team.name));
         }
         catalog
@@ -278,8 +278,8 @@ impl Keyring {
                     .keys
                     .values()
                     .chain(&self.0.declared.keys)
-                    .filter(|k| k.team.as_deref() == Some(team.name.as_str()))
-                    .map(|k| k.name.as_str())
+                    .filter(|k| k.team.as_deref() == Some(&*team.name))
+                    .map(|k| &*k.name)
                     .collect();
                 if !members.is_empty() {
                     return Err(GatewayError::Conflict(format!(
@@ -290,7 +290,7 @@ impl Keyring {
                         members.join(", ")
                     )));
                 }
-                Ok((vec![RecordChange::RemoveTeam { name: team.name.clone() }], team))
+                Ok((vec![RecordChange::RemoveTeam { name: team.name.to_string() }], team))
             })
             .await;
         audit_team(by, &format!("delete team {id}"), result.as_ref());
@@ -332,10 +332,10 @@ impl Keyring {
         let usage = self.0.limits.usage(&team.subject(), now).await.map_err(unavailable)?;
         let mut body = team_json(team);
         body["usage"] = usage_json(&team.limits, &usage, team.limits.budget_period.span(now).1);
-        let mut keys: Vec<String> = self
+        let mut keys: Vec<std::sync::Arc<str>> = self
             .directory()
             .keys()
-            .filter(|k| k.team.as_deref() == Some(team.name.as_str()))
+            .filter(|k| k.team.as_deref() == Some(&*team.name))
             .map(|k| k.name.clone())
             .collect();
         keys.sort();

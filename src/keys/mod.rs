@@ -30,7 +30,8 @@ pub const NANOS_PER_USD: f64 = 1e9;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VirtualKey {
     pub id: std::sync::Arc<str>,
-    pub name: String,
+    /// Shared: each request's record names its key (and team) without a copy.
+    pub name: std::sync::Arc<str>,
     /// The team's name, when the key belongs to one.
     pub team: Option<String>,
     /// `provider:model` patterns the key may use; empty: any.
@@ -52,7 +53,7 @@ pub struct VirtualKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
     pub id: std::sync::Arc<str>,
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub limits: Limits,
     pub created_at: u64,
     #[serde(default)]

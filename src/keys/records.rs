@@ -64,7 +64,7 @@ impl Catalog {
                     self.revoked.insert(secret_hash.clone(), *at);
                 }
                 RecordChange::PutTeam(team) => {
-                    self.teams.insert(team.name.clone(), team.clone());
+                    self.teams.insert(team.name.to_string(), team.clone());
                 }
                 RecordChange::RemoveTeam { name } => {
                     self.teams.remove(name);
@@ -182,7 +182,7 @@ impl EmbeddedRecords {
                         keys.remove(id.as_str())?;
                         revoked.insert(secret_hash.as_str(), *at)?;
                     }
-                    RecordChange::PutTeam(team) => drop(teams.insert(team.name.as_str(), json(team).as_slice())?),
+                    RecordChange::PutTeam(team) => drop(teams.insert(&*team.name, json(team).as_slice())?),
                     RecordChange::RemoveTeam { name } => drop(teams.remove(name.as_str())?),
                 }
             }

@@ -118,7 +118,7 @@ impl RedisRecords {
                 RecordChange::RemoveKey { id, secret_hash, at } => {
                     call.arg("unkey").arg(id).arg("").arg("revoke").arg(secret_hash).arg(*at)
                 }
-                RecordChange::PutTeam(team) => call.arg("team").arg(&team.name).arg(json(team)),
+                RecordChange::PutTeam(team) => call.arg("team").arg(&*team.name).arg(json(team)),
                 RecordChange::RemoveTeam { name } => call.arg("unteam").arg(name).arg(""),
             };
         }

@@ -175,7 +175,8 @@ fn caller_of(
 /// Returns each kept target's price (by position).
 pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Result<Vec<Option<Price>>, KeyRefusal> {
     let allowed = |t: &crate::config::Target| patterns::allows_target(&holder.key.models, &t.provider.name, &t.model);
-    if !route.targets.iter().any(allowed) {
+    let kept = route.targets.iter().filter(|t| allowed(t)).count();
+    if kept == 0 {
         let requested = route.primary();
         let message = format!(
             "virtual key '{}' may not use model '{}:{}' (allowed: {})",
@@ -186,7 +187,9 @@ pub fn permitted(holder: &Holder, route: &mut Route, prices: &PriceTable) -> Res
         );
         return Err(refusal(GatewayError::Forbidden(message), Some(RefusalReason::Model)));
     }
-    route.targets.retain(allowed);
+    if kept < route.targets.len() {
+        route.targets.retain(allowed);
+    }
     let priced: Vec<Option<Price>> = route.targets.iter().map(|t| prices.price(&t.provider.name, &t.model)).collect();
     if !holder.has_budget() || priced.iter().all(Option::is_some) {
         return Ok(priced);

@@ -30,7 +30,7 @@ fn a_full_key_body_becomes_a_record_with_a_hashed_secret() {
     let (key, secret) = create(body, &catalog_with_team()).unwrap();
     assert!(secret.starts_with("gh_"));
     assert_eq!(key.secret_hash, crate::keys::secret::hash(&secret));
-    assert_eq!((key.name.as_str(), key.team.as_deref()), ("alice", Some("ml")));
+    assert_eq!((&*key.name, key.team.as_deref()), ("alice", Some("ml")));
     assert_eq!(key.limits.budget_nanos, Some(25_000_000_000));
     assert_eq!(key.limits.budget_period, BudgetPeriod::Day);
     assert_eq!((key.limits.rpm, key.limits.max_parallel), (Some(60), Some(4)));
