@@ -4,8 +4,10 @@
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::LazyLock;
+
+use siphasher::sip128::{Hasher128, SipHasher13};
 
 /// The prefix every virtual key starts with (so a client or a log scanner can tell one from a provider key).
 pub const PREFIX: &str = "gh_";
@@ -36,10 +38,28 @@ pub fn hash(secret: &str) -> String {
 /// How many presented secrets' hashes a thread remembers (then it starts afresh).
 const REMEMBERED_SECRETS: usize = 4096;
 
-/// Two independently keyed SipHash functions (keys random per process): a presented secret's 128-bit
-/// fingerprint, under which its hash is remembered. Nobody outside the process can compute a fingerprint, so a
-/// guess that shares one with a remembered secret is a 1-in-2^128 chance: no shortcut around the hash.
-static FINGERPRINTS: LazyLock<(RandomState, RandomState)> = LazyLock::new(|| (RandomState::new(), RandomState::new()));
+/// The keys of SipHash-1-3 with a 128-bit output (random per process): a presented secret's fingerprint, under
+/// which its hash is remembered. Nobody outside the process can compute a fingerprint, so a guess that shares one
+/// with a remembered secret is a 1-in-2^128 chance: no shortcut around the hash.
+static FINGERPRINT_KEYS: LazyLock<(u64, u64)> = LazyLock::new(|| {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // std's per-process random hasher keys, drawn from the same source by other means.
+        let state = RandomState::new();
+        bytes[..8].copy_from_slice(&state.hash_one(1u8).to_le_bytes());
+        bytes[8..].copy_from_slice(&state.hash_one(2u8).to_le_bytes());
+    }
+    let (k0, k1) = bytes.split_at(8);
+    let key = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    (key(k0), key(k1))
+});
+
+fn fingerprint(secret: &str) -> u128 {
+    let (k0, k1) = *FINGERPRINT_KEYS;
+    let mut hasher = SipHasher13::new_with_keys(k0, k1);
+    hasher.write(secret.as_bytes());
+    hasher.finish128().as_u128()
+}
 
 thread_local! {
     static REMEMBERED: RefCell<HashMap<u128, String, foldhash::fast::FixedState>> = RefCell::new(HashMap::default());
@@ -49,8 +69,7 @@ thread_local! {
 /// otherwise hash the same secret again (a SHA-256 per request, the largest part of identifying the caller).
 /// The hash is lent to `f` rather than copied (a request only looks its key up by it).
 pub fn with_presented_hash<R>(secret: &str, f: impl FnOnce(&str) -> R) -> R {
-    let (a, b) = &*FINGERPRINTS;
-    let fingerprint = (u128::from(a.hash_one(secret)) << 64) | u128::from(b.hash_one(secret));
+    let fingerprint = fingerprint(secret);
     REMEMBERED.with_borrow_mut(|remembered| {
         if let Some(known) = remembered.get(&fingerprint) {
             return f(known);
