@@ -40,6 +40,10 @@ enum Vocabulary {
 impl Vocabulary {
     /// The vocabulary that approximates a model best.
     fn for_model(model: &str) -> Self {
+        // Claude models first, as most requests name one: no copy, no search.
+        if model.get(..6).is_some_and(|head| head.eq_ignore_ascii_case("claude")) {
+            return Self::Cl100k;
+        }
         let lower;
         let m = match model.bytes().any(|b| b.is_ascii_uppercase()) {
             true => {

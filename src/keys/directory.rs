@@ -153,7 +153,9 @@ mod tests {
         expired.expires_at = Some(1_000);
         let revoked = HashSet::from([secret::hash("gh_deleted")]);
         let d = Directory::new(vec![key("k1", "gh_alice", Some("ml")), disabled, expired], vec![team], revoked);
-        assert!(matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if &*k.id == "k1" && &*t.name == "ml"));
+        assert!(
+            matches!(d.identify("gh_alice", 0), Presented::Valid(k, Some(t)) if &*k.id == "k1" && &*t.name == "ml")
+        );
         assert!(matches!(d.identify("gh_disabled", 0), Presented::Disabled(_)));
         assert!(matches!(d.identify("gh_expired", 999), Presented::Valid(..)));
         assert!(matches!(d.identify("gh_expired", 1_000), Presented::Expired(_)));

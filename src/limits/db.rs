@@ -241,7 +241,8 @@ pub(crate) mod tests {
             );
             ledger.settle(&format!("l{at}"), at, Amount { tokens, nanos: 1 }, crate::limits::BudgetPeriod::Total);
         }
-        ledger.admit(1_501, Lease { id: "open".into(), expires_ms: u64::MAX, reserved: Amount { tokens: 1, nanos: 2 } });
+        ledger
+            .admit(1_501, Lease { id: "open".into(), expires_ms: u64::MAX, reserved: Amount { tokens: 1, nanos: 2 } });
         let bytes = encode(&ledger).unwrap();
         assert!(bytes.starts_with(BINARY));
         let read = decode(&bytes).unwrap();

@@ -188,7 +188,12 @@ impl Store {
     pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
         let result = match &self.0.backend {
             Backend::Embedded(store) => return Ok(store.admit(admission, now_ms)),
-            Backend::Redis(redis) => redis.admit(admission, now_ms).await,
+            // The link gives up on a call after ADMIT_TIMEOUT too, but an admission may first wait for the call on
+            // its way: this bounds the whole wait.
+            Backend::Redis(redis) => match tokio::time::timeout(ADMIT_TIMEOUT, redis.admit(admission, now_ms)).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError(format!("no answer within {} ms", ADMIT_TIMEOUT.as_millis()))),
+            },
         };
         match (result, self.0.policy) {
             (Ok(decision), _) => Ok(decision),
