@@ -8,7 +8,9 @@
 pub mod names;
 mod shipped;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use foldhash::fast::RandomState;
@@ -193,9 +195,32 @@ pub struct PriceTable {
     looked_up: LookedUp,
 }
 
-/// The lookups of one table (a table is immutable: a reload builds a new one, and with it a new memory).
-#[derive(Default)]
-struct LookedUp(std::sync::Mutex<Remembered>);
+/// The lookups of one table (a table is immutable: a reload builds a new one, and with it a new memory), and the
+/// table's id among the process's tables, by which threads keep their recent lookups ([`RECENT`]).
+struct LookedUp {
+    id: u64,
+    remembered: std::sync::Mutex<Remembered>,
+}
+
+impl Default for LookedUp {
+    fn default() -> Self {
+        // From 1: 0 marks an empty slot of `RECENT`.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), remembered: Default::default() }
+    }
+}
+
+/// A thread's last lookups: (table id, provider, model, price).
+struct Recent {
+    slots: [(u64, String, String, Option<Price>); 4],
+    next: usize,
+}
+
+thread_local! {
+    /// A metered request asks for its target's price at admission and again at settlement, on the same thread: a
+    /// few string comparisons instead of the shared memory's lock and two hash lookups.
+    static RECENT: RefCell<Recent> = RefCell::new(Recent { slots: Default::default(), next: 0 });
+}
 
 /// Looked-up prices by provider, then model (two maps so that a lookup by `&str` copies neither name).
 type Remembered = HashMap<String, HashMap<String, Option<Price>, RandomState>, RandomState>;
@@ -252,7 +277,25 @@ impl PriceTable {
     /// model, else configured for its family, else configured for every model of the provider (`provider:*`),
     /// else shipped for the model's exact id, else shipped for its family.
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
-        let Ok(mut looked_up) = self.looked_up.0.lock() else { return self.look_up(provider, model) };
+        let table = self.looked_up.id;
+        let recent = RECENT.with_borrow(|recent| {
+            recent.slots.iter().find(|(t, p, m, _)| *t == table && p == provider && m == model).map(|slot| slot.3)
+        });
+        if let Some(price) = recent {
+            return price;
+        }
+        let price = self.remembered_price(provider, model);
+        RECENT.with_borrow_mut(|recent| {
+            let at = recent.next;
+            recent.next = (at + 1) % recent.slots.len();
+            recent.slots[at] = (table, provider.to_string(), model.to_string(), price);
+        });
+        price
+    }
+
+    /// [`price`](Self::price) from the table's shared memory of lookups.
+    fn remembered_price(&self, provider: &str, model: &str) -> Option<Price> {
+        let Ok(mut looked_up) = self.looked_up.remembered.lock() else { return self.look_up(provider, model) };
         if let Some(price) = looked_up.get(provider).and_then(|models| models.get(model)) {
             return *price;
         }

@@ -265,3 +265,18 @@ proptest! {
         prop_assert!(price.cost_nanos(&u) <= price.reservation_nanos(input + write_5m + write_1h + read, output + slack));
     }
 }
+
+#[test]
+fn a_threads_recent_lookups_belong_to_their_table() {
+    let table = |usd: f64| PriceTable::new(HashMap::from([("local:m".to_string(), Price::anthropic(usd, usd))]));
+    let (old, reloaded) = (table(1.0), table(2.0));
+    for _ in 0..3 {
+        assert_eq!(old.price("local", "m").map(|p| p.input), Some(1.0));
+        assert_eq!(reloaded.price("local", "m").map(|p| p.input), Some(2.0), "a reload's price, not the old one");
+        assert_eq!(old.clone().price("local", "m").map(|p| p.input), Some(1.0));
+    }
+    for n in 0..10 {
+        assert_eq!(old.price("local", &format!("other-{n}")), None, "past the few recent ones");
+    }
+    assert_eq!(old.price("local", "m").map(|p| p.input), Some(1.0));
+}
