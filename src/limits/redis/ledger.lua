@@ -26,7 +26,7 @@
 --   admit:  how many settlements ride along, then each (the key's ledger: its number in KEYS order, 1-based; its
 --           team's, 0: none; lease id, tokens and nano-dollars used); then any number of admissions (the key's
 --           ledger, its team's, lease id, lease time to live (ms), tokens and nano-dollars to reserve); the reply is
---           one answer per admission, each preceded by its length
+--           one answer per admission, each preceded by its length, all as one string of little-endian doubles
 --   settle: any number of (lease id, tokens used, nano-dollars used)
 --   renew:  lease id, lease time to live (ms)
 --
@@ -430,7 +430,9 @@ if op == 'admit' then
     end
     save(L, unpack(L.added))
   end
-  return out
+  -- One string of doubles rather than an array of integers: converting each number into a reply (and the
+  -- client parsing each back) cost more than the admission itself.
+  return struct.pack('<' .. string.rep('d', n), unpack(out, 1, n))
 elseif op == 'settle' then
   local ids, fields = {}, {}
   for i = tail + 1, #ARGV, 3 do

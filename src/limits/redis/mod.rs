@@ -288,10 +288,20 @@ async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock:
         let given = if clock == Clock::Caller { batch[0].1 } else { 0 };
         let pairs: Vec<(&Admission, u64)> = batch.iter().map(|(admission, now, _)| (admission, *now)).collect();
         let call = script::admissions(&riding, &pairs, given);
-        let reply: Result<Vec<i64>, StoreError> = link
-            .run(ADMIT_TIMEOUT, true, |mut connection| async move { call.invoke_async(&mut connection).await })
+        let reply: Result<Vec<u8>, StoreError> = link
+            .run(ADMIT_TIMEOUT, true, |mut connection| async move {
+                match call.query_async(&mut connection).await {
+                    Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                        // Redis lost the script (restarted): load it, and the same call again.
+                        LEDGER_SCRIPT.prepare_invoke().load_async(&mut connection).await?;
+                        call.query_async(&mut connection).await
+                    }
+                    other => other,
+                }
+            })
             .await;
-        match reply.and_then(|reply| script::decisions(&reply, batch.len())) {
+        let numbers = reply.and_then(|reply| script::admit_reply_numbers(&reply));
+        match numbers.and_then(|numbers| script::decisions(&numbers, batch.len())) {
             Ok(decisions) => {
                 for ((_, _, answer), decision) in batch.into_iter().zip(decisions) {
                     let _ = answer.send(Ok(decision));

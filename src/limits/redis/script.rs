@@ -14,11 +14,20 @@ pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
 /// The prefix of every ledger key.
 pub const LEDGER_PREFIX: &str = "gatehouse:ledger:";
 
+/// What follows `LEDGER_PREFIX` and a subject's id in each of its ledger's three keys, in the script's order.
+const LEDGER_SUFFIXES: [&str; 3] = ["", ":rq", ":tk"];
+
 /// The three Redis keys of a subject's ledger, in the script's order.
 pub fn ledger_keys(id: &str) -> [String; 3] {
-    let base = format!("{LEDGER_PREFIX}{id}");
-    let suffixed = |suffix: &str| format!("{base}{suffix}");
-    [suffixed(""), suffixed(":rq"), suffixed(":tk")]
+    // Written out without `format!`: three keys per ledger per call, on the request path.
+    let suffixed = |suffix: &str| {
+        let mut key = String::with_capacity(LEDGER_PREFIX.len() + id.len() + suffix.len());
+        key.push_str(LEDGER_PREFIX);
+        key.push_str(id);
+        key.push_str(suffix);
+        key
+    };
+    LEDGER_SUFFIXES.map(suffixed)
 }
 
 /// Every Redis key a subject's ledger may have: [`ledger_keys`] and those of the first layout, which the script
@@ -92,14 +101,12 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
     call
 }
 
-/// The invocation settling `settlements` and then admitting `batch` in order (each as if alone, after the ones
+/// The `EVALSHA` settling `settlements` and then admitting `batch` in order (each as if alone, after the ones
 /// before it), on the clock of the first admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's
-/// clock). Each ledger is passed once, however many name it.
-pub fn admissions<'s, 'a>(
-    settlements: &'s [Settlement],
-    batch: &[(&'s Admission, u64)],
-    given_now: u64,
-) -> ScriptInvocation<'a> {
+/// clock). Each ledger is passed once, however many name it. Built as one command, not a `ScriptInvocation`
+/// (which allocates each argument apart and copies them all again into its command): the request path's call.
+/// Its caller loads the script when Redis answers `NOSCRIPT`.
+pub fn admissions<'s>(settlements: &'s [Settlement], batch: &[(&'s Admission, u64)], given_now: u64) -> redis::Cmd {
     /// The 1-based number of `subject`'s ledger in the call, added when new.
     fn number<'s>(ledgers: &mut Vec<&'s SubjectRef>, subject: &'s SubjectRef) -> usize {
         let at = ledgers.iter().position(|known| known.id == subject.id);
@@ -115,10 +122,16 @@ pub fn admissions<'s, 'a>(
     };
     let settled: Vec<(usize, usize)> = settlements.iter().map(|s| numbered(&s.key, &s.team)).collect();
     let admitted: Vec<(usize, usize)> = batch.iter().map(|(a, _)| numbered(&a.key, &a.team)).collect();
-    let mut call = LEDGER_SCRIPT.prepare_invoke();
+    let mut call = redis::cmd("EVALSHA");
+    call.arg(LEDGER_SCRIPT.get_hash()).arg(3 * ledgers.len());
+    let mut key = String::with_capacity(LEDGER_PREFIX.len() + 32);
     for subject in &ledgers {
-        for key in ledger_keys(&subject.id) {
-            call.key(key);
+        for suffix in LEDGER_SUFFIXES {
+            key.clear();
+            key.push_str(LEDGER_PREFIX);
+            key.push_str(&subject.id);
+            key.push_str(suffix);
+            call.arg(key.as_str());
         }
     }
     call.arg("admit").arg(given_now);
@@ -141,6 +154,24 @@ pub fn admissions<'s, 'a>(
 /// The budget period holding `now_ms` and its neighbours: Redis's clock picks the one that holds its `now`, so
 /// a replica whose clock is off by less than a period still charges the right one.
 pub fn candidate_periods(period: BudgetPeriod, now_ms: u64) -> [(u64, Option<u64>); 3] {
+    type Candidates = Option<(BudgetPeriod, [(u64, Option<u64>); 3])>;
+    thread_local! {
+        /// The last answer, good while `now_ms` stays in its period (the neighbours' calendar arithmetic is not
+        /// redone for each admission).
+        static LAST: std::cell::Cell<Candidates> = const { std::cell::Cell::new(None) };
+    }
+    if let Some((p, spans)) = LAST.get() {
+        let (start, end) = spans[1];
+        if p == period && start <= now_ms && end.is_none_or(|end| now_ms < end) {
+            return spans;
+        }
+    }
+    let spans = neighbouring_periods(period, now_ms);
+    LAST.set(Some((period, spans)));
+    spans
+}
+
+fn neighbouring_periods(period: BudgetPeriod, now_ms: u64) -> [(u64, Option<u64>); 3] {
     let current = period.span(now_ms);
     let previous = if current.0 > 0 { period.span(current.0 - 1) } else { current };
     let next = current.1.map_or(current, |end| period.span(end));
@@ -195,6 +226,15 @@ fn headroom(v: &[i64]) -> Headroom {
     Headroom { requests: part(v[0], v[1], v[2]), tokens: part(v[3], v[4], v[5]) }
 }
 
+/// The numbers of the admit operation's reply: a string of little-endian doubles (integers, exact below 2^53).
+pub fn admit_reply_numbers(reply: &[u8]) -> Result<Vec<i64>, StoreError> {
+    if reply.len() % 8 != 0 {
+        return Err(StoreError(format!("the ledger script answered {} bytes, not a list of numbers", reply.len())));
+    }
+    let number = |chunk: &[u8]| f64::from_le_bytes(chunk.try_into().unwrap_or_default()) as i64;
+    Ok(reply.chunks_exact(8).map(number).collect())
+}
+
 /// The decisions on a batch of `n` admissions from the script's reply (each answer preceded by its length).
 pub fn decisions(reply: &[i64], n: usize) -> Result<Vec<Decision>, StoreError> {
     let mut out = Vec::with_capacity(n);
@@ -240,6 +280,18 @@ mod tests {
         assert_eq!(previous, (parse_rfc3339("2026-11-01T00:00:00Z").unwrap(), Some(current.0)));
         assert_eq!(next.0, parse_rfc3339("2027-01-01T00:00:00Z").unwrap());
         assert_eq!(candidate_periods(BudgetPeriod::Total, now), [(0, None); 3]);
+        for (period, at) in [(BudgetPeriod::Month, now), (BudgetPeriod::Day, now), (BudgetPeriod::Month, now - 2_000)] {
+            assert_eq!(candidate_periods(period, at), neighbouring_periods(period, at), "remembered, not stale");
+        }
+    }
+
+    #[test]
+    fn the_admit_reply_is_a_string_of_doubles() {
+        let numbers = [1i64, 1_780_000_000_000, -1, 0, 9_000_000_000_000_000];
+        let bytes: Vec<u8> = numbers.iter().flat_map(|&n| (n as f64).to_le_bytes()).collect();
+        assert_eq!(admit_reply_numbers(&bytes).unwrap(), numbers);
+        assert!(admit_reply_numbers(&bytes[..7]).is_err());
+        assert_eq!(admit_reply_numbers(b"").unwrap(), Vec::<i64>::new());
     }
 
     #[test]
