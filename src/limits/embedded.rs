@@ -31,14 +31,21 @@ struct Ledgers {
     dirty: Vec<Arc<str>>,
 }
 
+impl Slot {
+    /// Marks the slot changed: listed once in `dirty` for the next flush (when the ledgers are persisted).
+    fn mark(&mut self, id: &Arc<str>, dirty: &mut Vec<Arc<str>>, persisted: bool) {
+        if persisted && !self.dirty {
+            self.dirty = true;
+            dirty.push(id.clone());
+        }
+    }
+}
+
 impl Ledgers {
     /// The ledger of `id` (a new one when it has none), marked dirty: the caller changes it.
     fn changing(&mut self, id: &Arc<str>, persisted: bool) -> &mut Ledger {
         let slot = self.slots.entry(id.clone()).or_insert_with(|| Slot { ledger: Ledger::default(), dirty: false });
-        if persisted && !slot.dirty {
-            slot.dirty = true;
-            self.dirty.push(id.clone());
-        }
+        slot.mark(id, &mut self.dirty, persisted);
         &mut slot.ledger
     }
 
@@ -48,19 +55,13 @@ impl Ledgers {
 
     /// Puts a slot back, marking it dirty.
     fn put(&mut self, id: &Arc<str>, mut slot: Slot, persisted: bool) {
-        if persisted && !slot.dirty {
-            slot.dirty = true;
-            self.dirty.push(id.clone());
-        }
+        slot.mark(id, &mut self.dirty, persisted);
         self.slots.insert(id.clone(), slot);
     }
 
     fn touch(&mut self, id: &Arc<str>, persisted: bool) {
         if let Some(slot) = self.slots.get_mut(id) {
-            if persisted && !slot.dirty {
-                slot.dirty = true;
-                self.dirty.push(id.clone());
-            }
+            slot.mark(id, &mut self.dirty, persisted);
         }
     }
 }
@@ -109,8 +110,8 @@ impl Embedded {
     pub fn admit(&self, admission: Admission, now_ms: u64) -> Decision {
         let persisted = self.persisted_flag();
         let mut ledgers = self.lock();
-        // The team's ledger is taken out while the key's is borrowed in place (a team's id never equals a key's;
-        // if it did, the two would simply be one ledger taken out and put back).
+        // The team's ledger is taken out while the key's is borrowed in place: two ledgers changed at once. Key
+        // and team ids never meet (`vk_`/`file-key-` against `team_`/`file-team-`).
         let mut team = admission.team.as_ref().map(|t| (t, ledgers.take(&t.id)));
         let key = Party { ledger: ledgers.changing(&admission.key.id, persisted), limits: &admission.key.limits };
         let team_party = team.as_mut().map(|(t, slot)| Party { ledger: &mut slot.ledger, limits: &t.limits });

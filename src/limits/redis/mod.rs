@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use redis::aio::ConnectionManager;
 use redis::{ErrorKind, ScriptInvocation, ServerErrorKind};
 use tokio::sync::{mpsc, oneshot};
 
@@ -289,15 +290,9 @@ async fn send_admissions(queue: Rc<RefCell<AdmitQueue>>, link: RedisLink, clock:
         let pairs: Vec<(&Admission, u64)> = batch.iter().map(|(admission, now, _)| (admission, *now)).collect();
         let call = script::admissions(&riding, &pairs, given);
         let reply: Result<Vec<u8>, StoreError> = link
-            .run(ADMIT_TIMEOUT, true, |mut connection| async move {
-                match call.query_async(&mut connection).await {
-                    Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        // Redis lost the script (restarted): load it, and the same call again.
-                        LEDGER_SCRIPT.prepare_invoke().load_async(&mut connection).await?;
-                        call.query_async(&mut connection).await
-                    }
-                    other => other,
-                }
+            .run(ADMIT_TIMEOUT, true, |connection| {
+                let call = &call;
+                loading_script(connection, move |mut c| async move { call.query_async(&mut c).await })
             })
             .await;
         let numbers = reply.and_then(|reply| script::admit_reply_numbers(&reply));
@@ -325,16 +320,26 @@ async fn pipelined(link: &RedisLink, calls: &[ScriptInvocation<'static>]) -> Res
     for call in calls {
         pipe.invoke_script(call).ignore();
     }
-    link.run(BATCH_TIMEOUT, false, |mut connection| async move {
-        match pipe.query_async::<()>(&mut connection).await {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                LEDGER_SCRIPT.prepare_invoke().load_async(&mut connection).await?;
-                pipe.query_async::<()>(&mut connection).await
-            }
-            other => other,
-        }
+    link.run(BATCH_TIMEOUT, false, |connection| {
+        let pipe = &pipe;
+        loading_script(connection, move |mut c| async move { pipe.query_async::<()>(&mut c).await })
     })
     .await
+}
+
+/// Sends with `send`; when Redis answers that it lost the ledger script (restarted), loads it and sends again.
+async fn loading_script<T, F, Fut>(connection: ConnectionManager, send: F) -> redis::RedisResult<T>
+where
+    F: Fn(ConnectionManager) -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match send(connection.clone()).await {
+        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            LEDGER_SCRIPT.prepare_invoke().load_async(&mut connection.clone()).await?;
+            send(connection).await
+        }
+        other => other,
+    }
 }
 
 /// The settlement pipeline: takes what is queued, sends it in batches, keeps it while Redis is down.

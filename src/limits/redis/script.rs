@@ -19,15 +19,21 @@ const LEDGER_SUFFIXES: [&str; 3] = ["", ":rq", ":tk"];
 
 /// The three Redis keys of a subject's ledger, in the script's order.
 pub fn ledger_keys(id: &str) -> [String; 3] {
-    // Written out without `format!`: three keys per ledger per call, on the request path.
-    let suffixed = |suffix: &str| {
-        let mut key = String::with_capacity(LEDGER_PREFIX.len() + id.len() + suffix.len());
-        key.push_str(LEDGER_PREFIX);
-        key.push_str(id);
-        key.push_str(suffix);
+    LEDGER_SUFFIXES.map(|suffix| {
+        let mut key = String::new();
+        write_ledger_key(&mut key, id, suffix);
         key
-    };
-    LEDGER_SUFFIXES.map(suffixed)
+    })
+}
+
+/// Writes one ledger key into `key` (emptied first): without `format!`, three keys per ledger per call, on the
+/// request path.
+fn write_ledger_key(key: &mut String, id: &str, suffix: &str) {
+    key.clear();
+    key.reserve(LEDGER_PREFIX.len() + id.len() + suffix.len());
+    key.push_str(LEDGER_PREFIX);
+    key.push_str(id);
+    key.push_str(suffix);
 }
 
 /// Every Redis key a subject's ledger may have: [`ledger_keys`] and those of the first layout, which the script
@@ -127,10 +133,7 @@ pub fn admissions<'s>(settlements: &'s [Settlement], batch: &[(&'s Admission, u6
     let mut key = String::with_capacity(LEDGER_PREFIX.len() + 32);
     for subject in &ledgers {
         for suffix in LEDGER_SUFFIXES {
-            key.clear();
-            key.push_str(LEDGER_PREFIX);
-            key.push_str(&subject.id);
-            key.push_str(suffix);
+            write_ledger_key(&mut key, &subject.id, suffix);
             call.arg(key.as_str());
         }
     }
