@@ -159,7 +159,7 @@ fn estimate_by_parts(body: &[u8], parts: &BodyParts, vocabulary: Vocabulary) -> 
     for (span, part) in [(&parts.messages, Part::Message), (&parts.tools, Part::Tool)] {
         let Some(span) = span.clone() else { continue };
         for item in items_of(&body[span])? {
-            tokens += PER_MESSAGE + part_tokens(vocabulary, part, item)?;
+            tokens += PER_MESSAGE + part_tokens(vocabulary, part, item?)?;
         }
     }
     Some(tokens)

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::BytesMut;
 
 use crate::limits::period::rfc3339;
 use crate::limits::Headroom;
@@ -48,15 +49,45 @@ static NAMES: [[Names; 2]; 2] = [
 /// Adds the headers for `headroom` to an answer's `headers`.
 pub fn ratelimit_headers(headers: &mut HeaderMap, headroom: Headroom) {
     let relayed = headers.keys().any(|name| name.as_str().starts_with("anthropic-ratelimit-"));
+    // Anthropic's names are absent unless relayed, so they are appended: a map's `insert` also moves out and drops
+    // what it replaces. The gateway's own names could come from the upstream too (a gateway behind a gateway):
+    // those replace it.
+    let mut put = |name: &HeaderName, value: HeaderValue| match relayed {
+        false => headers.append(name.clone(), value),
+        true => drop(headers.insert(name.clone(), value)),
+    };
     for (names, limit) in NAMES[usize::from(relayed)].iter().zip([headroom.requests, headroom.tokens]) {
         let Some((limit, remaining, reset)) = limit else { continue };
-        let [limit_name, remaining_name, reset_name] = names.clone();
-        headers.insert(limit_name, limit_value(limit));
-        headers.insert(remaining_name, HeaderValue::from(remaining));
+        let [limit_name, remaining_name, reset_name] = names;
+        put(limit_name, limit_value(limit));
+        put(remaining_name, number_value(remaining));
         if let Some(reset) = reset_value(reset) {
-            headers.insert(reset_name, reset);
+            put(reset_name, reset);
         }
     }
+}
+
+thread_local! {
+    /// Where this thread writes the "remaining" numbers, which change with each answer: each value is a slice of
+    /// one shared buffer (a reference count, not an allocation of its own), a new buffer once this one is full.
+    static DIGITS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Room for this many values' digits in each buffer.
+const DIGITS_BUFFER: usize = 4096;
+
+/// `n` as a header value, its digits in this thread's shared buffer.
+fn number_value(n: u64) -> HeaderValue {
+    let mut text = itoa::Buffer::new();
+    let digits = text.format(n).as_bytes();
+    let bytes = DIGITS.with_borrow_mut(|buffer| {
+        if buffer.capacity() - buffer.len() < digits.len() {
+            *buffer = BytesMut::with_capacity(DIGITS_BUFFER);
+        }
+        buffer.extend_from_slice(digits);
+        buffer.split().freeze()
+    });
+    HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| HeaderValue::from(n))
 }
 
 /// The last two values this thread wrote for one kind of header, by what they were made from: an answer has up to
@@ -122,5 +153,21 @@ mod tests {
         ratelimit_headers(&mut relayed, headroom);
         assert_eq!(relayed.get("anthropic-ratelimit-requests-limit").unwrap(), "4000", "the upstream's, unchanged");
         assert_eq!(relayed.get("x-gatehouse-ratelimit-requests-remaining").unwrap(), "59");
+        // The gateway's own names from an upstream (a gateway behind a gateway) are replaced, not repeated.
+        relayed.insert(HeaderName::from_static("x-gatehouse-ratelimit-requests-limit"), HeaderValue::from_static("9"));
+        ratelimit_headers(&mut relayed, headroom);
+        assert_eq!(relayed.get_all("x-gatehouse-ratelimit-requests-limit").collect::<Vec<_>>(), ["60"]);
+    }
+
+    #[test]
+    fn remaining_numbers_share_buffers_and_stay_intact() {
+        // Enough values to fill several buffers; each keeps its own digits after later ones are written.
+        let values: Vec<(u64, HeaderValue)> =
+            (0..3_000u64).map(|i| i * 7_919 % 1_000_003).map(|n| (n, number_value(n))).collect();
+        for (n, value) in &values {
+            assert_eq!(value.to_str().unwrap(), n.to_string());
+        }
+        assert_eq!(number_value(u64::MAX).to_str().unwrap(), u64::MAX.to_string());
+        assert_eq!(number_value(0).to_str().unwrap(), "0");
     }
 }

@@ -75,22 +75,34 @@ pub fn first_value(json: &[u8]) -> Option<&[u8]> {
 }
 
 /// The items of `array`, the text of exactly one JSON array (a value whose span is known, such as a member the
-/// body scan located, or [`first_value`]'s answer), as texts; `None` when it is not an array. The text is assumed
-/// to be JSON, as for [`first_value`].
-pub fn items_of(array: &[u8]) -> Option<Vec<&[u8]>> {
+/// body scan located, or [`first_value`]'s answer), as texts, read as they are asked for (no list is built);
+/// `None` when it is not an array. An item that is not where one should be comes as a last `None`. The text is
+/// assumed to be JSON, as for [`first_value`].
+pub fn items_of(array: &[u8]) -> Option<Items<'_>> {
     let inner = array.strip_prefix(b"[")?.strip_suffix(b"]")?;
-    let mut items = Vec::new();
-    let mut rest = inner;
-    loop {
-        let Some(start) = rest.iter().position(|b| !b.is_ascii_whitespace()) else { return Some(items) };
-        let item = first_value(&rest[start..])?;
-        items.push(item);
-        rest = &rest[start + item.len()..];
-        match rest.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(comma) if rest[comma] == b',' => rest = &rest[comma + 1..],
-            Some(_) => return None,
-            None => return Some(items),
+    Some(Items { rest: Some(inner) })
+}
+
+/// The items of one array, as [`items_of`] reads them.
+pub struct Items<'a> {
+    /// What is left to read, `None` once done.
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Option<&'a [u8]>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest.take()?;
+        let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        let Some(item) = first_value(&rest[start..]) else { return Some(None) };
+        let after = &rest[start + item.len()..];
+        match after.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(comma) if after[comma] == b',' => self.rest = Some(&after[comma + 1..]),
+            Some(_) => return Some(None),
+            None => {}
         }
+        Some(Some(item))
     }
 }
 
@@ -226,7 +238,7 @@ mod tests {
 
     /// The items of the first value of `json` (the array [`items_of`] is given).
     fn array_items(json: &[u8]) -> Option<Vec<&[u8]>> {
-        items_of(first_value(json)?)
+        items_of(first_value(json)?)?.collect()
     }
 
     #[test]
@@ -237,6 +249,8 @@ mod tests {
         assert_eq!(array_items(b"[]").unwrap().len(), 0);
         assert_eq!(array_items(b"[ ]").unwrap().len(), 0);
         assert_eq!(array_items(br#"{"a":1}"#), None);
+        assert_eq!(array_items(b"[1 2]"), None, "an item where a comma should be");
+        assert_eq!(array_items(b"[1, ]").unwrap().len(), 1);
     }
 
     proptest! {
