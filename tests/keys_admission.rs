@@ -199,6 +199,25 @@ async fn a_spent_budget_is_402_that_says_not_to_retry_and_spend_is_exact() {
 }
 
 #[actix_rt::test]
+async fn spend_is_priced_at_the_target_that_answered_when_a_fallback_answers() {
+    let mock = start_mock();
+    // The first target fails (529) every time; the fallback, a cheaper model, answers.
+    let gw = gateway(&mock, &[("MOCK_ALIAS_FALLS", "mock:fail-1000-529, mock:claude-haiku-4-5")]);
+    let url = gw.url.as_str();
+    let (id, secret) = create_key(url, json!({"name": "fay", "rpm": 100})).await;
+    let key = [("x-gatehouse-key", secret.as_str())];
+    let spent = |usage: Value| (usage["spend_usd"].as_f64().unwrap() * 1e9).round() as u64;
+
+    assert_eq!(messages(url, &key, "mock:claude-haiku-4-5").await.status, 200);
+    let direct = spent(usage(url, &id).await);
+    assert!(direct > 0, "the model has a price");
+    let answer = messages(url, &key, "falls").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(mock.last().json()["model"], "claude-haiku-4-5", "the fallback answered");
+    assert_eq!(spent(usage(url, &id).await), 2 * direct, "priced as the fallback, like the direct call");
+}
+
+#[actix_rt::test]
 async fn reservations_are_replaced_by_the_real_usage_for_json_and_streams() {
     let mock = start_mock();
     let gw = gateway(&mock, &[]);

@@ -89,7 +89,7 @@ async fn send(
     }
     let targets = &request.route.targets;
     for (i, target) in targets.iter().enumerate() {
-        recorder.routed(&target.provider.name, &target.model, request.inspected.stream);
+        recorder.routed(i, &target.provider.name, &target.model, request.inspected.stream);
         let attempt = Attempt { endpoint, request: &request, target, client_headers: req.headers() };
         let Prepared { exchange, outbound } = Exchange::prepare(&attempt)?;
         let result = match outbound {

@@ -32,6 +32,8 @@ pub struct Recorder {
     in_flight: Option<InFlightGuard>,
     /// A virtual key's reservation, settled when the request is recorded.
     charge: Option<Charge>,
+    /// Which of the route's targets the request went to last (from 0), once routed.
+    target: Option<usize>,
     /// What the caller's key (and team) have left, for the rate-limit headers.
     pub headroom: Option<Headroom>,
     finished: bool,
@@ -54,6 +56,7 @@ impl Recorder {
             dialect: endpoint.dialect(),
             in_flight: None,
             charge: None,
+            target: None,
             headroom: None,
             finished: false,
         }
@@ -96,8 +99,10 @@ impl Recorder {
         self.record.upstream_time.unwrap_or_default()
     }
 
-    /// The request was routed: from now on it is counted against this provider and model, and is in flight.
-    pub fn routed(&mut self, provider: &str, model: &str, streamed: bool) {
+    /// The request was routed to its route's target number `target` (from 0): from now on it is counted against
+    /// this provider and model, and is in flight.
+    pub fn routed(&mut self, target: usize, provider: &str, model: &str, streamed: bool) {
+        self.target = Some(target);
         self.record.provider = provider.to_string().into();
         self.record.model = model.to_string().into();
         self.record.streamed = streamed;
@@ -125,7 +130,7 @@ impl Recorder {
         self.finished = true;
         self.in_flight = None;
         if let Some(charge) = self.charge.take() {
-            self.record.spend_nanos = charge.settle(&self.record.provider, &self.record.model, &usage);
+            self.record.spend_nanos = charge.settle(self.target, &usage);
         }
         let mut record = std::mem::take(&mut self.record);
         record.status = status;
@@ -214,7 +219,7 @@ mod tests {
         let metrics = MetricsHandle::start();
         let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
         assert_eq!(metrics.in_flight().requests, 0, "not in flight before routing");
-        recorder.routed("mock", "claude", true);
+        recorder.routed(0, "mock", "claude", true);
         assert_eq!((metrics.in_flight().requests, metrics.in_flight().streams), (1, 1));
         recorder.finish(200, None, Usage { output_tokens: 4, ..Usage::default() }, Some(Duration::from_millis(3)));
         assert_eq!((metrics.in_flight().requests, metrics.in_flight().streams), (0, 0));
@@ -226,8 +231,8 @@ mod tests {
     async fn falling_back_to_another_target_moves_the_in_flight_count() {
         let metrics = MetricsHandle::start();
         let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
-        recorder.routed("first", "m", false);
-        recorder.routed("second", "m", false);
+        recorder.routed(0, "first", "m", false);
+        recorder.routed(0, "second", "m", false);
         let live = metrics.in_flight();
         assert_eq!((live.requests, live.by_provider["first"], live.by_provider["second"]), (1, 0, 1));
         recorder.finish(200, None, Usage::default(), None);
@@ -238,7 +243,7 @@ mod tests {
     async fn a_recorder_dropped_unfinished_records_a_client_disconnect() {
         let metrics = MetricsHandle::start();
         let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
-        recorder.routed("mock", "claude", false);
+        recorder.routed(0, "mock", "claude", false);
         drop(recorder);
         assert_eq!(metrics.in_flight().requests, 0);
         let summary = summary_after(&metrics, 1).await;

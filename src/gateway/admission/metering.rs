@@ -43,7 +43,7 @@ pub async fn meter(
         false => Amount::default(),
     };
     let reserved = reserve(store, &holder, want, lease_id.into(), now_millis()).await?;
-    Ok(Some(Charge::new(store.clone(), reserved, snapshot.prices.clone())))
+    Ok(Some(Charge::new(store.clone(), reserved, prices)))
 }
 
 /// The reservation of a request: its input tokens plus `max_tokens`, and their cost at the dearest price among
