@@ -232,7 +232,7 @@ mod tests {
         let metrics = MetricsHandle::start();
         let mut recorder = Recorder::start(metrics.clone(), Endpoint::Messages, Instant::now());
         recorder.routed(0, "first", "m", false);
-        recorder.routed(0, "second", "m", false);
+        recorder.routed(1, "second", "m", false);
         let live = metrics.in_flight();
         assert_eq!((live.requests, live.by_provider["first"], live.by_provider["second"]), (1, 0, 1));
         recorder.finish(200, None, Usage::default(), None);

@@ -217,8 +217,8 @@ struct Recent {
 }
 
 thread_local! {
-    /// A metered request asks for its target's price at admission and again at settlement, on the same thread: a
-    /// few string comparisons instead of the shared memory's lock and two hash lookups.
+    /// Each metered request asks for its targets' prices at admission, and a thread's requests name the same few
+    /// targets again and again: a few string comparisons instead of the shared memory's lock and two hash lookups.
     static RECENT: RefCell<Recent> = RefCell::new(Recent { slots: Default::default(), next: 0 });
 }
 
