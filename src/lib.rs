@@ -91,7 +91,8 @@ fn key_stores(
         Some(client) => {
             let link = limits::redis::RedisLink::new(client.clone()).map_err(failed)?;
             let policy = settings.on_store_failure;
-            let store = limits::Store::redis(link.clone(), policy, settings.lease_ttl, limits::redis::Clock::Redis);
+            let clock = limits::redis::Clock::Redis;
+            let store = limits::Store::redis(link.clone(), policy, settings.lease_ttl, clock, settings.standby);
             let keyring = keys::Keyring::redis(link, declared, store.clone(), directory.clone());
             log::info!("virtual keys and limits in Redis (on store failure: {})", policy.name());
             (store, keyring)

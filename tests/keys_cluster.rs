@@ -296,3 +296,96 @@ async fn a_replica_killed_mid_request_has_its_reservation_charged_when_the_lease
     eprintln!("charged {:?} after the replica was killed", killed.elapsed());
     fleet.truncate(1);
 }
+
+/// The `standby_admissions` count of a replica's limits store (`/health`).
+async fn standby_admissions(url: &str) -> u64 {
+    health_at(url).await["limits_store"]["standby_admissions"].as_u64().unwrap()
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server; run by .ci/suites/keys.sh"]
+async fn one_request_after_another_is_admitted_on_standbys_and_limits_stay_exact() {
+    let redis = RedisServer::start();
+    let mock = start_mock();
+    let fleet = replicas(2, &mock, &redis, &[]);
+    let (probe, probe_secret) = create_key(&fleet[0].url, json!({"name": "probe"})).await;
+    known_everywhere(&fleet, &probe).await;
+    assert_eq!(keyed(&fleet[0].url, &probe_secret, PRICED).await.status, 200);
+    within(Duration::from_secs(2), "the probe's settlement reaches Redis", || async {
+        usage(&fleet[0].url, &probe).await["in_flight"] == 0
+    })
+    .await;
+    let price = nanos(&usage(&fleet[0].url, &probe).await["spend_usd"]);
+
+    // Standbys are granted while the key uses less than half of each limit: the first requests take them.
+    let (id, secret) =
+        create_key(&fleet[0].url, json!({"name": "steady", "rpm": 20, "tpm": 1_000_000, "budget_usd": 100.0})).await;
+    known_everywhere(&fleet, &id).await;
+    let before = standby_admissions(&fleet[0].url).await;
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        statuses.push(keyed(&fleet[0].url, &secret, PRICED).await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 20, "exactly rpm admitted: {statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert!(standby_admissions(&fleet[0].url).await > before, "some requests were admitted on a standby");
+    // The other replica sees the same count: the standbys' requests are in the shared window.
+    let refused = keyed(&fleet[1].url, &secret, PRICED).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+
+    // Once the standbys are taken or given back, the usage is the requests' alone, and nothing stays reserved.
+    within(Duration::from_secs(3), "standbys taken or given back", || async {
+        let u = usage(&fleet[1].url, &id).await;
+        u["in_flight"] == 0 && u["reserved_usd"].as_f64() == Some(0.0) && u["reserved_tokens"] == 0
+    })
+    .await;
+    let u = usage(&fleet[1].url, &id).await;
+    assert_eq!(u["requests_in_window"], 20, "{u}");
+    assert_eq!(nanos(&u["spend_usd"]), 20 * price, "{u}");
+
+    // LIMITS_STANDBY=false: every request waits for its own run.
+    let plain = replicas(1, &mock, &redis, &[("LIMITS_STANDBY", "false")]);
+    let (id, secret) = create_key(&plain[0].url, json!({"name": "plain", "rpm": 100})).await;
+    known_everywhere(&plain, &id).await;
+    for _ in 0..5 {
+        assert_eq!(keyed(&plain[0].url, &secret, PRICED).await.status, 200);
+    }
+    assert_eq!(standby_admissions(&plain[0].url).await, 0);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server; run by .ci/suites/keys.sh"]
+async fn a_standby_held_by_a_replica_that_dies_is_charged_when_its_lease_lapses() {
+    let redis = RedisServer::start();
+    let mock = start_mock();
+    let mut fleet = replicas(2, &mock, &redis, &[("LEASE_TTL_SECS", "2")]);
+    let (id, secret) = create_key(&fleet[0].url, json!({"name": "bob", "tpm": 1_000_000})).await;
+    known_everywhere(&fleet, &id).await;
+    let survivor = fleet[1].url.clone();
+
+    // A lone request is admitted with a standby beside it, which the replica holds for its next request.
+    let first = keyed(&fleet[0].url, &secret, PRICED).await;
+    assert_eq!(first.status, 200);
+    let remaining =
+        first.header("anthropic-ratelimit-tokens-remaining").or(first.header("x-gatehouse-ratelimit-tokens-remaining"));
+    let reserve = 1_000_000 - remaining.unwrap().parse::<u64>().unwrap();
+    // Killed once the request's settlement is in (moments after the answer), well before the standby is due to
+    // be given back (a quarter of the lease time).
+    within(Duration::from_millis(400), "the request's settlement reaches Redis", || async {
+        let u = usage(&survivor, &id).await;
+        u["requests_in_window"] == 1 && u["in_flight"] == 0
+    })
+    .await;
+    let _ = fleet[0].child.kill();
+    let _ = fleet[0].child.wait();
+
+    // Nobody gives it back: when its lease lapses it is charged in full, as a request taken on it would be.
+    let settled = usage(&survivor, &id).await["tokens_in_window"].as_u64().unwrap();
+    assert!(settled > 0 && settled < reserve, "settled {settled}, reserved {reserve}");
+    within(Duration::from_secs(4), "the lapsed standby is charged in full", || async {
+        let u = usage(&survivor, &id).await;
+        u["requests_in_window"] == 2 && u["tokens_in_window"].as_u64() == Some(settled + reserve)
+    })
+    .await;
+    fleet.truncate(1);
+}

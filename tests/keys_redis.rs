@@ -13,7 +13,9 @@ use std::time::Duration;
 use common::redis::RedisServer;
 use gatehouse::limits::period::parse_rfc3339;
 use gatehouse::limits::redis::{Clock, RedisLink};
-use gatehouse::limits::{Admission, Amount, BudgetPeriod, FailurePolicy, Limits, Settlement, Store, SubjectRef};
+use gatehouse::limits::{
+    Admission, Amount, BudgetPeriod, FailurePolicy, LeaseStep, Limits, Settlement, Store, SubjectRef,
+};
 
 const TTL: Duration = Duration::from_secs(20);
 
@@ -22,7 +24,7 @@ fn redis_store(clock: Clock) -> (RedisServer, redis::Connection, Store) {
     let redis = RedisServer::start();
     let client = redis::Client::open(redis.url()).unwrap();
     let conn = client.get_connection().unwrap();
-    let shared = Store::redis(RedisLink::new(client).unwrap(), FailurePolicy::Closed, TTL, clock);
+    let shared = Store::redis(RedisLink::new(client).unwrap(), FailurePolicy::Closed, TTL, clock, true);
     shared.start();
     (redis, conn, shared)
 }
@@ -162,6 +164,7 @@ async fn run_sequences(name: &str, sequences: u64, flavour: Flavour) {
                             team: admission.team.clone(),
                             lease_id: admission.lease.id.clone(),
                             used,
+                            step: LeaseStep::Settle,
                         };
                         local.settle(settlement.clone(), now);
                         shared.settle(settlement, now);
@@ -217,7 +220,7 @@ async fn a_window_of_hundreds_of_buckets_is_walked_and_aged_as_book_rs_does() {
         }
         for (i, lease_id) in leases.into_iter().enumerate() {
             let used = Amount { tokens: 100 + i as u64, nanos: 0 };
-            let settlement = Settlement { key: key.clone(), team: None, lease_id, used };
+            let settlement = Settlement { key: key.clone(), team: None, lease_id, used, step: LeaseStep::Settle };
             local.settle(settlement.clone(), now + i as u64);
             shared.settle(settlement, now + i as u64);
         }
@@ -257,7 +260,7 @@ async fn a_ledger_of_the_first_layout_keeps_its_spend() {
     redis::cmd("HSET").arg(format!("{base}:lease")).arg("lease-2").arg("7 9").exec(&mut conn).unwrap();
 
     let link = RedisLink::new(client.clone()).unwrap();
-    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller);
+    let shared = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Caller, false);
     shared.start();
     let key = SubjectRef { id: "old-key".into(), limits };
     let usage = shared.usage(&key, now).await.unwrap();
@@ -270,6 +273,31 @@ async fn a_ledger_of_the_first_layout_keeps_its_spend() {
     let admission =
         Admission { key: key.clone(), team: None, lease: shared.lease(Amount { tokens: 1, nanos: 25_000 }, now) };
     assert!(shared.admit(admission, now).await.unwrap().is_err(), "the carried spend is enforced");
+}
+
+/// A ledger written before standbys (17 numbers) is read as it was, with no standbys, and written back in the
+/// current layout (20).
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn a_ledger_written_before_standbys_is_read_and_upgraded() {
+    let (_redis, mut conn, shared) = redis_store(Clock::Caller);
+    let now = parse_rfc3339("2026-12-06T10:00:00Z").unwrap() as f64;
+    // Period (total), spent, admissions (sum, front, open bucket, list length), tokens (the same), reserved
+    // tokens and nano-dollars, leases, next expiry.
+    let numbers = [0.0, -1.0, 5_000.0, 2.0, now - 1e3, now - 1e3, 2.0, 0.0, 30.0, now - 1e3, now - 1e3, 30.0, 0.0]
+        .into_iter()
+        .chain([0.0; 4]);
+    let state: Vec<u8> = numbers.flat_map(f64::to_le_bytes).collect();
+    assert_eq!(state.len(), 17 * 8);
+    redis::cmd("HSET").arg("gatehouse:ledger:v17").arg("s").arg(state).exec(&mut conn).unwrap();
+    let key = SubjectRef { id: "v17".into(), limits: Limits { rpm: Some(3), ..Limits::default() } };
+    let usage = shared.usage(&key, now as u64).await.unwrap();
+    assert_eq!((usage.requests_in_window, usage.tokens_in_window, usage.spent), (2, 30, 5_000));
+    let admission = || Admission { key: key.clone(), team: None, lease: shared.lease(Amount::default(), now as u64) };
+    assert!(shared.admit(admission(), now as u64).await.unwrap().is_ok(), "the third of rpm 3");
+    assert!(shared.admit(admission(), now as u64).await.unwrap().is_err(), "no standby was read from nowhere");
+    let written: usize = redis::cmd("HSTRLEN").arg("gatehouse:ledger:v17").arg("s").query(&mut conn).unwrap();
+    assert_eq!(written, 20 * 8);
 }
 
 /// Admissions made at once go to Redis together (one run of the script for all that wait on a thread): each is
@@ -316,6 +344,7 @@ async fn admissions_sent_together_are_decided_one_by_one_as_book_rs_does() {
                 team: admission.team.clone(),
                 lease_id: admission.lease.id.clone(),
                 used: Amount::default(),
+                step: LeaseStep::Settle,
             };
             local.settle(settlement.clone(), at + 1);
             shared.settle(settlement, at + 1);
@@ -356,10 +385,199 @@ async fn a_settlement_rides_along_with_the_next_admission_call() {
     })
     .await;
     let used = Amount { tokens: 300, nanos: 0 };
-    shared.settle(Settlement { key: key.clone(), team: None, lease_id: first.lease.id.clone(), used }, now);
+    shared.settle(
+        Settlement { key: key.clone(), team: None, lease_id: first.lease.id.clone(), used, step: LeaseStep::Settle },
+        now,
+    );
     let decisions = together.await;
     assert!(decisions.iter().all(|d| matches!(d, Ok(Ok(_)))), "{decisions:?}");
     assert_eq!(script_runs(&mut conn) - runs, 1, "the settlement took no run of its own");
     let usage = shared.usage(&key, now).await.unwrap();
     assert_eq!((usage.in_flight, usage.reserved.tokens, usage.tokens_in_window), (5, 5_000, 300));
+}
+
+/// The lease fields of a ledger in Redis (`l:<lease id>`), sorted.
+fn lease_fields(conn: &mut redis::Connection, id: &str) -> Vec<String> {
+    let fields: Vec<String> = redis::cmd("HKEYS").arg(format!("gatehouse:ledger:{id}")).query(conn).unwrap();
+    let mut leases: Vec<String> = fields.into_iter().filter(|f| f.starts_with("l:")).collect();
+    leases.sort();
+    leases
+}
+
+/// A request admitted alone gets a standby lease beside it; the next request takes it without a run of its own,
+/// and until then it counts as a request and holds its reservation, so the limits stay exact. Taken, it trims
+/// its reservation to the request's estimate; a standby nobody takes is given back, charged nothing; the usage
+/// report never shows one.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn standby_leases_count_until_taken_and_are_given_back_uncharged() {
+    let (_redis, mut conn, shared) = redis_store(Clock::Redis);
+    let limits = Limits { rpm: Some(10), tpm: Some(100_000), budget_nanos: Some(1_000_000), ..Limits::default() };
+    let key = SubjectRef { id: "steady".into(), limits };
+    let now = gatehouse::limits::now_ms;
+    let admission = |tokens, nanos| {
+        let lease = shared.lease(Amount { tokens, nanos }, now());
+        Admission { key: key.clone(), team: None, lease }
+    };
+
+    let first = admission(100, 1_000);
+    let (decision, standby) = shared.admit_request(first.clone(), now()).await.unwrap();
+    assert_eq!(standby, None, "the first request asks Redis");
+    let (limit, remaining, _) = decision.unwrap().requests.unwrap();
+    assert_eq!((limit, remaining), (10, 9), "the standby asked beside it is not counted in its headers");
+    let standby_field = format!("l:{}s", first.lease.id);
+    assert_eq!(lease_fields(&mut conn, "steady"), [format!("l:{}", first.lease.id), standby_field.clone()]);
+    let u = shared.usage(&key, now()).await.unwrap();
+    assert_eq!((u.requests_in_window, u.in_flight, u.reserved.tokens, u.reserved.nanos), (1, 1, 100, 1_000));
+
+    // Too big for the standby: asks Redis, where the standby counts as a request already.
+    let big = admission(101, 1_000);
+    let (decision, standby) = shared.admit_request(big.clone(), now()).await.unwrap();
+    assert_eq!((standby, decision.unwrap().requests.unwrap().1), (None, 7), "10 - 2 requests - 1 standby");
+
+    let runs = script_runs(&mut conn);
+    let second = admission(60, 400);
+    let (decision, standby) = shared.admit_request(second.clone(), now()).await.unwrap();
+    let taken = standby.expect("taken from the standby");
+    assert_eq!(format!("l:{taken}"), standby_field);
+    // Its headers say what was left when the standby was granted (with it counted), before `big`.
+    assert_eq!(decision.unwrap().requests.unwrap().1, 8);
+    // The take rides with the next standby's ask: one run.
+    within_ms(1_000, || script_runs(&mut conn) == runs + 1).await;
+    let u = shared.usage(&key, now()).await.unwrap();
+    assert_eq!((u.requests_in_window, u.in_flight), (3, 3));
+    assert_eq!((u.reserved.tokens, u.reserved.nanos), (100 + 101 + 60, 1_000 + 1_000 + 400), "trimmed to the estimate");
+
+    // rpm stays exact: 10 in all, however many are taken from standbys.
+    let mut admitted = 3;
+    let mut held = vec![first.lease.id.clone(), big.lease.id.clone(), taken];
+    for _ in 0..10 {
+        let next = admission(60, 400);
+        let (decision, standby) = shared.admit_request(next.clone(), now()).await.unwrap();
+        if decision.is_ok() {
+            admitted += 1;
+            held.push(standby.unwrap_or(next.lease.id));
+        }
+    }
+    assert_eq!(admitted, 10);
+    for lease_id in held {
+        let used = Amount { tokens: 10, nanos: 100 };
+        shared.settle(Settlement { key: key.clone(), team: None, lease_id, used, step: LeaseStep::Settle }, now());
+    }
+    // Standbys held untaken are given back within a second; nothing stays reserved, only what was used is charged.
+    within_ms(3_000, || lease_fields(&mut conn, "steady").is_empty()).await;
+    let u = shared.usage(&key, now()).await.unwrap();
+    assert_eq!((u.requests_in_window, u.in_flight, u.reserved), (10, 0, Amount::default()));
+    assert_eq!((u.tokens_in_window, u.spent), (100, 1_000));
+
+    // A standby nobody takes: given back, and the key is charged its one request.
+    let idle = SubjectRef { id: "idle".into(), limits: Limits { rpm: Some(100), ..Limits::default() } };
+    let alone =
+        Admission { key: idle.clone(), team: None, lease: shared.lease(Amount { tokens: 50, nanos: 0 }, now()) };
+    assert!(shared.admit_request(alone.clone(), now()).await.unwrap().0.is_ok());
+    assert_eq!(lease_fields(&mut conn, "idle").len(), 2, "its lease and the standby's");
+    let (lease_id, used) = (alone.lease.id.clone(), Amount { tokens: 7, nanos: 0 });
+    shared.settle(Settlement { key: idle.clone(), team: None, lease_id, used, step: LeaseStep::Settle }, now());
+    within_ms(3_000, || lease_fields(&mut conn, "idle").is_empty()).await;
+    let u = shared.usage(&idle, now()).await.unwrap();
+    assert_eq!((u.requests_in_window, u.tokens_in_window, u.reserved), (1, 7, Amount::default()));
+}
+
+/// Polls `check` every 10 ms for up to `ms`.
+async fn within_ms(ms: u64, mut check: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(started.elapsed() < Duration::from_millis(ms), "not within {ms} ms");
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Three replicas' stores on one Redis, on Redis's clock, so requests go alone (taking and asking for standbys),
+/// in bursts (handing a granted standby to a request waiting on the thread), with estimates that fit a standby or
+/// not, and settle in any order. Within a run (shorter than the window) no more than `rpm` requests are ever
+/// admitted and spend plus reservations never pass the budget; at the end the usage is exactly what the admitted
+/// requests used, with no standby left.
+#[actix_rt::test]
+#[ignore = "needs redis-server; run with --ignored (.ci/suites/keys.sh)"]
+async fn with_standbys_limits_hold_and_usage_is_exact_across_replicas() {
+    let redis = RedisServer::start();
+    let stores: Vec<Store> = (0..3)
+        .map(|_| {
+            let client = redis::Client::open(redis.url()).unwrap();
+            let link = RedisLink::new(client).unwrap();
+            let store = Store::redis(link, FailurePolicy::Closed, TTL, Clock::Redis, true);
+            store.start();
+            store
+        })
+        .collect();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let now = gatehouse::limits::now_ms;
+    let mut taken = 0;
+    for round in 0..6u64 {
+        let mut rng = fastrand::Rng::with_seed(round);
+        let limits = Limits {
+            rpm: Some(rng.u64(20..60)),
+            tpm: rng.bool().then(|| rng.u64(5_000..20_000)),
+            budget_nanos: rng.bool().then(|| rng.u64(20_000..80_000)),
+            ..Limits::default()
+        };
+        let id = format!("random-{round}");
+        let key = SubjectRef { id: id.as_str().into(), limits: limits.clone() };
+        let sizes = [(200, 1_000), (200, 1_000), (150, 900), (250, 1_200)];
+        // In flight: (store, lease id, estimate); and what the settled ones used.
+        let mut flying: Vec<(usize, gatehouse::limits::LeaseId, Amount)> = Vec::new();
+        let (mut admitted, mut used_tokens, mut used_nanos) = (0u64, 0u64, 0u64);
+        for _ in 0..120 {
+            let burst = if rng.u8(..4) == 0 { rng.usize(2..6) } else { 1 };
+            let s = rng.usize(..3);
+            let asks: Vec<Admission> = (0..burst)
+                .map(|_| {
+                    let (tokens, nanos) = sizes[rng.usize(..sizes.len())];
+                    let lease = stores[s].lease(Amount { tokens, nanos }, now());
+                    Admission { key: key.clone(), team: None, lease }
+                })
+                .collect();
+            let answers =
+                futures_util::future::join_all(asks.iter().map(|a| stores[s].admit_request(a.clone(), now()))).await;
+            for (asked, answer) in asks.iter().zip(answers) {
+                let (decision, standby) = answer.unwrap();
+                if decision.is_ok() {
+                    admitted += 1;
+                    taken += u64::from(standby.is_some());
+                    flying.push((s, standby.unwrap_or(asked.lease.id.clone()), asked.lease.reserved));
+                }
+            }
+            assert!(admitted <= limits.rpm.unwrap(), "round {round}: {admitted} admitted, rpm {limits:?}");
+            let held: u64 = flying.iter().map(|f| f.2.nanos).sum();
+            if let Some(budget) = limits.budget_nanos {
+                assert!(used_nanos + held <= budget, "round {round}: spend and reservations within the budget");
+            }
+            if let Some(tpm) = limits.tpm {
+                let held: u64 = flying.iter().map(|f| f.2.tokens).sum();
+                assert!(used_tokens + held <= tpm, "round {round}: tokens within tpm");
+            }
+            while !flying.is_empty() && rng.u8(..3) > 0 {
+                let (s, lease_id, reserved) = flying.swap_remove(rng.usize(..flying.len()));
+                let used = Amount { tokens: rng.u64(..=reserved.tokens), nanos: rng.u64(..=reserved.nanos) };
+                used_tokens += used.tokens;
+                used_nanos += used.nanos;
+                let settlement = Settlement { key: key.clone(), team: None, lease_id, used, step: LeaseStep::Settle };
+                stores[s].settle(settlement, now());
+            }
+        }
+        for (s, lease_id, reserved) in flying.drain(..) {
+            used_tokens += reserved.tokens;
+            used_nanos += reserved.nanos;
+            stores[s].settle(
+                Settlement { key: key.clone(), team: None, lease_id, used: reserved, step: LeaseStep::Settle },
+                now(),
+            );
+        }
+        within_ms(3_000, || lease_fields(&mut conn, &id).is_empty()).await;
+        let u = stores[0].usage(&key, now()).await.unwrap();
+        assert_eq!((u.requests_in_window, u.in_flight, u.reserved), (admitted, 0, Amount::default()), "round {round}");
+        assert_eq!((u.tokens_in_window, u.spent), (used_tokens, used_nanos), "round {round}");
+    }
+    assert!(taken > 10, "standbys were taken ({taken})");
 }

@@ -1,6 +1,6 @@
 //! Settings of virtual keys and their limits: where the embedded store keeps its data (`DATA_DIR`), how long a
-//! lease lives (`LEASE_TTL_SECS`), what keyed requests get while Redis is down (`LIMITS_ON_STORE_FAILURE`), and
-//! the keys and teams declared in the file (`[keys.<name>]`, `[teams.<name>]`, checked by `crate::keys`).
+//! lease lives (`LEASE_TTL_SECS`), what keyed requests get while Redis is down (`LIMITS_ON_STORE_FAILURE`),
+//! whether Redis grants standby leases (`LIMITS_STANDBY`), and the keys and teams declared in the file (`[keys.<name>]`, `[teams.<name>]`, checked by `crate::keys`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub struct KeySettings {
     pub data_dir: PathBuf,
     pub lease_ttl: Duration,
     pub on_store_failure: FailurePolicy,
+    /// Whether Redis grants standby leases (`crate::limits::redis::standby`); on by default.
+    pub standby: bool,
     pub declared: Declared,
 }
 
@@ -42,5 +44,6 @@ pub fn key_settings(raw: &RawConfig) -> Result<KeySettings, ConfigError> {
         Some(text) => FailurePolicy::parse(text).map_err(ConfigError::new)?,
     };
     let declared = declared::build(&raw.keys, &raw.teams, crate::limits::now_ms()).map_err(ConfigError::new)?;
-    Ok(KeySettings { data_dir: PathBuf::from(data_dir), lease_ttl, on_store_failure, declared })
+    let standby = server.limits_standby.unwrap_or(true);
+    Ok(KeySettings { data_dir: PathBuf::from(data_dir), lease_ttl, on_store_failure, standby, declared })
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, File, FileFormat};
 
-use super::env::{apply_provider_env, parse_number};
+use super::env::{apply_provider_env, parse_bool, parse_number};
 use super::raw::RawConfig;
 use super::{validate, ConfigError, Settings};
 
@@ -94,6 +94,9 @@ fn apply_server_env(raw: &mut RawConfig, vars: &[(String, String)]) -> Result<()
     }
     if let Some(v) = get("LEASE_TTL_SECS") {
         server.lease_ttl_secs = Some(parse_number("LEASE_TTL_SECS", v)?);
+    }
+    if let Some(v) = get("LIMITS_STANDBY") {
+        server.limits_standby = Some(parse_bool("LIMITS_STANDBY", v)?);
     }
     if let Some(v) = get("LIMITS_ON_STORE_FAILURE") {
         server.limits_on_store_failure = Some(v.to_string());
@@ -247,8 +250,9 @@ mod tests {
             owner = "alice@example.com"
         "#
         );
-        let (src, _guard) = source(Some(&toml), &[("LIMITS_ON_STORE_FAILURE", "open")]);
+        let (src, _guard) = source(Some(&toml), &[("LIMITS_ON_STORE_FAILURE", "open"), ("LIMITS_STANDBY", "off")]);
         let keys = load_from(&src).unwrap().keys;
+        assert!(!keys.standby);
         assert_eq!(keys.data_dir, std::path::PathBuf::from("/var/lib/gatehouse"));
         assert_eq!(keys.lease_ttl, std::time::Duration::from_secs(30));
         assert_eq!(keys.on_store_failure, crate::limits::FailurePolicy::Open);
@@ -260,12 +264,13 @@ mod tests {
         let defaults = load_from(&source(None, &[]).0).unwrap().keys;
         assert_eq!(defaults.data_dir, std::path::PathBuf::from("./gatehouse-data"));
         assert_eq!(
-            (defaults.lease_ttl.as_secs(), defaults.on_store_failure),
-            (20, crate::limits::FailurePolicy::Closed)
+            (defaults.lease_ttl.as_secs(), defaults.on_store_failure, defaults.standby),
+            (20, crate::limits::FailurePolicy::Closed, true)
         );
         for (env, expected) in [
             (("LEASE_TTL_SECS", "1"), "LEASE_TTL_SECS"),
             (("LIMITS_ON_STORE_FAILURE", "maybe"), "LIMITS_ON_STORE_FAILURE"),
+            (("LIMITS_STANDBY", "sometimes"), "LIMITS_STANDBY"),
         ] {
             let e = load_from(&source(None, &[env]).0).unwrap_err().to_string();
             assert!(e.contains(expected), "{e}");

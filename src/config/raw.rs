@@ -91,6 +91,8 @@ pub struct RawServer {
     pub lease_ttl_secs: Option<u64>,
     /// `closed` (the default) or `open`: keyed requests while the limits store (Redis) cannot answer.
     pub limits_on_store_failure: Option<String>,
+    /// Standby leases with Redis (true): a worker's next request of a key admitted without a round trip.
+    pub limits_standby: Option<bool>,
 }
 
 /// `[providers.<name>]`. Also the form an admin change is stored in (serialised into the shared overlay).

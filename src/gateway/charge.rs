@@ -4,7 +4,7 @@
 
 use crate::convert::Usage;
 use crate::gateway::admission::keys::Reserved;
-use crate::limits::{Amount, Headroom, LeaseGuard, Store};
+use crate::limits::{Amount, Headroom, LeaseGuard, LeaseStep, Settlement, Store};
 use crate::prices::Price;
 use crate::resilience::runtime::now_millis;
 
@@ -44,7 +44,8 @@ impl Charge {
             + usage.cache_read_input_tokens;
         // The guard holds its renewal until released: there is always one to take back here.
         let Some((key, team, lease_id)) = self.lease.release() else { return nanos };
-        let settlement = crate::limits::store::Settlement { key, team, lease_id, used: Amount { tokens, nanos } };
+        let used = Amount { tokens, nanos };
+        let settlement = Settlement { key, team, lease_id, used, step: LeaseStep::Settle };
         self.store.settle(settlement, now_millis());
         nanos
     }

@@ -245,6 +245,7 @@ fn flush_every_second(store: Weak<Embedded>) {
 mod tests {
     use super::*;
     use crate::limits::db::tests::TempDir;
+    use crate::limits::store::LeaseStep;
     use crate::limits::{Amount, Lease, Limits, Refusal, Subject};
 
     fn subject(id: &str, rpm: u64) -> SubjectRef {
@@ -267,7 +268,13 @@ mod tests {
         let usage = store.usage(&subject("k", 2), 4);
         assert_eq!((usage.requests_in_window, usage.in_flight, usage.reserved.tokens), (2, 2, 10));
         let used = Amount { tokens: 3, nanos: 4 };
-        let settle = Settlement { key: subject("k", 2), team: Some(subject("t", 5)), lease_id: "1".into(), used };
+        let settle = Settlement {
+            key: subject("k", 2),
+            team: Some(subject("t", 5)),
+            lease_id: "1".into(),
+            used,
+            step: LeaseStep::Settle,
+        };
         store.settle(&settle, 5);
         let usage = store.usage(&subject("k", 2), 6);
         assert_eq!((usage.in_flight, usage.tokens_in_window, usage.spent), (1, 3, 4));
@@ -283,7 +290,10 @@ mod tests {
             store.admit(admission(1, Some(subject("t", 5))), 1_000).unwrap();
             store.admit(admission(2, None), 1_001).unwrap();
             let used = Amount { tokens: 3, nanos: 4 };
-            store.settle(&Settlement { key: subject("k", 2), team: None, lease_id: "2".into(), used }, 1_500);
+            store.settle(
+                &Settlement { key: subject("k", 2), team: None, lease_id: "2".into(), used, step: LeaseStep::Settle },
+                1_500,
+            );
             store.forget("t");
             assert_eq!(store.flush().unwrap(), 2, "the key's ledger and the team's deletion");
             assert_eq!(store.flush().unwrap(), 0, "clean after a flush");

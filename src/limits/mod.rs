@@ -14,7 +14,9 @@ pub mod store;
 pub use book::{admit, Amount, Headroom, Lease, LeaseId, Ledger, Limits, Party, Refusal, Subject, UsageNow, WINDOW_MS};
 pub use lease::{LeaseGuard, Renewal};
 pub use period::BudgetPeriod;
-pub use store::{Admission, Decision, FailurePolicy, Settlement, Store, StoreError, StoreStatus, SubjectRef};
+pub use store::{
+    Admission, Answer, Decision, FailurePolicy, LeaseStep, Settlement, Store, StoreError, StoreStatus, SubjectRef,
+};
 
 /// Wall-clock Unix milliseconds: the time ledgers, leases and budget periods are kept in.
 pub fn now_ms() -> u64 {

@@ -44,14 +44,34 @@ pub struct Admission {
     pub lease: Lease,
 }
 
-/// A finished request's real usage, replacing its reservation.
+/// A finished request's real usage, replacing its reservation (or, with Redis, a standby lease taken or given
+/// back: [`LeaseStep`]).
 #[derive(Debug, Clone)]
 pub struct Settlement {
     pub key: SubjectRef,
     pub team: Option<SubjectRef>,
     pub lease_id: super::book::LeaseId,
     pub used: Amount,
+    pub step: LeaseStep,
 }
+
+/// What a settlement does to its lease. Only the Redis store grants standby leases (`redis/standby.rs`); the
+/// embedded one answers every admission at once and only settles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LeaseStep {
+    /// The request ended: its reservation is replaced by `used`.
+    #[default]
+    Settle = 0,
+    /// A standby lease was taken by a request: its reservation becomes `used`, the request's estimate, and it
+    /// enters the rpm window.
+    Take = 1,
+    /// A standby lease nobody took is given back: nothing is charged.
+    GiveBack = 2,
+}
+
+/// A decision, and the lease the request holds when it took a standby (its own lease id was not used).
+pub type Answer = (Decision, Option<super::book::LeaseId>);
 
 /// The store could not answer (unreachable, too slow, unreadable). The message never holds a secret.
 #[derive(Debug, Display, Clone, PartialEq, Eq)]
@@ -104,6 +124,8 @@ pub struct StoreStatus {
     pub error: Option<String>,
     /// Leases this process renews now (its requests in flight).
     pub leases_held: usize,
+    /// Requests admitted on a standby lease, without waiting on Redis, since the start (0: embedded).
+    pub standby_admissions: u64,
 }
 
 enum Backend {
@@ -136,9 +158,16 @@ impl Store {
         Ok(Self::with(Backend::Embedded(Embedded::persisted(db)?), FailurePolicy::Closed, lease_ttl))
     }
 
-    /// The Redis store on `link`; `clock` is [`Clock::Redis`] but in tests that compare with `book.rs`.
-    pub fn redis(link: super::redis::RedisLink, policy: FailurePolicy, lease_ttl: Duration, clock: Clock) -> Self {
-        Self::with(Backend::Redis(RedisLedgers::new(link, clock)), policy, lease_ttl)
+    /// The Redis store on `link`; `clock` is [`Clock::Redis`] but in tests that compare with `book.rs`;
+    /// `standby`: whether requests may be admitted on standby leases (on Redis's clock only).
+    pub fn redis(
+        link: super::redis::RedisLink,
+        policy: FailurePolicy,
+        lease_ttl: Duration,
+        clock: Clock,
+        standby: bool,
+    ) -> Self {
+        Self::with(Backend::Redis(RedisLedgers::new(link, clock, standby)), policy, lease_ttl)
     }
 
     fn with(backend: Backend, policy: FailurePolicy, lease_ttl: Duration) -> Self {
@@ -186,17 +215,30 @@ impl Store {
     /// time (`lease.expires_ms - now_ms`) from it. `Err` only under the `closed` policy: the store did not answer
     /// within [`ADMIT_TIMEOUT`]; under `open` the request is admitted unaccounted instead.
     pub async fn admit(&self, admission: Admission, now_ms: u64) -> Result<Decision, StoreError> {
+        Ok(self.admit_with(admission, now_ms, false).await?.0)
+    }
+
+    /// [`admit`](Self::admit) for a request: with Redis, it may take a standby lease this worker thread holds for
+    /// its key and be answered without waiting on Redis; then it holds that lease (the answer's id) instead of
+    /// its own.
+    pub async fn admit_request(&self, admission: Admission, now_ms: u64) -> Result<Answer, StoreError> {
+        self.admit_with(admission, now_ms, true).await
+    }
+
+    async fn admit_with(&self, admission: Admission, now_ms: u64, standby: bool) -> Result<Answer, StoreError> {
         let result = match &self.0.backend {
-            Backend::Embedded(store) => return Ok(store.admit(admission, now_ms)),
+            Backend::Embedded(store) => return Ok((store.admit(admission, now_ms), None)),
             // The link gives up on a call after ADMIT_TIMEOUT too, but an admission may first wait for the call on
             // its way: this bounds the whole wait.
-            Backend::Redis(redis) => match tokio::time::timeout(ADMIT_TIMEOUT, redis.admit(admission, now_ms)).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError(format!("no answer within {} ms", ADMIT_TIMEOUT.as_millis()))),
-            },
+            Backend::Redis(redis) => {
+                match tokio::time::timeout(ADMIT_TIMEOUT, redis.admit(admission, now_ms, standby)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(StoreError(format!("no answer within {} ms", ADMIT_TIMEOUT.as_millis()))),
+                }
+            }
         };
         match (result, self.0.policy) {
-            (Ok(decision), _) => Ok(decision),
+            (Ok(answer), _) => Ok(answer),
             (Err(error), FailurePolicy::Closed) => Err(error),
             (Err(error), FailurePolicy::Open) => {
                 let last = self.0.open_logged_ms.load(Ordering::Relaxed);
@@ -206,7 +248,7 @@ impl Store {
                         "limits store unavailable ({error}): admitting keyed requests without limits (policy open)"
                     );
                 }
-                Ok(Ok(Headroom::default()))
+                Ok((Ok(Headroom::default()), None))
             }
         }
     }
@@ -281,9 +323,9 @@ impl Store {
 
     /// The store's state, for `/health`.
     pub fn status(&self) -> StoreStatus {
-        let (kind, error) = match &self.0.backend {
-            Backend::Embedded(_) => ("embedded", None),
-            Backend::Redis(redis) => ("redis", redis.link().last_error()),
+        let (kind, error, standby_admissions) = match &self.0.backend {
+            Backend::Embedded(_) => ("embedded", None, 0),
+            Backend::Redis(redis) => ("redis", redis.link().last_error(), redis.standby_admissions()),
         };
         StoreStatus {
             kind,
@@ -292,6 +334,7 @@ impl Store {
             lease_ttl_secs: self.0.lease_ttl.as_secs(),
             error,
             leases_held: self.0.keeper.len(),
+            standby_admissions,
         }
     }
 
@@ -325,7 +368,11 @@ mod tests {
         let again = Admission { lease: store.lease(Amount::default(), 1_001), ..admission.clone() };
         assert!(matches!(store.admit(again, 1_001).await.unwrap(), Err((Subject::Key, Refusal::Rpm { .. }))));
         let used = Amount { tokens: 2, nanos: 3 };
-        store.settle(Settlement { key: admission.key.clone(), team: None, lease_id: admission.lease.id, used }, 2_000);
+        let lease_id = admission.lease.id;
+        store.settle(
+            Settlement { key: admission.key.clone(), team: None, lease_id, used, step: LeaseStep::Settle },
+            2_000,
+        );
         drop(guard);
         assert_eq!(store.status().leases_held, 0);
         let usage = store.usage(&subject("k", 1), 2_001).await.unwrap();

@@ -236,12 +236,13 @@ pub async fn reserve(
     let lease = Lease { id: lease_id.clone(), expires_ms: now_ms + store.lease_ttl_ms(), reserved: want };
     let admission = Admission { key: key.clone(), team: team.clone(), lease };
     // The store bounds its own wait (ADMIT_TIMEOUT): the embedded one answers at once, without a timer.
-    let decision = match store.admit(admission, now_ms).await {
-        Ok(decision) => decision,
+    let (decision, standby) = match store.admit_request(admission, now_ms).await {
+        Ok(answer) => answer,
         Err(StoreError(why)) => return Err(refusal(store_down(&why), None)),
     };
     match decision {
-        Ok(headroom) => Ok(Reserved { key, team, lease_id, headroom }),
+        // Admitted on a standby lease (Redis): the request holds that one.
+        Ok(headroom) => Ok(Reserved { key, team, lease_id: standby.unwrap_or(lease_id), headroom }),
         Err((subject, why)) => Err(refused(holder, subject, why, now_ms)),
     }
 }

@@ -9,8 +9,9 @@
 -- TIME, HMGET, HDEL and HSET, and the windows' lists are touched about once per millisecond, not once per request.
 --
 -- A ledger (a key's or a team's) is three Redis keys, passed in KEYS in this order:
---   h    HASH   s: the ledger's numbers, 17 doubles (see `open`); "l:<lease id>": a lease in flight, 3 doubles
---               (tokens and nano-dollars reserved, expiry in ms)
+--   h    HASH   s: the ledger's numbers, 20 doubles (see `open`; a ledger written before standbys has 17, read
+--               with the last three 0); "l:<lease id>": a lease in flight, 3 doubles (tokens and nano-dollars
+--               reserved, expiry in ms), or 4 for a standby not yet taken (the fourth is 1)
 --   rq   LIST   closed buckets of admissions, oldest first: 2 doubles (time ms, count)
 --   tk   LIST   closed buckets of settled tokens, oldest first: 2 doubles (time ms, tokens)
 -- A window (admissions, tokens) is its list followed by its open bucket, the one still filling, kept in `s`; when
@@ -24,10 +25,20 @@
 -- -1: no limit), and three candidate budget periods as start,end pairs (end -1: never), computed by the caller
 -- around its own clock; the one holding `now` is used. Then the operation's values:
 --   admit:  how many settlements ride along, then each (the key's ledger: its number in KEYS order, 1-based; its
---           team's, 0: none; lease id, tokens and nano-dollars used); then any number of admissions (the key's
---           ledger, its team's, lease id, lease time to live (ms), tokens and nano-dollars to reserve); the reply is
---           one answer per admission, each preceded by its length, all as one string of little-endian doubles
---   settle: any number of (lease id, tokens used, nano-dollars used)
+--           team's, 0: none; lease id, tokens and nano-dollars used, step); then any number of admissions (the
+--           key's ledger, its team's, lease id, lease time to live (ms), tokens and nano-dollars to reserve, kind:
+--           0 a request, 1 a standby); the reply is one answer per admission, each preceded by its length, all as
+--           one string of little-endian doubles
+--   settle: any number of (lease id, tokens used, nano-dollars used, step)
+--   A settlement's step: 0 the request ended (its reservation is replaced by what it used), 1 a standby was taken
+--   by a request (its reservation becomes the request's estimate, given as "used"), 2 a standby not taken is given
+--   back (nothing is charged).
+--
+-- A standby is a lease granted ahead of a request, for a replica's worker thread to admit its next request of the
+-- key without waiting on Redis (src/limits/redis/standby.rs). It is granted only while the key and its team use
+-- less than half of each limit, and never with max_parallel. Until it is taken it holds its reservation and counts
+-- as one request (`sb`) in every rpm check; when taken, it enters the admission window at that time (later than
+-- the request's own admission: never an under-count). A lapsed standby (its replica died) is charged in full.
 --   renew:  lease id, lease time to live (ms)
 --
 -- The first layout (one sorted-set member per request, numbers as hash fields) is replaced when a ledger is first
@@ -35,7 +46,9 @@
 
 local WINDOW = 60000
 local CHUNK = 128
-local STATE = '<ddddddddddddddddd'
+local STATE = '<dddddddddddddddddddd'
+local FIRST_STATE = '<ddddddddddddddddd'
+local STANDBY = '<dddd'
 local PAIR = '<dd'
 local LEASE = '<ddd'
 local op = ARGV[1]
@@ -58,6 +71,7 @@ local function open(s, extra)
   local q = { key = KEYS[k + 2] }
   local w = { key = KEYS[k + 3] }
   L.req, L.tok = q, w
+  L.added, L.changed = {}, {}
   local f
   if extra then
     f = redis.call('HMGET', L.h, 's', 'ps', unpack(extra))
@@ -66,12 +80,18 @@ local function open(s, extra)
   end
   if f[1] then
     L.ps, L.pe, L.spent, q.sum, q.front, q.t, q.n, q.len, w.sum, w.front, w.t, w.n, w.len, L.rt, L.rn, L.nl, L.lx =
-      struct.unpack(STATE, f[1])
+      struct.unpack(FIRST_STATE, f[1])
+    -- Standbys outstanding: their count, tokens and nano-dollars (a ledger written before them has none).
+    L.sb, L.st, L.sn = 0, 0, 0
+    if #f[1] >= 160 then
+      L.sb, L.st, L.sn = struct.unpack('<ddd', f[1], 137)
+    end
   else
     L.ps, L.pe, L.spent = 0, -1, 0
     q.sum, q.front, q.t, q.n, q.len = 0, 0, 0, 0, 0
     w.sum, w.front, w.t, w.n, w.len = 0, 0, 0, 0, 0
     L.rt, L.rn, L.nl, L.lx = 0, 0, 0, 0
+    L.sb, L.st, L.sn = 0, 0, 0
     if f[2] then
       -- A ledger of the first layout: its spend stays (a new period, chosen in `advance`, still resets it).
       local old = redis.call('HMGET', L.h, 'ps', 'pe', 'spent')
@@ -87,10 +107,19 @@ local function open(s, extra)
   return L
 end
 
-local function save(L, ...)
+-- Writes the ledger's numbers, the leases added (L.added: field, value, ...) and the standbys taken and still
+-- held (L.changed: lease id -> value).
+local function save(L)
   local q, w = L.req, L.tok
+  local added = L.added
+  for id, value in pairs(L.changed) do
+    if not L.gone[id] then
+      added[#added + 1] = 'l:' .. id
+      added[#added + 1] = value
+    end
+  end
   redis.call('HSET', L.h, 's', struct.pack(STATE, L.ps, L.pe, L.spent, q.sum, q.front, q.t, q.n, q.len, w.sum,
-    w.front, w.t, w.n, w.len, L.rt, L.rn, L.nl, L.lx), ...)
+    w.front, w.t, w.n, w.len, L.rt, L.rn, L.nl, L.lx, L.sb, L.st, L.sn), unpack(added))
 end
 
 local function empty(W)
@@ -215,6 +244,23 @@ local function reservation(held)
   return tokens, nanos, expires
 end
 
+-- Whether a lease's value is a standby's not yet taken.
+local function is_standby(held)
+  return #held == 32
+end
+
+-- A standby leaves the standbys: taken by a request (whose admission enters the window at `at`), lapsed (at its
+-- expiry: it may have been taken), or given back (`at` nil: never taken).
+-- (Never below 0: a replica of the version before standbys, in a rolling upgrade, writes the ledger without them.)
+local function unstandby(L, tokens, nanos, at)
+  L.sb = math.max(0, L.sb - 1)
+  L.st = math.max(0, L.st - tokens)
+  L.sn = math.max(0, L.sn - nanos)
+  if at then
+    insert(L.req, at, 1)
+  end
+end
+
 -- book.rs Ledger::advance: the period moves on, lapsed leases are charged in full at their expiry, the window
 -- slides.
 local function advance(L)
@@ -244,6 +290,9 @@ local function advance(L)
         local tokens, nanos, expires = reservation(all[i + 1])
         L.nl = L.nl + 1
         if expires <= now then
+          if is_standby(all[i + 1]) then
+            unstandby(L, tokens, nanos, expires)
+          end
           fields[#fields + 1] = field
           L.gone[string.sub(field, 3)] = true
           L.nl = L.nl - 1
@@ -265,9 +314,13 @@ end
 
 -- book.rs Ledger::check, in the same order: rpm, max_parallel, tpm, budget. Returns the refusal or nil.
 local function check(L, want_tokens, want_nanos)
-  if L.rpm >= 0 and L.req.sum >= L.rpm then
-    -- The admission that has to leave the window first: the (n - rpm)-th, oldest first.
-    local skip = L.req.sum - L.rpm
+  if L.rpm >= 0 and L.req.sum + L.sb >= L.rpm then
+    -- The admission that has to leave the window first: the (n - rpm)-th, oldest first. When standbys alone
+    -- fill the limit, one is taken or given back within a second.
+    local skip = L.req.sum + L.sb - L.rpm
+    if skip >= L.req.sum then
+      return { 1, L.rpm, 1000 }
+    end
     local at = L.req.t
     each_bucket(L.req, function(t, n)
       if skip < n then
@@ -313,7 +366,7 @@ local function headroom(L, out, n)
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = -1, 0, 0, -1, 0, 0
   if L.rpm >= 0 then
     out[n + 1] = L.rpm
-    out[n + 2] = math.max(0, L.rpm - L.req.sum)
+    out[n + 2] = math.max(0, L.rpm - L.req.sum - L.sb)
     out[n + 3] = empty(L.req) and now or L.req.front + WINDOW
   end
   if L.tpm >= 0 then
@@ -323,18 +376,49 @@ local function headroom(L, out, n)
   end
 end
 
--- book.rs Ledger::settle (the ledger advanced): replaces lease `id`'s reservation, `held` (its hash value, nil when
--- it is not held), by what was used, charged now. Its field goes in `dropped`, to delete. True when it was held.
-local function settle_lease(L, id, held, tokens, nanos, dropped)
+-- Whether ledger L leaves room for a standby reserving `tokens` and `nanos`: less than half of each limit used
+-- with it, and no max_parallel.
+local function roomy(L, tokens, nanos)
+  return (L.rpm < 0 or (L.req.sum + L.sb + 1) * 2 <= L.rpm) and L.par < 0
+    and (L.tpm < 0 or (L.tok.sum + L.rt + tokens) * 2 <= L.tpm)
+    and (L.budget < 0 or (L.spent + L.rn + nanos) * 2 <= L.budget)
+end
+
+-- book.rs Ledger::settle (the ledger advanced), for step 0: replaces lease `id`'s reservation, `held` (its hash
+-- value, nil when it is not held), by what was used, charged now; a standby not yet taken is taken first. Step 1
+-- takes a standby (its reservation becomes `tokens` and `nanos`, the request's estimate); step 2 gives one back.
+-- A field to delete goes in `dropped`. True when the lease was held.
+local function settle_lease(L, id, held, tokens, nanos, dropped, step)
+  held = L.changed[id] or held
   if not held or L.gone[id] then
     return false
   end
+  local reserved_tokens, reserved_nanos, expires = reservation(held)
+  local standby = is_standby(held)
+  if step == 1 then
+    if standby then
+      unstandby(L, reserved_tokens, reserved_nanos, now)
+      L.rt = L.rt - reserved_tokens + tokens
+      L.rn = L.rn - reserved_nanos + nanos
+      L.changed[id] = struct.pack(LEASE, tokens, nanos, expires)
+    end
+    return true
+  end
+  if step == 2 and not standby then
+    return true
+  end
   L.gone[id] = true
-  local reserved_tokens, reserved_nanos = reservation(held)
   L.rt = L.rt - reserved_tokens
   L.rn = L.rn - reserved_nanos
   L.nl = L.nl - 1
-  charge(L, now, tokens, nanos)
+  if step == 2 then
+    unstandby(L, reserved_tokens, reserved_nanos, nil)
+  else
+    if standby then
+      unstandby(L, reserved_tokens, reserved_nanos, now)
+    end
+    charge(L, now, tokens, nanos)
+  end
   dropped[#dropped + 1] = 'l:' .. id
   return true
 end
@@ -343,12 +427,12 @@ if op == 'admit' then
   -- First the settlements that ride along (of requests that ended), then the admissions, in order, each as if
   -- alone: the ones before it are already recorded.
   local settles = tonumber(ARGV[tail + 1])
-  local first_admission = tail + 2 + 5 * settles
+  local first_admission = tail + 2 + 6 * settles
   local reads = {}
   for s = 1, count do
     reads[s] = {}
   end
-  for a = tail + 2, first_admission - 1, 5 do
+  for a = tail + 2, first_admission - 1, 6 do
     for k = a, a + 1 do
       local s = tonumber(ARGV[k])
       if s > 0 then
@@ -360,30 +444,31 @@ if op == 'admit' then
   for s = 1, count do
     local L = open(s, #reads[s] > 0 and reads[s] or nil)
     advance(L)
-    L.added, L.dropped, L.held = {}, {}, {}
+    L.dropped, L.held = {}, {}
     for i, field in ipairs(reads[s]) do
       L.held[field] = L.extra[i]
     end
     ledgers[s] = L
   end
-  for a = tail + 2, first_admission - 1, 5 do
+  for a = tail + 2, first_admission - 1, 6 do
     local id = ARGV[a + 2]
-    local tokens, nanos = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    local tokens, nanos, step = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
     for k = a, a + 1 do
       local s = tonumber(ARGV[k])
       if s > 0 then
         local L = ledgers[s]
-        settle_lease(L, id, L.held['l:' .. id], tokens, nanos, L.dropped)
+        settle_lease(L, id, L.held['l:' .. id], tokens, nanos, L.dropped, step)
       end
     end
   end
   local out = {}
   local n = 0
-  for a = first_admission, #ARGV, 6 do
+  for a = first_admission, #ARGV, 7 do
     local key = ledgers[tonumber(ARGV[a])]
     local team = tonumber(ARGV[a + 1])
     team = team > 0 and ledgers[team] or nil
     local want_tokens, want_nanos = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+    local standby = ARGV[a + 6] == '1'
     -- Each answer is preceded by its length: its slot is filled once the answer is written.
     local slot = n + 1
     out[slot] = 0
@@ -392,6 +477,11 @@ if op == 'admit' then
     if not refusal and team then
       refusal = check(team, want_tokens, want_nanos)
       who = 2
+    end
+    if standby and not refusal and not (roomy(key, want_tokens, want_nanos)
+        and (not team or roomy(team, want_tokens, want_nanos))) then
+      -- Declined: the next request asks Redis.
+      refusal = { 6 }
     end
     if refusal then
       out[n + 2], out[n + 3], out[n + 4] = 0, now, who
@@ -405,13 +495,24 @@ if op == 'admit' then
       n = n + 3
       local expires = now + tonumber(ARGV[a + 3])
       local field = 'l:' .. ARGV[a + 2]
-      local held = struct.pack(LEASE, want_tokens, want_nanos, expires)
+      local held
+      if standby then
+        held = struct.pack(STANDBY, want_tokens, want_nanos, expires, 1)
+      else
+        held = struct.pack(LEASE, want_tokens, want_nanos, expires)
+      end
       for _, L in ipairs(team and { key, team } or { key }) do
         if L.nl == 0 or expires < L.lx then
           L.lx = expires
         end
         L.nl = L.nl + 1
-        append(L.req, now, 1)
+        if standby then
+          L.sb = L.sb + 1
+          L.st = L.st + want_tokens
+          L.sn = L.sn + want_nanos
+        else
+          append(L.req, now, 1)
+        end
         L.rt = L.rt + want_tokens
         L.rn = L.rn + want_nanos
         local added = L.added
@@ -428,14 +529,14 @@ if op == 'admit' then
     if #L.dropped > 0 then
       redis.call('HDEL', L.h, unpack(L.dropped))
     end
-    save(L, unpack(L.added))
+    save(L)
   end
   -- One string of doubles rather than an array of integers: converting each number into a reply (and the
   -- client parsing each back) cost more than the admission itself.
   return struct.pack('<' .. string.rep('d', n), unpack(out, 1, n))
 elseif op == 'settle' then
   local ids, fields = {}, {}
-  for i = tail + 1, #ARGV, 3 do
+  for i = tail + 1, #ARGV, 4 do
     ids[#ids + 1] = ARGV[i]
     fields[#fields + 1] = 'l:' .. ARGV[i]
   end
@@ -445,8 +546,9 @@ elseif op == 'settle' then
     advance(L)
     local gone = {}
     for i, id in ipairs(ids) do
-      local a = tail + 3 * (i - 1)
-      local found = settle_lease(L, id, L.extra[i], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), gone)
+      local a = tail + 4 * (i - 1)
+      local found =
+        settle_lease(L, id, L.extra[i], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), gone, tonumber(ARGV[a + 4]))
       out[#out + 1] = found and 1 or 0
     end
     if #gone > 0 then
@@ -465,15 +567,15 @@ elseif op == 'renew' then
     advance(L)
     local held = L.extra[1]
     local found = 0
-    local renewed = {}
     if held and not L.gone[id] then
       local tokens, nanos, current = reservation(held)
       found = 1
       if expires > current then
-        renewed = { field, struct.pack(LEASE, tokens, nanos, expires) }
+        -- A standby keeps its mark.
+        L.added = { field, struct.pack(LEASE, tokens, nanos, expires) .. string.sub(held, 25) }
       end
     end
-    save(L, unpack(renewed))
+    save(L)
     out[#out + 1] = found
   end
   return out
@@ -481,6 +583,7 @@ elseif op == 'usage' then
   local L = open(1)
   advance(L)
   save(L)
-  return { now, L.req.sum, L.tok.sum, L.nl, L.rt, L.rn, L.spent, L.pe }
+  -- Standbys not yet taken are no request's: they are left out.
+  return { now, L.req.sum, L.tok.sum, L.nl - L.sb, L.rt - L.st, L.rn - L.sn, L.spent, L.pe }
 end
 return redis.error_reply('gatehouse ledger script: unknown operation ' .. tostring(op))

@@ -5,7 +5,7 @@ use redis::{Script, ScriptInvocation};
 
 use crate::limits::book::{Amount, Headroom, Refusal, Subject, UsageNow};
 use crate::limits::period::BudgetPeriod;
-use crate::limits::store::{Admission, Decision, Settlement, StoreError, SubjectRef};
+use crate::limits::store::{Admission, Decision, LeaseStep, Settlement, StoreError, SubjectRef};
 
 /// The script, loaded once per Redis (EVALSHA, loaded again after a Redis restart).
 pub static LEDGER_SCRIPT: std::sync::LazyLock<Script> =
@@ -49,7 +49,7 @@ pub fn all_ledger_keys(id: &str) -> Vec<String> {
 pub enum Op<'a> {
     /// Several leases of the same subjects, in one run.
     Settle {
-        leases: &'a [(&'a str, Amount)],
+        leases: &'a [(&'a str, Amount, LeaseStep)],
     },
     Renew {
         lease_id: &'a str,
@@ -96,8 +96,8 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
     }
     match op {
         Op::Settle { leases } => {
-            for (lease_id, used) in leases {
-                call.arg(*lease_id).arg(used.tokens).arg(used.nanos);
+            for (lease_id, used, step) in leases {
+                call.arg(*lease_id).arg(used.tokens).arg(used.nanos).arg(*step as u8);
             }
             &mut call
         }
@@ -108,11 +108,15 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
 }
 
 /// The `EVALSHA` settling `settlements` and then admitting `batch` in order (each as if alone, after the ones
-/// before it), on the clock of the first admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's
+/// before it; those marked `true` are standbys, granted only with room to spare), on the clock of the first admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's
 /// clock). Each ledger is passed once, however many name it. Built as one command, not a `ScriptInvocation`
 /// (which allocates each argument apart and copies them all again into its command): the request path's call.
 /// Its caller loads the script when Redis answers `NOSCRIPT`.
-pub fn admissions<'s>(settlements: &'s [Settlement], batch: &[(&'s Admission, u64)], given_now: u64) -> redis::Cmd {
+pub fn admissions<'s>(
+    settlements: &'s [Settlement],
+    batch: &[(&'s Admission, u64, bool)],
+    given_now: u64,
+) -> redis::Cmd {
     /// The 1-based number of `subject`'s ledger in the call, added when new.
     fn number<'s>(ledgers: &mut Vec<&'s SubjectRef>, subject: &'s SubjectRef) -> usize {
         let at = ledgers.iter().position(|known| known.id == subject.id);
@@ -121,13 +125,13 @@ pub fn admissions<'s>(settlements: &'s [Settlement], batch: &[(&'s Admission, u6
             ledgers.len() - 1
         }) + 1
     }
-    let now_ms = batch.first().map_or(0, |(_, now)| *now);
+    let now_ms = batch.first().map_or(0, |(_, now, _)| *now);
     let mut ledgers: Vec<&SubjectRef> = Vec::with_capacity(2);
     let mut numbered = |key: &'s SubjectRef, team: &'s Option<SubjectRef>| {
         (number(&mut ledgers, key), team.as_ref().map_or(0, |team| number(&mut ledgers, team)))
     };
     let settled: Vec<(usize, usize)> = settlements.iter().map(|s| numbered(&s.key, &s.team)).collect();
-    let admitted: Vec<(usize, usize)> = batch.iter().map(|(a, _)| numbered(&a.key, &a.team)).collect();
+    let admitted: Vec<(usize, usize)> = batch.iter().map(|(a, _, _)| numbered(&a.key, &a.team)).collect();
     let mut call = redis::cmd("EVALSHA");
     call.arg(LEDGER_SCRIPT.get_hash()).arg(3 * ledgers.len());
     let mut key = String::with_capacity(LEDGER_PREFIX.len() + 32);
@@ -144,12 +148,13 @@ pub fn admissions<'s>(settlements: &'s [Settlement], batch: &[(&'s Admission, u6
     call.arg(settlements.len());
     for (settlement, (key, team)) in settlements.iter().zip(settled) {
         let used = settlement.used;
-        call.arg(key).arg(team).arg(&*settlement.lease_id).arg(used.tokens).arg(used.nanos);
+        call.arg(key).arg(team).arg(&*settlement.lease_id).arg(used.tokens).arg(used.nanos).arg(settlement.step as u8);
     }
-    for ((admission, now), (key, team)) in batch.iter().zip(admitted) {
+    for ((admission, now, standby), (key, team)) in batch.iter().zip(admitted) {
         let lease = &admission.lease;
         let ttl_ms = lease.expires_ms.saturating_sub(*now);
         call.arg(key).arg(team).arg(&*lease.id).arg(ttl_ms).arg(lease.reserved.tokens).arg(lease.reserved.nanos);
+        call.arg(u8::from(*standby));
     }
     call
 }
@@ -191,6 +196,14 @@ fn nat(v: i64) -> u64 {
 
 fn optional(v: i64) -> Option<u64> {
     (v >= 0).then_some(v as u64)
+}
+
+/// A standby's answer: what its key (and team) have left with it, when it was granted.
+pub fn granted(answer: &[i64]) -> Option<Headroom> {
+    match answer {
+        [1, ..] => decision(answer).ok()?.ok(),
+        _ => None,
+    }
 }
 
 /// The admission's decision from the script's reply.
@@ -238,14 +251,15 @@ pub fn admit_reply_numbers(reply: &[u8]) -> Result<Vec<i64>, StoreError> {
     Ok(reply.chunks_exact(8).map(number).collect())
 }
 
-/// The decisions on a batch of `n` admissions from the script's reply (each answer preceded by its length).
-pub fn decisions(reply: &[i64], n: usize) -> Result<Vec<Decision>, StoreError> {
+/// The answers to a batch of `n` admissions in the script's reply (each preceded by its length), for
+/// [`decision`] (a request's) or [`granted`] (a standby's).
+pub fn answers(reply: &[i64], n: usize) -> Result<Vec<&[i64]>, StoreError> {
     let mut out = Vec::with_capacity(n);
     let mut rest = reply;
     while let [len, tail @ ..] = rest {
         let len = usize::try_from(*len).map_err(|_| bad(reply))?;
         let answer = tail.get(..len).ok_or_else(|| bad(reply))?;
-        out.push(decision(answer)?);
+        out.push(answer);
         rest = &tail[len..];
     }
     if out.len() != n {
