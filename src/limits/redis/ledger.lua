@@ -30,6 +30,7 @@
 --           0 a request, 1 a standby); the reply is one answer per admission, each preceded by its length, all as
 --           one string of little-endian doubles
 --   settle: any number of (lease id, tokens used, nano-dollars used, step)
+--   renew:  lease id, lease time to live (ms)
 --   A settlement's step: 0 the request ended (its reservation is replaced by what it used), 1 a standby was taken
 --   by a request (its reservation becomes the request's estimate, given as "used"), 2 a standby not taken is given
 --   back (nothing is charged).
@@ -39,7 +40,6 @@
 -- less than half of each limit, and never with max_parallel. Until it is taken it holds its reservation and counts
 -- as one request (`sb`) in every rpm check; when taken, it enters the admission window at that time (later than
 -- the request's own admission: never an under-count). A lapsed standby (its replica died) is charged in full.
---   renew:  lease id, lease time to live (ms)
 --
 -- The first layout (one sorted-set member per request, numbers as hash fields) is replaced when a ledger is first
 -- touched: the budget's spend carries over, the minute windows and the reservations in flight start afresh.

@@ -3,9 +3,9 @@
 //! the admissions that arrive meanwhile wait for it and go together in the next (one run of the script, each
 //! decided as if alone, in order). Alone, an admission goes at once, asking beside it for a standby lease that
 //! lets the thread admit the key's next request without waiting on Redis ([`standby`]); under load, one round
-//! trip and one script run serve many. Settlements are queued and pipelined by a background task; lease renewals are pipelined in one
-//! batch per round. Calls on the request path give up after [`ADMIT_TIMEOUT`] and fail at once while Redis is
-//! known to be down ([`link`]).
+//! trip and one script run serve many. Settlements are queued and pipelined by a background task; lease renewals
+//! are pipelined in one batch per round. Calls on the request path give up after [`ADMIT_TIMEOUT`] and fail at
+//! once while Redis is known to be down ([`link`]).
 
 pub mod link;
 pub mod script;

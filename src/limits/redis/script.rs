@@ -108,8 +108,8 @@ pub fn invocation<'a>(op: Op<'_>, subjects: &[&SubjectRef], now_ms: u64, given_n
 }
 
 /// The `EVALSHA` settling `settlements` and then admitting `batch` in order (each as if alone, after the ones
-/// before it; those marked `true` are standbys, granted only with room to spare), on the clock of the first admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's
-/// clock). Each ledger is passed once, however many name it. Built as one command, not a `ScriptInvocation`
+/// before it; those marked `true` are standbys, granted only with room to spare), on the clock of the first
+/// admission's `now_ms` (`given_now`: the time the script uses, 0: Redis's clock). Each ledger is passed once, however many name it. Built as one command, not a `ScriptInvocation`
 /// (which allocates each argument apart and copies them all again into its command): the request path's call.
 /// Its caller loads the script when Redis answers `NOSCRIPT`.
 pub fn admissions<'s>(
